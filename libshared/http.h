@@ -1,0 +1,127 @@
+/*
+ * http.h - HTTP on libcurl: connection reuse, retries with capped
+ * exponential backoff and full jitter (honouring Retry-After), timeouts,
+ * low-speed limits, a redacting trace, and parallel transfers on libcurl's
+ * multi interface.
+ *
+ * A struct bb_http is a client: it owns a connection cache shared by every
+ * request made through it. It is not thread-safe; use one per thread.
+ * Every easy handle gets CURLOPT_NOSIGNAL; TLS peer verification is always
+ * on (a CA bundle may be given, never switched off).
+ *
+ * Lifecycle: bb_http_new()/bb_http_free(); struct bb_http_req is filled by
+ * the caller (bb_http_req_init()/bb_http_req_release() for its headers);
+ * struct bb_http_resp is filled by bb_http_do() (bb_http_resp_init()/
+ * bb_http_resp_release()).
+ */
+#ifndef BB_HTTP_H
+#define BB_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+
+/* An ordered list of header fields (names compared case-insensitively). */
+struct bb_http_header {
+	char *name;
+	char *value;
+};
+struct bb_http_headers {
+	struct bb_http_header *v;
+	size_t n, cap;
+};
+void bb_http_headers_init(struct bb_http_headers *h);
+void bb_http_headers_release(struct bb_http_headers *h);
+/* Append a field (copies name and value). */
+int bb_http_headers_add(struct bb_http_headers *h, const char *name, const char *value);
+/* Replace every field of that name by one (or add it). */
+int bb_http_headers_set(struct bb_http_headers *h, const char *name, const char *value);
+void bb_http_headers_del(struct bb_http_headers *h, const char *name);
+/* First value of that name, or NULL. */
+const char *bb_http_headers_get(const struct bb_http_headers *h, const char *name);
+
+struct bb_http_opts {
+	long connect_timeout_ms;   /* 0: 10 s */
+	long timeout_ms;           /* whole request; 0: none (low-speed limit applies) */
+	long low_speed_bytes;      /* abort below this rate ... (0: 1 byte/s) */
+	long low_speed_secs;       /* ... for this long (0: 60 s) */
+	int max_attempts;          /* total tries of a retryable request; 0: 5 */
+	double backoff_base;       /* seconds; 0: 0.2 */
+	double backoff_max;        /* seconds; 0: 20 */
+	const char *ca_bundle;     /* NULL: the system's */
+	const char *trace_path;    /* NULL: none; "-": stderr. Secrets redacted. */
+};
+
+enum bb_http_flags {
+	BB_HTTP_NO_RETRY = 1 << 0,  /* one attempt only */
+	BB_HTTP_NO_PROXY = 1 << 1,  /* never use a proxy (IMDS, container creds) */
+	BB_HTTP_HEAD = 1 << 2,      /* no response body expected (HEAD) */
+};
+
+struct bb_http_req;
+
+/* Called before every attempt (the first too), e.g. to (re)sign with a
+ * fresh date: may change url and headers. Non-zero aborts the request. */
+typedef int (*bb_http_prepare_fn)(struct bb_http_req *req, int attempt, void *ctx,
+    struct bb_error *err);
+/* Streaming request body: fill up to n bytes, return the count, 0 at end,
+ * (size_t)-1 on error. rewind is called before a retry (0 ok, -1 cannot). */
+typedef size_t (*bb_http_read_fn)(char *buf, size_t n, void *ctx);
+typedef int (*bb_http_rewind_fn)(void *ctx);
+/* Streaming response body: consume n bytes; non-zero aborts. Called only
+ * for 2xx responses; other bodies are collected in resp->body. */
+typedef int (*bb_http_write_fn)(const char *p, size_t n, void *ctx);
+
+struct bb_http_req {
+	const char *method;               /* "GET", "PUT", ... */
+	const char *url;
+	struct bb_http_headers headers;
+	const void *body;                 /* in-memory body, or NULL */
+	size_t body_len;
+	bb_http_read_fn read;             /* streaming body instead of `body` */
+	bb_http_rewind_fn rewind;
+	void *read_ctx;
+	int64_t body_size;                /* with `read`: size, or -1 (chunked) */
+	bb_http_write_fn write;           /* NULL: collect into resp->body */
+	void *write_ctx;
+	size_t max_body;                  /* collected body bound; 0: 16 MiB */
+	bb_http_prepare_fn prepare;
+	void *prepare_ctx;
+	long timeout_ms;                  /* overrides opts.timeout_ms if > 0 */
+	unsigned flags;                   /* enum bb_http_flags */
+};
+
+struct bb_http_resp {
+	long status;                      /* 0 when no response was received */
+	struct bb_http_headers headers;
+	struct bb_buf body;
+	int attempts;
+};
+
+void bb_http_req_init(struct bb_http_req *req);
+void bb_http_req_release(struct bb_http_req *req);
+void bb_http_resp_init(struct bb_http_resp *resp);
+void bb_http_resp_release(struct bb_http_resp *resp);
+
+struct bb_http *bb_http_new(const struct bb_http_opts *opts, struct bb_error *err);
+void bb_http_free(struct bb_http *h);
+
+/*
+ * Perform a request, retrying timeouts, dropped connections, 408, 429, 500,
+ * 502, 503 and 504 (and S3's 200-with-<Error> is the caller's business).
+ * Returns 0 when a final response was received, whatever its status (the
+ * caller inspects resp->status), and -1 when none was (err: the transport
+ * error of the last attempt, kind BB_ERR_NETWORK).
+ */
+int bb_http_do(struct bb_http *h, struct bb_http_req *req, struct bb_http_resp *resp,
+    struct bb_error *err);
+
+/* 1 if a response with this status is retried by bb_http_do. */
+int bb_http_status_retryable(long status);
+/* Delay before attempt `attempt` (1-based retry count): full jitter over
+ * min(max, base * 2^attempt), or Retry-After when the response had one. */
+double bb_http_backoff(const struct bb_http *h, int attempt, const struct bb_http_resp *last);
+
+#endif
