@@ -16,6 +16,15 @@
  * passed through (len counts them); callers that parse JSON reject them.
  * Empty lines are returned as lines of length 0 unless BB_NDJSON_SKIP_BLANK.
  *
+ * Errors are one line with the position as "(at FILE:LINE)":
+ * "line longer than 1048576 bytes (at rows.jsonl:7)", "unexpected end of
+ * gzip data (at rows.jsonl.gz:9)", "invalid gzip data: incorrect header
+ * check (at x.gz:1)", "cannot read 'x': Input/output error". A too-long
+ * line is the only error the reader recovers from (kind BB_ERR_INPUT; the
+ * line is counted, so the next one has the following number); after any
+ * other error bb_ndjson_failed() is 1 and every call returns the same
+ * error again.
+ *
  * Lifecycle: bb_ndjson_open()/bb_ndjson_open_fd() allocate a reader;
  * bb_ndjson_free() closes what it opened (never fd 0 it was handed) and
  * frees it. The returned line points into the reader's buffer and is valid
@@ -37,7 +46,7 @@ enum bb_ndjson_flags {
 };
 
 struct bb_ndjson_line {
-	const char *data;   /* not NUL-terminated at data[len] unless noted: it is */
+	const char *data;   /* NUL-terminated: data[len] == '\0' */
 	size_t len;
 	uint64_t lineno;    /* 1-based */
 	uint64_t offset;    /* byte offset of data[0] in the uncompressed stream */
@@ -46,7 +55,11 @@ struct bb_ndjson_line {
 
 struct bb_ndjson;
 
-/* path "-" means stdin. `name` for messages is the path ("<stdin>" for "-"). */
+/* path "-" means stdin. `name` for messages is the path ("<stdin>" for "-").
+ * max_line 0 means BB_NDJSON_DEFAULT_MAX_LINE; it bounds the length of a
+ * line as returned (without "\r\n"). Opening reads the first two bytes
+ * (to detect gzip), so it blocks until they arrive on a pipe. NULL on
+ * error (err says why). */
 struct bb_ndjson *bb_ndjson_open(const char *path, size_t max_line, unsigned flags,
     struct bb_error *err);
 /* Read from fd (not closed by bb_ndjson_free unless own_fd); name is for messages. */
@@ -58,10 +71,14 @@ void bb_ndjson_set_read_size(struct bb_ndjson *r, size_t n);
 /*
  * Next line: 1 and *line filled; 0 at end of input; -1 on error (err says
  * which, with the position: read error, broken gzip data, or a line over
- * max_line - after which bb_ndjson_skip_line() resumes after that line).
+ * max_line - after which bb_ndjson_skip_line() resumes after that line;
+ * calling bb_ndjson_next() again skips it as well).
  * The line data is NUL-terminated (data[len] == '\0').
  */
 int bb_ndjson_next(struct bb_ndjson *r, struct bb_ndjson_line *line, struct bb_error *err);
+/* Discard input through the next newline without buffering it: the rest
+ * of a line reported too long, else the next line. 1 when a line was
+ * skipped, 0 at end of input, -1 on error. */
 int bb_ndjson_skip_line(struct bb_ndjson *r, struct bb_error *err);
 
 const char *bb_ndjson_name(const struct bb_ndjson *r);
@@ -69,8 +86,13 @@ int bb_ndjson_is_gzip(const struct bb_ndjson *r);
 /* 1 when the input is a regular, uncompressed file (so offsets can be
  * used later to re-read rows from it with pread). */
 int bb_ndjson_is_seekable(const struct bb_ndjson *r);
-/* Uncompressed bytes consumed so far. */
+/* Uncompressed bytes consumed so far: the offset where the next line
+ * starts (bytes buffered but not yet returned are not counted). */
 uint64_t bb_ndjson_bytes(const struct bb_ndjson *r);
+/* Lines returned or skipped so far (the number of the last one). */
+uint64_t bb_ndjson_lineno(const struct bb_ndjson *r);
+/* 1 after an error the reader cannot go on from (read, gzip, memory). */
+int bb_ndjson_failed(const struct bb_ndjson *r);
 void bb_ndjson_free(struct bb_ndjson *r);
 
 #endif
