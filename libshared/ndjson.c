@@ -55,6 +55,8 @@ struct bb_ndjson {
 	int member_end;          /* inflate ended a member: maybe another */
 	unsigned char *zin;
 	size_t zcap;
+	char zerr[160];          /* gzip error held back until the bytes
+	                            inflated before it are consumed */
 };
 
 static void
@@ -146,6 +148,8 @@ gzip_fill(struct bb_ndjson *r, char *p, size_t n, struct bb_error *err)
 		n = r->read_size;
 	if (n > UINT_MAX)
 		n = UINT_MAX;
+	if (r->zerr[0] != '\0')
+		return gzip_error(r, r->zerr, err);
 	for (;;) {
 		if (r->z.avail_in == 0 && !r->raw_eof) {
 			r->z.next_in = r->zin;
@@ -179,7 +183,9 @@ gzip_fill(struct bb_ndjson *r, char *p, size_t n, struct bb_error *err)
 		} else {
 			snprintf(what, sizeof(what), "invalid gzip data: %s",
 			    r->z.msg ? r->z.msg : "corrupt stream");
-			return gzip_error(r, what, err);
+			if (r->z.avail_out == n)
+				return gzip_error(r, what, err);
+			memcpy(r->zerr, what, sizeof(r->zerr));
 		}
 		if (r->z.avail_out != n)
 			return (ssize_t)(n - r->z.avail_out);
