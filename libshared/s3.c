@@ -1,0 +1,1413 @@
+/* s3.c - the S3 client; see s3.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "aws.h"
+#include "awsconfig.h"
+#include "buf.h"
+#include "error.h"
+#include "hash.h"
+#include "http.h"
+#include "json.h"
+#include "s3.h"
+
+/* ---- names and URLs ---- */
+
+int
+bb_s3_bucket_valid(const char *b)
+{
+	size_t n = strlen(b), i, dots = 0;
+	int ipv4 = 1;
+
+	if (n < 3 || n > 63)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = b[i];
+		if (c == '.') {
+			dots++;
+			if (i > 0 && b[i - 1] == '.')
+				return 0;
+		} else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+			return 0;
+		}
+		if (!(c == '.' || (c >= '0' && c <= '9')))
+			ipv4 = 0;
+	}
+	if (b[0] == '.' || b[0] == '-' || b[n - 1] == '.' || b[n - 1] == '-')
+		return 0;
+	if (ipv4 && dots == 3)
+		return 0;
+	if (strncmp(b, "xn--", 4) == 0 || strncmp(b, "sthree-", 7) == 0)
+		return 0;
+	if ((n >= 8 && strcmp(b + n - 8, "-s3alias") == 0) ||
+	    (n >= 7 && strcmp(b + n - 7, "--ol-s3") == 0) ||
+	    (n >= 6 && strcmp(b + n - 6, "--x-s3") == 0))
+		return 0;
+	return 1;
+}
+
+void
+bb_s3_uri_release(struct bb_s3_uri *u)
+{
+	free(u->bucket);
+	free(u->key);
+	u->bucket = NULL;
+	u->key = NULL;
+}
+
+int
+bb_s3_uri_parse(const char *uri, struct bb_s3_uri *out, struct bb_error *err)
+{
+	const char *b, *slash;
+	size_t blen, i, klen;
+	int rc = -1;
+
+	out->bucket = NULL;
+	out->key = NULL;
+	if (strncmp(uri, "s3://", 5) != 0) {
+		bb_error_set(err, BB_ERR_INPUT, "'%.300s' is not an S3 URI (s3://BUCKET/KEY)", uri);
+		goto out;
+	}
+	b = uri + 5;
+	slash = strchr(b, '/');
+	blen = slash ? (size_t)(slash - b) : strlen(b);
+	if (blen == 0) {
+		bb_error_set(err, BB_ERR_INPUT, "'%.300s': no bucket name", uri);
+		goto out;
+	}
+	out->bucket = strndup(b, blen);
+	out->key = strdup(slash ? slash + 1 : "");
+	if (out->bucket == NULL || out->key == NULL) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (!bb_s3_bucket_valid(out->bucket)) {
+		bb_error_set(err, BB_ERR_INPUT, "'%.300s': invalid bucket name '%.63s'", uri,
+		    out->bucket);
+		goto out;
+	}
+	klen = strlen(out->key);
+	if (klen > 1024) {
+		bb_error_set(err, BB_ERR_INPUT, "'%.300s...': key longer than 1024 bytes", uri);
+		goto out;
+	}
+	for (i = 0; i < klen; i++) {
+		unsigned char c = (unsigned char)out->key[i];
+		if (c < 0x20 || c == 0x7f) {
+			bb_error_set(err, BB_ERR_INPUT, "'%.300s': control character in the key", uri);
+			goto out;
+		}
+	}
+	if (!bb_utf8_valid(out->key, klen)) {
+		bb_error_set(err, BB_ERR_INPUT, "'%.300s': key is not valid UTF-8", uri);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		bb_s3_uri_release(out);
+	return rc;
+}
+
+int
+bb_s3_object_url(const struct bb_endpoint *ep, const char *bucket, const char *key,
+    const char *query, struct bb_buf *out)
+{
+	if (bb_s3_bucket_url(ep, bucket, out) < 0 || bb_buf_addc(out, '/') < 0 ||
+	    bb_aws_uri_encode(out, key, strlen(key), 1) < 0)
+		return -1;
+	if (query && (bb_buf_addc(out, '?') < 0 || bb_buf_adds(out, query) < 0))
+		return -1;
+	return 0;
+}
+
+static int
+object_url(struct bb_aws *aws, const char *bucket, const char *key, const char *query,
+    struct bb_buf *out, struct bb_error *err)
+{
+	const struct bb_endpoint *ep = bb_aws_endpoint(aws, "s3", err);
+
+	if (ep == NULL)
+		return -1;
+	if (!bb_s3_bucket_valid(bucket))
+		return bb_error_set(err, BB_ERR_INPUT, "invalid bucket name '%.63s'", bucket);
+	if (bb_s3_object_url(ep, bucket, key, query, out) < 0)
+		return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+	return 0;
+}
+
+/* "VERB s3://bucket/key" for messages. */
+static void
+what_of(struct bb_buf *w, const char *verb, const char *bucket, const char *key)
+{
+	bb_buf_reset(w);
+	bb_buf_addf(w, "%s s3://%s/%s", verb, bucket, key);
+}
+
+/* ---- a tiny reader for S3's XML documents ---- */
+
+/*
+ * S3 responses are flat, machine-written XML: find elements by name
+ * (with or without attributes), take their text with the predefined and
+ * numeric entities decoded. No element of interest nests another of the
+ * same name.
+ */
+static int
+xml_find(const char *p, const char *end, const char *tag, const char **inner,
+    size_t *innerlen, const char **after)
+{
+	size_t tl = strlen(tag);
+	const char *q, *s, *e;
+
+	for (q = p; q + tl + 2 <= end; q++) {
+		if (q[0] != '<' || memcmp(q + 1, tag, tl) != 0)
+			continue;
+		s = q + 1 + tl;
+		if (*s == '/' && s + 1 < end && s[1] == '>') {   /* <Tag/> */
+			*inner = s;
+			*innerlen = 0;
+			*after = s + 2;
+			return 0;
+		}
+		if (*s != '>' && *s != ' ')
+			continue;
+		s = memchr(s, '>', (size_t)(end - s));
+		if (s == NULL)
+			return -1;
+		s++;
+		for (e = s; e + tl + 3 <= end; e++)
+			if (e[0] == '<' && e[1] == '/' && memcmp(e + 2, tag, tl) == 0 &&
+			    e[2 + tl] == '>')
+				break;
+		if (e + tl + 3 > end)
+			return -1;
+		*inner = s;
+		*innerlen = (size_t)(e - s);
+		*after = e + tl + 3;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+xml_decode(const char *s, size_t n, struct bb_buf *out)
+{
+	static const struct { const char *ent; char c; } ents[] = {
+		{ "&lt;", '<' }, { "&gt;", '>' }, { "&amp;", '&' }, { "&quot;", '"' },
+		{ "&apos;", '\'' },
+	};
+	size_t i, k, el;
+	unsigned long cp;
+	char *endp, utf[4];
+
+	if (bb_buf_grow(out, n) < 0)
+		return -1;
+	for (i = 0; i < n; i += el) {
+		el = 1;
+		if (s[i] != '&') {
+			if (bb_buf_addc(out, s[i]) < 0)
+				return -1;
+			continue;
+		}
+		for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++) {
+			size_t l = strlen(ents[k].ent);
+			if (n - i >= l && memcmp(s + i, ents[k].ent, l) == 0) {
+				el = l;
+				break;
+			}
+		}
+		if (k < sizeof(ents) / sizeof(ents[0])) {
+			if (bb_buf_addc(out, ents[k].c) < 0)
+				return -1;
+			continue;
+		}
+		if (n - i > 3 && s[i + 1] == '#') {
+			const char *semi = memchr(s + i, ';', n - i);
+			if (semi == NULL)
+				return -1;
+			if (s[i + 2] == 'x' || s[i + 2] == 'X')
+				cp = strtoul(s + i + 3, &endp, 16);
+			else
+				cp = strtoul(s + i + 2, &endp, 10);
+			if (endp != semi || cp == 0 || cp > 0x10ffff)
+				return -1;
+			el = (size_t)(semi - (s + i)) + 1;
+			if (cp < 0x80) {
+				utf[0] = (char)cp;
+				k = 1;
+			} else if (cp < 0x800) {
+				utf[0] = (char)(0xc0 | cp >> 6);
+				utf[1] = (char)(0x80 | (cp & 0x3f));
+				k = 2;
+			} else if (cp < 0x10000) {
+				utf[0] = (char)(0xe0 | cp >> 12);
+				utf[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				utf[2] = (char)(0x80 | (cp & 0x3f));
+				k = 3;
+			} else {
+				utf[0] = (char)(0xf0 | cp >> 18);
+				utf[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+				utf[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				utf[3] = (char)(0x80 | (cp & 0x3f));
+				k = 4;
+			}
+			if (bb_buf_add(out, utf, k) < 0)
+				return -1;
+			continue;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/* Decoded text of child element `tag` of s[0..n) into out (reset first):
+ * 0, 1 when absent, -1 on malformed text or ENOMEM. */
+static int
+xml_child(const char *s, size_t n, const char *tag, struct bb_buf *out)
+{
+	const char *inner, *after;
+	size_t len;
+
+	bb_buf_reset(out);
+	if (xml_find(s, s + n, tag, &inner, &len, &after) < 0)
+		return 1;
+	return xml_decode(inner, len, out);
+}
+
+/* The root element's name is `root` (after an optional <?xml ...?>). */
+static int
+xml_root_is(const char *body, size_t len, const char *root)
+{
+	size_t i = 0, rl = strlen(root);
+	const char *p;
+
+	for (;;) {
+		while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' ||
+		    body[i] == '\t'))
+			i++;
+		if (i + 2 <= len && body[i] == '<' && body[i + 1] == '?') {
+			p = memchr(body + i, '>', len - i);
+			if (p == NULL)
+				return 0;
+			i = (size_t)(p - body) + 1;
+			continue;
+		}
+		break;
+	}
+	return i + 1 + rl < len && body[i] == '<' && memcmp(body + i + 1, root, rl) == 0 &&
+	    (body[i + 1 + rl] == '>' || body[i + 1 + rl] == ' ');
+}
+
+static int
+parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned long long x;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (errno || *end != '\0')
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* ---- responses ---- */
+
+static void
+copy_field(char *dst, size_t cap, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n >= cap)
+		n = cap - 1;
+	if (n)
+		memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+void
+bb_s3_object_init(struct bb_s3_object *o)
+{
+	memset(o, 0, sizeof(*o));
+	bb_http_headers_init(&o->meta);
+}
+
+void
+bb_s3_object_release(struct bb_s3_object *o)
+{
+	bb_http_headers_release(&o->meta);
+	bb_s3_object_init(o);
+}
+
+int
+bb_s3_object_from_headers(const struct bb_http_headers *h, struct bb_s3_object *o)
+{
+	const char *v;
+	uint64_t n;
+	size_t i;
+
+	bb_s3_object_release(o);
+	v = bb_http_headers_get(h, "content-range");     /* bytes a-b/total */
+	if (v && (v = strchr(v, '/')) != NULL && parse_u64(v + 1, &n) == 0)
+		o->size = n;
+	else if (parse_u64(bb_http_headers_get(h, "content-length"), &n) == 0)
+		o->size = n;
+	copy_field(o->etag, sizeof(o->etag), bb_http_headers_get(h, "etag"));
+	copy_field(o->content_type, sizeof(o->content_type), bb_http_headers_get(h, "content-type"));
+	copy_field(o->last_modified, sizeof(o->last_modified),
+	    bb_http_headers_get(h, "last-modified"));
+	copy_field(o->checksum_sha256, sizeof(o->checksum_sha256),
+	    bb_http_headers_get(h, "x-amz-checksum-sha256"));
+	copy_field(o->checksum_crc32, sizeof(o->checksum_crc32),
+	    bb_http_headers_get(h, "x-amz-checksum-crc32"));
+	copy_field(o->checksum_crc32c, sizeof(o->checksum_crc32c),
+	    bb_http_headers_get(h, "x-amz-checksum-crc32c"));
+	v = bb_http_headers_get(h, "x-amz-mp-parts-count");
+	if (v && parse_u64(v, &n) == 0 && n < 100000)
+		o->parts_count = (long)n;
+	for (i = 0; i < h->n; i++)
+		if (strncasecmp(h->v[i].name, "x-amz-meta-", 11) == 0 &&
+		    bb_http_headers_add(&o->meta, h->v[i].name + 11, h->v[i].value) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- HEAD ---- */
+
+int
+bb_s3_head(struct bb_aws *aws, const char *bucket, const char *key,
+    struct bb_s3_object *out, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_http_req req;
+	struct bb_http_resp resp;
+	struct bb_buf url = BB_BUF_INIT, what = BB_BUF_INIT;
+	int rc = -1;
+
+	bb_http_req_init(&req);
+	bb_http_resp_init(&resp);
+	if (object_url(aws, bucket, key, NULL, &url, err) < 0)
+		goto out;
+	what_of(&what, "HEAD", bucket, key);
+	req.method = "HEAD";
+	req.url = url.data;
+	req.flags = BB_HTTP_HEAD;
+	if (bb_http_headers_add(&req.headers, "x-amz-checksum-mode", "ENABLED") < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (bb_aws_request(aws, "s3", &req, BB_AWS_PAYLOAD_SHA256, NULL, &resp, ae, err) < 0) {
+		if (resp.status == 404 && err)
+			err->kind = BB_ERR_NOTFOUND;
+		bb_error_prefix(err, "%s", what.data);
+		goto out;
+	}
+	if (out && bb_s3_object_from_headers(&resp.headers, out) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	bb_http_req_release(&req);
+	bb_http_resp_release(&resp);
+	bb_buf_release(&url);
+	bb_buf_release(&what);
+	return rc;
+}
+
+/* ---- PUT and parts ---- */
+
+static size_t
+xfer_read(char *buf, size_t n, void *ctx)
+{
+	struct bb_s3_xfer *x = ctx;
+	uint64_t left = x->len - x->pos;
+	ssize_t r;
+
+	if (left == 0)
+		return 0;
+	if (n > left)
+		n = (size_t)left;
+	do
+		r = pread(x->fd, buf, n, (off_t)(x->off + x->pos));
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)               /* the file shrank or broke: abort */
+		return (size_t)-1;
+	x->pos += (uint64_t)r;
+	return (size_t)r;
+}
+
+static int
+xfer_rewind(void *ctx)
+{
+	struct bb_s3_xfer *x = ctx;
+
+	x->pos = 0;
+	return 0;
+}
+
+void
+bb_s3_xfer_init(struct bb_s3_xfer *x)
+{
+	memset(x, 0, sizeof(*x));
+	bb_http_req_init(&x->req);
+	bb_http_resp_init(&x->resp);
+	bb_buf_init(&x->url);
+	bb_buf_init(&x->what);
+	x->fd = -1;
+}
+
+void
+bb_s3_xfer_release(struct bb_s3_xfer *x)
+{
+	bb_http_req_release(&x->req);
+	bb_http_resp_release(&x->resp);
+	bb_buf_release(&x->url);
+	bb_buf_release(&x->what);
+	if (x->fd >= 0)
+		close(x->fd);
+	bb_s3_xfer_init(x);
+}
+
+/* Hash bytes [off, off+len) of fd: MD5, SHA-256 (hex and base64). */
+static int
+hash_range(struct bb_s3_xfer *x, const char *path, struct bb_error *err)
+{
+	struct bb_sha256 sha = { NULL };
+	struct bb_md5 md5 = { NULL };
+	unsigned char d[BB_SHA256_LEN], m[BB_MD5_LEN];
+	char *buf = NULL;
+	uint64_t done = 0;
+	size_t want;
+	ssize_t r;
+	int rc = -1;
+
+	buf = malloc(1 << 18);
+	if (buf == NULL || bb_sha256_init(&sha) < 0 || bb_md5_init(&md5) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	while (done < x->len) {
+		want = x->len - done < (1 << 18) ? (size_t)(x->len - done) : (1 << 18);
+		r = pread(x->fd, buf, want, (off_t)(x->off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			bb_error_errno(err, "cannot read '%s'", path);
+			goto out;
+		}
+		if (r == 0) {
+			bb_error_set(err, BB_ERR_INPUT, "'%s' is shorter than expected", path);
+			goto out;
+		}
+		if (bb_sha256_update(&sha, buf, (size_t)r) < 0 ||
+		    bb_md5_update(&md5, buf, (size_t)r) < 0) {
+			bb_error_set(err, BB_ERR_SYSTEM, "hashing failed");
+			goto out;
+		}
+		done += (uint64_t)r;
+	}
+	if (bb_sha256_final(&sha, d) < 0 || bb_md5_final(&md5, m) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "hashing failed");
+		goto out;
+	}
+	bb_hex_encode(d, sizeof(d), x->sha256_hex);
+	bb_hex_encode(m, sizeof(m), x->md5_hex);
+	bb_base64_encode(d, sizeof(d), x->checksum_sha256);
+	rc = 0;
+out:
+	free(buf);
+	bb_sha256_release(&sha);
+	bb_md5_release(&md5);
+	return rc;
+}
+
+/* Headers common to PUT object and upload part. */
+static int
+body_headers(struct bb_s3_xfer *x, struct bb_error *err)
+{
+	unsigned char m[BB_MD5_LEN];
+	char b64[32], num[32];
+
+	snprintf(num, sizeof(num), "%" PRIu64, x->len);
+	if (bb_http_headers_set(&x->req.headers, "Content-Length", num) < 0)
+		goto nomem;
+	if (x->flags & BB_S3_CONTENT_MD5) {
+		bb_hex_decode(x->md5_hex, 32, m, sizeof(m));
+		bb_base64_encode(m, sizeof(m), b64);
+		if (bb_http_headers_set(&x->req.headers, "Content-MD5", b64) < 0)
+			goto nomem;
+	}
+	if ((x->flags & BB_S3_CHECKSUM_SHA256) &&
+	    bb_http_headers_set(&x->req.headers, "x-amz-checksum-sha256",
+	    x->checksum_sha256) < 0)
+		goto nomem;
+	return 0;
+nomem:
+	return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+}
+
+static int
+xfer_open(struct bb_s3_xfer *x, const char *path, uint64_t off, uint64_t len,
+    struct bb_error *err)
+{
+	struct stat st;
+
+	x->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (x->fd < 0)
+		return bb_error_errno(err, "cannot open '%s'", path);
+	if (fstat(x->fd, &st) < 0)
+		return bb_error_errno(err, "cannot stat '%s'", path);
+	if (len == UINT64_MAX) {      /* the whole file (from off) */
+		if ((uint64_t)st.st_size < off)
+			return bb_error_set(err, BB_ERR_INPUT, "'%s' is shorter than expected", path);
+		len = (uint64_t)st.st_size - off;
+	}
+	x->off = off;
+	x->len = len;
+	x->pos = 0;
+	if (hash_range(x, path, err) < 0)
+		return -1;
+	x->req.read = xfer_read;
+	x->req.rewind = xfer_rewind;
+	x->req.read_ctx = x;
+	x->req.body_size = (int64_t)len;
+	return 0;
+}
+
+static int
+add_opts_headers(struct bb_http_headers *h, const struct bb_s3_put_opts *opts,
+    int with_type, struct bb_error *err)
+{
+	size_t i;
+
+	if (with_type && bb_http_headers_set(h, "Content-Type",
+	    opts && opts->content_type ? opts->content_type : "application/octet-stream") < 0)
+		goto nomem;
+	if (opts && opts->headers)
+		for (i = 0; i < opts->headers->n; i++)
+			if (bb_http_headers_add(h, opts->headers->v[i].name,
+			    opts->headers->v[i].value) < 0)
+				goto nomem;
+	return 0;
+nomem:
+	return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+}
+
+int
+bb_s3_put_prepare(struct bb_aws *aws, const char *bucket, const char *key,
+    const char *path, uint64_t off, uint64_t len, const struct bb_s3_put_opts *opts,
+    struct bb_s3_xfer *x, struct bb_error *err)
+{
+	bb_s3_xfer_release(x);
+	x->flags = opts ? opts->flags : 0;
+	what_of(&x->what, "PUT", bucket, key);
+	if (object_url(aws, bucket, key, NULL, &x->url, err) < 0 ||
+	    xfer_open(x, path, off, len, err) < 0 ||
+	    add_opts_headers(&x->req.headers, opts, 1, err) < 0 ||
+	    body_headers(x, err) < 0)
+		goto fail;
+	if ((x->flags & BB_S3_IF_NONE_MATCH) &&
+	    bb_http_headers_set(&x->req.headers, "If-None-Match", "*") < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto fail;
+	}
+	x->req.method = "PUT";
+	x->req.url = x->url.data;
+	if (bb_aws_sign_setup(aws, "s3", &x->req, BB_AWS_PAYLOAD_HEX, x->sha256_hex, &x->sign,
+	    err) < 0)
+		goto fail;
+	return 0;
+fail:
+	bb_error_prefix(err, "%s", bb_buf_str(&x->what));
+	return -1;
+}
+
+/* Check the response of a PUT object / upload part against what was sent. */
+static int
+check_put_response(struct bb_s3_xfer *x, int rc, const struct bb_error *http_err,
+    char *etag, size_t etagcap, struct bb_aws_error *ae, struct bb_error *err)
+{
+	const char *et, *ck, *sse;
+	char want[BB_MD5_HEX + 2];
+
+	if (rc < 0) {
+		if (err && http_err && err != http_err)
+			*err = *http_err;
+		bb_aws_error_clear(ae);
+		bb_error_prefix(err, "%s", bb_buf_str(&x->what));
+		return -1;
+	}
+	if (bb_aws_check_response("s3", bb_buf_str(&x->what), &x->resp, ae, err) < 0)
+		return -1;
+	et = bb_http_headers_get(&x->resp.headers, "etag");
+	if (et == NULL || *et == '\0')
+		return bb_error_set(err, BB_ERR_REMOTE, "%s: no ETag in the response",
+		    bb_buf_str(&x->what));
+	copy_field(etag, etagcap, et);
+	sse = bb_http_headers_get(&x->resp.headers, "x-amz-server-side-encryption");
+	snprintf(want, sizeof(want), "\"%s\"", x->md5_hex);
+	if (strlen(et) == 34 && et[0] == '"' && strspn(et + 1, "0123456789abcdef") == 32 &&
+	    (sse == NULL || strncmp(sse, "aws:kms", 7) != 0) && strcmp(et, want) != 0)
+		return bb_error_set(err, BB_ERR_REMOTE,
+		    "%s: the ETag %s does not match the MD5 of the data sent (%s)",
+		    bb_buf_str(&x->what), et, want);
+	ck = bb_http_headers_get(&x->resp.headers, "x-amz-checksum-sha256");
+	if (ck && strcmp(ck, x->checksum_sha256) != 0)
+		return bb_error_set(err, BB_ERR_REMOTE,
+		    "%s: the SHA-256 checksum returned does not match the data sent",
+		    bb_buf_str(&x->what));
+	return 0;
+}
+
+int
+bb_s3_put_finish(struct bb_s3_xfer *x, int rc, const struct bb_error *http_err,
+    struct bb_s3_put_result *res, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_s3_put_result local;
+
+	if (res == NULL)
+		res = &local;
+	memset(res, 0, sizeof(*res));
+	if (check_put_response(x, rc, http_err, res->etag, sizeof(res->etag), ae, err) < 0)
+		return -1;
+	memcpy(res->md5_hex, x->md5_hex, sizeof(res->md5_hex));
+	memcpy(res->sha256_hex, x->sha256_hex, sizeof(res->sha256_hex));
+	memcpy(res->checksum_sha256, x->checksum_sha256, sizeof(res->checksum_sha256));
+	return 0;
+}
+
+int
+bb_s3_put_file(struct bb_aws *aws, const char *bucket, const char *key, const char *path,
+    const struct bb_s3_put_opts *opts, struct bb_s3_put_result *res,
+    struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_s3_xfer x;
+	struct bb_error herr = BB_ERROR_INIT;
+	int rc = -1, hrc;
+
+	bb_s3_xfer_init(&x);
+	if (bb_s3_put_prepare(aws, bucket, key, path, 0, UINT64_MAX, opts, &x, err) < 0)
+		goto out;
+	hrc = bb_http_do(bb_aws_http(aws), &x.req, &x.resp, &herr);
+	rc = bb_s3_put_finish(&x, hrc, &herr, res, ae, err);
+out:
+	bb_s3_xfer_release(&x);
+	return rc;
+}
+
+int
+bb_s3_put_mem(struct bb_aws *aws, const char *bucket, const char *key, const void *p,
+    size_t n, const struct bb_s3_put_opts *opts, struct bb_s3_put_result *res,
+    struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_s3_xfer x;
+	unsigned char d[BB_SHA256_LEN], m[BB_MD5_LEN];
+	int rc = -1, hrc;
+	struct bb_error herr = BB_ERROR_INIT;
+
+	bb_s3_xfer_init(&x);
+	x.flags = opts ? opts->flags : 0;
+	what_of(&x.what, "PUT", bucket, key);
+	if (bb_sha256(p, n, d) < 0 || bb_md5(p, n, m) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "hashing failed");
+		goto out;
+	}
+	bb_hex_encode(d, sizeof(d), x.sha256_hex);
+	bb_hex_encode(m, sizeof(m), x.md5_hex);
+	bb_base64_encode(d, sizeof(d), x.checksum_sha256);
+	x.len = n;
+	if (object_url(aws, bucket, key, NULL, &x.url, err) < 0 ||
+	    add_opts_headers(&x.req.headers, opts, 1, err) < 0 ||
+	    body_headers(&x, err) < 0)
+		goto out;
+	if ((x.flags & BB_S3_IF_NONE_MATCH) &&
+	    bb_http_headers_set(&x.req.headers, "If-None-Match", "*") < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	x.req.method = "PUT";
+	x.req.url = x.url.data;
+	x.req.body = n ? p : "";
+	x.req.body_len = n;
+	if (bb_aws_sign_setup(aws, "s3", &x.req, BB_AWS_PAYLOAD_HEX, x.sha256_hex, &x.sign,
+	    err) < 0)
+		goto out;
+	hrc = bb_http_do(bb_aws_http(aws), &x.req, &x.resp, &herr);
+	rc = bb_s3_put_finish(&x, hrc, &herr, res, ae, err);
+out:
+	bb_s3_xfer_release(&x);
+	return rc;
+}
+
+/* ---- multipart ---- */
+
+/* A request with an in-memory (possibly empty) body, signed with its
+ * SHA-256; the response is left in resp. */
+static int
+simple_request(struct bb_aws *aws, const char *method, const char *url, const char *what,
+    const char *body, size_t len, const struct bb_s3_put_opts *opts, const char *ctype,
+    struct bb_http_resp *resp, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_http_req req;
+	int rc = -1;
+
+	bb_http_req_init(&req);
+	req.method = method;
+	req.url = url;
+	req.body = body;
+	req.body_len = len;
+	if (opts && add_opts_headers(&req.headers, opts, 1, err) < 0)
+		goto out;
+	if (ctype && bb_http_headers_set(&req.headers, "Content-Type", ctype) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (bb_aws_request(aws, "s3", &req, BB_AWS_PAYLOAD_SHA256, NULL, resp, ae, err) < 0) {
+		bb_error_prefix(err, "%s", what);
+		goto out;
+	}
+	rc = 0;
+out:
+	bb_http_req_release(&req);
+	return rc;
+}
+
+int
+bb_s3_mpu_create(struct bb_aws *aws, const char *bucket, const char *key,
+    const struct bb_s3_put_opts *opts, char **upload_id, struct bb_aws_error *ae,
+    struct bb_error *err)
+{
+	struct bb_buf url = BB_BUF_INIT, what = BB_BUF_INIT, id = BB_BUF_INIT;
+	struct bb_http_resp resp;
+	struct bb_s3_put_opts o;
+	struct bb_http_headers h;
+	int rc = -1;
+
+	*upload_id = NULL;
+	bb_http_resp_init(&resp);
+	bb_http_headers_init(&h);
+	what_of(&what, "CreateMultipartUpload", bucket, key);
+	o.content_type = opts ? opts->content_type : NULL;
+	o.flags = 0;
+	o.headers = &h;
+	if (opts && opts->headers &&
+	    add_opts_headers(&h, opts, 0, err) < 0)
+		goto out;
+	if (opts && (opts->flags & BB_S3_CHECKSUM_SHA256) &&
+	    bb_http_headers_set(&h, "x-amz-checksum-algorithm", "SHA256") < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (object_url(aws, bucket, key, "uploads", &url, err) < 0 ||
+	    simple_request(aws, "POST", url.data, what.data, "", 0, &o, NULL, &resp, ae,
+	    err) < 0)
+		goto out;
+	if (!xml_root_is(resp.body.data ? resp.body.data : "", resp.body.len,
+	    "InitiateMultipartUploadResult") ||
+	    xml_child(bb_buf_str(&resp.body), resp.body.len, "UploadId", &id) != 0 ||
+	    id.len == 0) {
+		bb_error_set(err, BB_ERR_REMOTE, "%s: no UploadId in the response", what.data);
+		goto out;
+	}
+	*upload_id = bb_buf_detach(&id, NULL);
+	rc = 0;
+out:
+	bb_buf_release(&url);
+	bb_buf_release(&what);
+	bb_buf_release(&id);
+	bb_http_headers_release(&h);
+	bb_http_resp_release(&resp);
+	return rc;
+}
+
+int
+bb_s3_part_prepare(struct bb_aws *aws, const char *bucket, const char *key,
+    const char *upload_id, int part_number, const char *path, uint64_t off, uint64_t len,
+    unsigned flags, struct bb_s3_xfer *x, struct bb_error *err)
+{
+	struct bb_buf q = BB_BUF_INIT;
+	struct bb_aws_query aq;
+	char num[16];
+	int rc = -1;
+
+	bb_s3_xfer_release(x);
+	x->flags = flags & (BB_S3_CONTENT_MD5 | BB_S3_CHECKSUM_SHA256);
+	x->part_number = part_number;
+	bb_buf_addf(&x->what, "UploadPart %d of s3://%s/%s", part_number, bucket, key);
+	if (part_number < 1 || part_number > 10000) {
+		bb_error_set(err, BB_ERR_USAGE, "part number %d out of 1..10000", part_number);
+		goto out;
+	}
+	snprintf(num, sizeof(num), "%d", part_number);
+	bb_aws_query_init(&aq, &q);
+	if (bb_aws_query_add(&aq, "partNumber", num) < 0 ||
+	    bb_aws_query_add(&aq, "uploadId", upload_id) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (object_url(aws, bucket, key, q.data, &x->url, err) < 0 ||
+	    xfer_open(x, path, off, len, err) < 0 || body_headers(x, err) < 0)
+		goto out;
+	x->req.method = "PUT";
+	x->req.url = x->url.data;
+	if (bb_aws_sign_setup(aws, "s3", &x->req, BB_AWS_PAYLOAD_HEX, x->sha256_hex, &x->sign,
+	    err) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		bb_error_prefix(err, "%s", bb_buf_str(&x->what));
+	bb_buf_release(&q);
+	return rc;
+}
+
+int
+bb_s3_part_finish(struct bb_s3_xfer *x, int rc, const struct bb_error *http_err,
+    struct bb_s3_part *out, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_s3_part local;
+
+	if (out == NULL)
+		out = &local;
+	memset(out, 0, sizeof(*out));
+	if (check_put_response(x, rc, http_err, out->etag, sizeof(out->etag), ae, err) < 0)
+		return -1;
+	out->number = x->part_number;
+	out->size = x->len;
+	if (x->flags & BB_S3_CHECKSUM_SHA256)
+		memcpy(out->checksum_sha256, x->checksum_sha256, sizeof(out->checksum_sha256));
+	return 0;
+}
+
+int
+bb_s3_upload_part(struct bb_aws *aws, const char *bucket, const char *key,
+    const char *upload_id, int part_number, const char *path, uint64_t off, uint64_t len,
+    unsigned flags, struct bb_s3_part *out, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_s3_xfer x;
+	struct bb_error herr = BB_ERROR_INIT;
+	int rc = -1, hrc;
+
+	bb_s3_xfer_init(&x);
+	if (bb_s3_part_prepare(aws, bucket, key, upload_id, part_number, path, off, len, flags,
+	    &x, err) < 0)
+		goto out;
+	hrc = bb_http_do(bb_aws_http(aws), &x.req, &x.resp, &herr);
+	rc = bb_s3_part_finish(&x, hrc, &herr, out, ae, err);
+out:
+	bb_s3_xfer_release(&x);
+	return rc;
+}
+
+static int
+xml_add_text(struct bb_buf *out, const char *s)
+{
+	for (; *s; s++) {
+		int r;
+		switch (*s) {
+		case '<': r = bb_buf_adds(out, "&lt;"); break;
+		case '>': r = bb_buf_adds(out, "&gt;"); break;
+		case '&': r = bb_buf_adds(out, "&amp;"); break;
+		case '"': r = bb_buf_adds(out, "&quot;"); break;
+		default: r = bb_buf_addc(out, *s); break;
+		}
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+bb_s3_complete_body(const struct bb_s3_part *parts, size_t n, struct bb_buf *out)
+{
+	size_t i;
+
+	if (bb_buf_adds(out, "<CompleteMultipartUpload "
+	    "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">") < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (bb_buf_adds(out, "<Part>") < 0)
+			return -1;
+		if (parts[i].checksum_sha256[0] &&
+		    (bb_buf_adds(out, "<ChecksumSHA256>") < 0 ||
+		    xml_add_text(out, parts[i].checksum_sha256) < 0 ||
+		    bb_buf_adds(out, "</ChecksumSHA256>") < 0))
+			return -1;
+		if (bb_buf_adds(out, "<ETag>") < 0 || xml_add_text(out, parts[i].etag) < 0 ||
+		    bb_buf_addf(out, "</ETag><PartNumber>%d</PartNumber></Part>",
+		    parts[i].number) < 0)
+			return -1;
+	}
+	return bb_buf_adds(out, "</CompleteMultipartUpload>");
+}
+
+int
+bb_s3_mpu_complete(struct bb_aws *aws, const char *bucket, const char *key,
+    const char *upload_id, const struct bb_s3_part *parts, size_t n, unsigned flags,
+    char *etag, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_buf url = BB_BUF_INIT, what = BB_BUF_INIT, q = BB_BUF_INIT,
+	    body = BB_BUF_INIT, et = BB_BUF_INIT;
+	struct bb_http_resp resp;
+	struct bb_http_headers h;
+	struct bb_s3_put_opts o = { "application/xml", 0, NULL };
+	struct bb_aws_query aq;
+	int rc = -1;
+
+	bb_http_resp_init(&resp);
+	bb_http_headers_init(&h);
+	what_of(&what, "CompleteMultipartUpload", bucket, key);
+	o.headers = &h;
+	bb_aws_query_init(&aq, &q);
+	if (bb_aws_query_add(&aq, "uploadId", upload_id) < 0 ||
+	    bb_s3_complete_body(parts, n, &body) < 0 ||
+	    ((flags & BB_S3_IF_NONE_MATCH) && bb_http_headers_add(&h, "If-None-Match", "*") < 0)) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (object_url(aws, bucket, key, q.data, &url, err) < 0 ||
+	    simple_request(aws, "POST", url.data, what.data, body.data, body.len, &o, NULL,
+	    &resp, ae, err) < 0)
+		goto out;
+	/* bb_aws_check_response already failed a 200 with <Error>; anything
+	 * else than the result document is a failure too. */
+	if (!xml_root_is(bb_buf_str(&resp.body), resp.body.len,
+	    "CompleteMultipartUploadResult")) {
+		bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
+		goto out;
+	}
+	if (etag) {
+		etag[0] = '\0';
+		if (xml_child(bb_buf_str(&resp.body), resp.body.len, "ETag", &et) == 0)
+			copy_field(etag, 128, et.data);
+	}
+	rc = 0;
+out:
+	bb_buf_release(&url);
+	bb_buf_release(&what);
+	bb_buf_release(&q);
+	bb_buf_release(&body);
+	bb_buf_release(&et);
+	bb_http_headers_release(&h);
+	bb_http_resp_release(&resp);
+	return rc;
+}
+
+int
+bb_s3_mpu_abort(struct bb_aws *aws, const char *bucket, const char *key,
+    const char *upload_id, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_buf url = BB_BUF_INIT, what = BB_BUF_INIT, q = BB_BUF_INIT;
+	struct bb_http_resp resp;
+	struct bb_aws_query aq;
+	int rc = -1;
+
+	bb_http_resp_init(&resp);
+	what_of(&what, "AbortMultipartUpload", bucket, key);
+	bb_aws_query_init(&aq, &q);
+	if (bb_aws_query_add(&aq, "uploadId", upload_id) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (object_url(aws, bucket, key, q.data, &url, err) < 0 ||
+	    simple_request(aws, "DELETE", url.data, what.data, NULL, 0, NULL, NULL, &resp, ae,
+	    err) < 0)
+		goto out;
+	rc = 0;
+out:
+	bb_buf_release(&url);
+	bb_buf_release(&what);
+	bb_buf_release(&q);
+	bb_http_resp_release(&resp);
+	return rc;
+}
+
+/* GET a listing page: url built from the bucket URL and the query. */
+static int
+list_page(struct bb_aws *aws, const char *bucket, const char *key, const char *query,
+    const char *what, struct bb_http_resp *resp, struct bb_aws_error *ae,
+    struct bb_error *err)
+{
+	struct bb_buf url = BB_BUF_INIT;
+	int rc = -1;
+
+	bb_http_resp_release(resp);
+	if (object_url(aws, bucket, key, query, &url, err) < 0 ||
+	    simple_request(aws, "GET", url.data, what, NULL, 0, NULL, NULL, resp, ae, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	bb_buf_release(&url);
+	return rc;
+}
+
+static int
+xml_truncated(const char *body, size_t len)
+{
+	struct bb_buf t = BB_BUF_INIT;
+	int r = xml_child(body, len, "IsTruncated", &t) == 0 && strcmp(bb_buf_str(&t), "true") == 0;
+
+	bb_buf_release(&t);
+	return r;
+}
+
+int
+bb_s3_mpu_list_parts(struct bb_aws *aws, const char *bucket, const char *key,
+    const char *upload_id, bb_s3_part_fn fn, void *ctx, struct bb_aws_error *ae,
+    struct bb_error *err)
+{
+	struct bb_buf what = BB_BUF_INIT, q = BB_BUF_INIT, marker = BB_BUF_INIT,
+	    t = BB_BUF_INIT;
+	struct bb_http_resp resp;
+	struct bb_aws_query aq;
+	struct bb_s3_part part;
+	const char *p, *end, *inner, *after;
+	size_t ilen;
+	uint64_t v;
+	int rc = -1;
+
+	bb_http_resp_init(&resp);
+	what_of(&what, "ListParts", bucket, key);
+	for (;;) {
+		bb_buf_reset(&q);
+		bb_aws_query_init(&aq, &q);
+		if (bb_aws_query_add(&aq, "uploadId", upload_id) < 0 ||
+		    bb_aws_query_add(&aq, "part-number-marker", marker.len ? marker.data : NULL) < 0) {
+			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+			goto out;
+		}
+		if (list_page(aws, bucket, key, q.data, what.data, &resp, ae, err) < 0)
+			goto out;
+		p = bb_buf_str(&resp.body);
+		end = p + resp.body.len;
+		if (!xml_root_is(p, resp.body.len, "ListPartsResult")) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
+			goto out;
+		}
+		while (xml_find(p, end, "Part", &inner, &ilen, &after) == 0) {
+			memset(&part, 0, sizeof(part));
+			if (xml_child(inner, ilen, "PartNumber", &t) != 0 ||
+			    parse_u64(t.data, &v) < 0 || v < 1 || v > 10000) {
+				bb_error_set(err, BB_ERR_REMOTE, "%s: bad PartNumber", what.data);
+				goto out;
+			}
+			part.number = (int)v;
+			if (xml_child(inner, ilen, "ETag", &t) == 0)
+				copy_field(part.etag, sizeof(part.etag), t.data);
+			if (xml_child(inner, ilen, "ChecksumSHA256", &t) == 0)
+				copy_field(part.checksum_sha256, sizeof(part.checksum_sha256), t.data);
+			if (xml_child(inner, ilen, "Size", &t) == 0 && parse_u64(t.data, &v) == 0)
+				part.size = v;
+			if (fn(&part, ctx) != 0) {
+				rc = 0;
+				goto out;
+			}
+			p = after;
+		}
+		p = bb_buf_str(&resp.body);
+		if (!xml_truncated(p, resp.body.len))
+			break;
+		if (xml_child(p, resp.body.len, "NextPartNumberMarker", &marker) != 0 ||
+		    marker.len == 0) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: truncated without a marker", what.data);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	bb_buf_release(&what);
+	bb_buf_release(&q);
+	bb_buf_release(&marker);
+	bb_buf_release(&t);
+	bb_http_resp_release(&resp);
+	return rc;
+}
+
+int
+bb_s3_mpu_list(struct bb_aws *aws, const char *bucket, const char *key,
+    bb_s3_upload_fn fn, void *ctx, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_buf what = BB_BUF_INIT, q = BB_BUF_INIT, kmark = BB_BUF_INIT,
+	    umark = BB_BUF_INIT, k = BB_BUF_INIT, id = BB_BUF_INIT, ini = BB_BUF_INIT,
+	    enc = BB_BUF_INIT;
+	struct bb_http_resp resp;
+	struct bb_aws_query aq;
+	struct bb_s3_upload u;
+	const char *p, *end, *inner, *after;
+	size_t ilen;
+	int rc = -1, url_enc;
+
+	bb_http_resp_init(&resp);
+	what_of(&what, "ListMultipartUploads", bucket, key);
+	for (;;) {
+		bb_buf_reset(&q);
+		if (bb_buf_adds(&q, "uploads&") < 0) {
+			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+			goto out;
+		}
+		bb_aws_query_init(&aq, &q);
+		if (bb_aws_query_add(&aq, "encoding-type", "url") < 0 ||
+		    bb_aws_query_add(&aq, "key-marker", kmark.len ? kmark.data : NULL) < 0 ||
+		    bb_aws_query_add(&aq, "prefix", key) < 0 ||
+		    bb_aws_query_add(&aq, "upload-id-marker", umark.len ? umark.data : NULL) < 0) {
+			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+			goto out;
+		}
+		if (list_page(aws, bucket, "", q.data, what.data, &resp, ae, err) < 0)
+			goto out;
+		p = bb_buf_str(&resp.body);
+		end = p + resp.body.len;
+		if (!xml_root_is(p, resp.body.len, "ListMultipartUploadsResult")) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
+			goto out;
+		}
+		url_enc = xml_child(p, resp.body.len, "EncodingType", &enc) == 0 &&
+		    strcmp(bb_buf_str(&enc), "url") == 0;
+		while (xml_find(p, end, "Upload", &inner, &ilen, &after) == 0) {
+			if (xml_child(inner, ilen, "Key", &enc) != 0 ||
+			    xml_child(inner, ilen, "UploadId", &id) != 0) {
+				bb_error_set(err, BB_ERR_REMOTE, "%s: bad Upload entry", what.data);
+				goto out;
+			}
+			bb_buf_reset(&k);
+			if (url_enc ? bb_aws_uri_decode(&k, enc.data, enc.len, 1) < 0 :
+			    bb_buf_add(&k, bb_buf_str(&enc), enc.len) < 0) {
+				bb_error_set(err, BB_ERR_REMOTE, "%s: bad Key", what.data);
+				goto out;
+			}
+			xml_child(inner, ilen, "Initiated", &ini);
+			if (strcmp(bb_buf_str(&k), key) == 0) {
+				u.key = bb_buf_str(&k);
+				u.upload_id = bb_buf_str(&id);
+				u.initiated = bb_buf_str(&ini);
+				if (fn(&u, ctx) != 0) {
+					rc = 0;
+					goto out;
+				}
+			}
+			p = after;
+		}
+		p = bb_buf_str(&resp.body);
+		if (!xml_truncated(p, resp.body.len))
+			break;
+		xml_child(p, resp.body.len, "NextUploadIdMarker", &umark);
+		if (xml_child(p, resp.body.len, "NextKeyMarker", &enc) != 0) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: truncated without a marker", what.data);
+			goto out;
+		}
+		bb_buf_reset(&kmark);
+		if (url_enc ? bb_aws_uri_decode(&kmark, enc.data, enc.len, 1) < 0 :
+		    bb_buf_add(&kmark, bb_buf_str(&enc), enc.len) < 0) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: bad NextKeyMarker", what.data);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	bb_buf_release(&what);
+	bb_buf_release(&q);
+	bb_buf_release(&kmark);
+	bb_buf_release(&umark);
+	bb_buf_release(&k);
+	bb_buf_release(&id);
+	bb_buf_release(&ini);
+	bb_buf_release(&enc);
+	bb_http_resp_release(&resp);
+	return rc;
+}
+
+/* ---- GET ---- */
+
+struct get_ctx {
+	bb_s3_data_fn fn;
+	void *ctx;
+};
+
+static int
+get_write(const char *p, size_t n, void *ctx)
+{
+	struct get_ctx *g = ctx;
+
+	return g->fn(p, n, g->ctx);
+}
+
+int
+bb_s3_get(struct bb_aws *aws, const char *bucket, const char *key, uint64_t off,
+    uint64_t len, bb_s3_data_fn fn, void *ctx, struct bb_s3_object *info,
+    struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_http_req req;
+	struct bb_http_resp resp;
+	struct bb_buf url = BB_BUF_INIT, what = BB_BUF_INIT;
+	struct get_ctx g = { fn, ctx };
+	char range[64];
+	int rc = -1;
+
+	bb_http_req_init(&req);
+	bb_http_resp_init(&resp);
+	what_of(&what, "GET", bucket, key);
+	if (object_url(aws, bucket, key, NULL, &url, err) < 0)
+		goto out;
+	req.method = "GET";
+	req.url = url.data;
+	req.write = get_write;
+	req.write_ctx = &g;
+	if (len > 0) {
+		if (off > UINT64_MAX - len) {
+			bb_error_set(err, BB_ERR_USAGE, "%s: range out of bounds", what.data);
+			goto out;
+		}
+		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
+	} else if (off > 0) {
+		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", off);
+	} else {
+		range[0] = '\0';
+	}
+	if (range[0] && bb_http_headers_add(&req.headers, "Range", range) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (bb_aws_request(aws, "s3", &req, BB_AWS_PAYLOAD_SHA256, NULL, &resp, ae, err) < 0) {
+		bb_error_prefix(err, "%s", what.data);
+		goto out;
+	}
+	if (info && bb_s3_object_from_headers(&resp.headers, info) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	bb_http_req_release(&req);
+	bb_http_resp_release(&resp);
+	bb_buf_release(&url);
+	bb_buf_release(&what);
+	return rc;
+}
+
+/* ---- ListObjectsV2 ---- */
+
+int
+bb_s3_list_parse(const char *body, size_t len, int url_encoded, bb_s3_list_fn fn,
+    void *ctx, struct bb_buf *next_token, struct bb_error *err)
+{
+	struct bb_buf raw = BB_BUF_INIT, key = BB_BUF_INIT, etag = BB_BUF_INIT,
+	    lm = BB_BUF_INIT, t = BB_BUF_INIT;
+	struct bb_s3_entry e;
+	const char *p = body, *end = body + len, *inner, *after;
+	const char *tags[2] = { "Contents", "CommonPrefixes" };
+	size_t ilen, k;
+	int rc = -1;
+
+	bb_buf_reset(next_token);
+	if (!xml_root_is(body, len, "ListBucketResult")) {
+		bb_error_set(err, BB_ERR_REMOTE, "ListObjectsV2: unexpected response");
+		goto out;
+	}
+	if (xml_child(body, len, "EncodingType", &t) == 0)
+		url_encoded = strcmp(bb_buf_str(&t), "url") == 0;
+	for (k = 0; k < 2; k++) {
+		p = body;
+		while (xml_find(p, end, tags[k], &inner, &ilen, &after) == 0) {
+			memset(&e, 0, sizeof(e));
+			e.is_prefix = k == 1;
+			if (xml_child(inner, ilen, k == 0 ? "Key" : "Prefix", &raw) != 0) {
+				bb_error_set(err, BB_ERR_REMOTE, "ListObjectsV2: entry without a key");
+				goto out;
+			}
+			bb_buf_reset(&key);
+			if (url_encoded ? bb_aws_uri_decode(&key, raw.data, raw.len, 1) < 0 :
+			    bb_buf_add(&key, bb_buf_str(&raw), raw.len) < 0 ||
+			    bb_buf_grow(&key, 0) < 0) {
+				bb_error_set(err, BB_ERR_REMOTE, "ListObjectsV2: bad key encoding");
+				goto out;
+			}
+			e.key = bb_buf_str(&key);
+			if (k == 0) {
+				if (xml_child(inner, ilen, "Size", &t) != 0 ||
+				    parse_u64(t.data, &e.size) < 0) {
+					bb_error_set(err, BB_ERR_REMOTE,
+					    "ListObjectsV2: bad Size for '%.200s'", e.key);
+					goto out;
+				}
+				xml_child(inner, ilen, "ETag", &etag);
+				xml_child(inner, ilen, "LastModified", &lm);
+				e.etag = bb_buf_str(&etag);
+				e.last_modified = bb_buf_str(&lm);
+			}
+			if (fn(&e, ctx) != 0) {
+				rc = 1;
+				goto out;
+			}
+			p = after;
+		}
+	}
+	if (xml_child(body, len, "IsTruncated", &t) == 0 && strcmp(bb_buf_str(&t), "true") == 0) {
+		if (xml_child(body, len, "NextContinuationToken", next_token) != 0 ||
+		    next_token->len == 0) {
+			bb_error_set(err, BB_ERR_REMOTE,
+			    "ListObjectsV2: truncated without a continuation token");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	bb_buf_release(&raw);
+	bb_buf_release(&key);
+	bb_buf_release(&etag);
+	bb_buf_release(&lm);
+	bb_buf_release(&t);
+	return rc;
+}
+
+int
+bb_s3_list_v2(struct bb_aws *aws, const char *bucket, const char *prefix,
+    const char *delimiter, bb_s3_list_fn fn, void *ctx, struct bb_aws_error *ae,
+    struct bb_error *err)
+{
+	struct bb_buf what = BB_BUF_INIT, q = BB_BUF_INIT, token = BB_BUF_INIT;
+	struct bb_http_resp resp;
+	struct bb_aws_query aq;
+	int rc = -1, r;
+
+	bb_http_resp_init(&resp);
+	bb_buf_addf(&what, "ListObjectsV2 s3://%s/%s", bucket, prefix ? prefix : "");
+	for (;;) {
+		bb_buf_reset(&q);
+		bb_aws_query_init(&aq, &q);
+		if (bb_aws_query_add(&aq, "list-type", "2") < 0 ||
+		    bb_aws_query_add(&aq, "continuation-token", token.len ? token.data : NULL) < 0 ||
+		    bb_aws_query_add(&aq, "delimiter", delimiter) < 0 ||
+		    bb_aws_query_add(&aq, "encoding-type", "url") < 0 ||
+		    bb_aws_query_add(&aq, "prefix", prefix) < 0) {
+			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+			goto out;
+		}
+		if (list_page(aws, bucket, "", q.data, what.data, &resp, ae, err) < 0)
+			goto out;
+		r = bb_s3_list_parse(bb_buf_str(&resp.body), resp.body.len, 1, fn, ctx, &token, err);
+		if (r < 0) {
+			bb_error_prefix(err, "s3://%s", bucket);
+			goto out;
+		}
+		if (r == 1 || token.len == 0)
+			break;
+	}
+	rc = 0;
+out:
+	bb_buf_release(&what);
+	bb_buf_release(&q);
+	bb_buf_release(&token);
+	bb_http_resp_release(&resp);
+	return rc;
+}
