@@ -10,8 +10,9 @@
  * used: it leaks on malformed input). What is valid is RFC 8259 exactly;
  * that is slightly stricter than yajl, which also accepts overlong and
  * surrogate UTF-8 sequences, code points above U+10FFFF, unpaired
- * \uD800-\uDFFF escapes (it turns a lone high one into '?') and \v \f as
- * whitespace. We reject those: every string we pass on must be valid UTF-8.
+ * \uD800-\uDFFF escapes (it turns a lone high one into '?'), \v \f as
+ * whitespace and an unterminated string after the value ("1 \"a"). We
+ * reject those: every string we pass on must be valid UTF-8.
  * NUL bytes, trailing garbage and (in bb_json_fields) duplicate top-level
  * keys are errors too.
  *
