@@ -1,0 +1,770 @@
+/*
+ * bedrock.c - the four Bedrock batch operations of bb-emu (spec/BEDROCK.md
+ * section 1): routing, every constraint of the service model checked the
+ * way the service reports it (Coral-style ValidationException messages),
+ * and the JSON responses.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "msg.h"
+#include "jobs.h"
+
+/*
+ * The model's patterns, shown in messages as the model has them, checked
+ * as anchored POSIX EREs that accept the same strings (POSIX lacks \s, \S
+ * and (?:), and takes backslashes inside brackets literally).
+ */
+enum {
+	RE_JOBNAME, RE_ROLE, RE_TOKEN, RE_MODEL, RE_S3URI, RE_ACCOUNT, RE_KMS, RE_VPCID,
+	RE_TAG, RE_JOBID, RE_PAGETOKEN, RE_COUNT,
+};
+static const struct {
+	const char *shown;
+	const char *ere;
+} patterns[RE_COUNT] = {
+	[RE_JOBNAME] = { "[a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\\+\\-\\.]){0,63}",
+	    /* with the length limit of 63 this is the same language */
+	    "^[a-zA-Z0-9][-a-zA-Z0-9+.]*$" },
+	[RE_ROLE] = { "arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+",
+	    "^arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+$" },
+	[RE_TOKEN] = { "[a-zA-Z0-9]{1,256}(-*[a-zA-Z0-9]){0,256}",
+	    /* with the length limit of 256 this is the same language */
+	    "^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$" },
+	[RE_MODEL] = { "(arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:(([0-9]{12}:custom-model/"
+	    "[a-z0-9-]{1,63}[.]{1}[a-z0-9-:]{1,63}/[a-z0-9]{12}$)|(:foundation-model/([a-z0-9-]"
+	    "{1,63}[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-9-]{1,63}){0,2})|(([0-9a-"
+	    "zA-Z][_-]?)+)$)|([0-9]{12}:(inference-profile|application-inference-profile)/[a-zA-"
+	    "Z0-9-:.]+$)))|([a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-"
+	    "9-]{1,63}){0,2})|(([0-9a-zA-Z][_-]?)+)",
+	    "^((arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:(([0-9]{12}:custom-model/"
+	    "[a-z0-9-]{1,63}[.][a-z0-9:-]{1,63}/[a-z0-9]{12})|(:foundation-model/([a-z0-9-]"
+	    "{1,63}[.][a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})(:[a-z0-9-]{1,63}){0,2})|(([0-9a-"
+	    "zA-Z][_-]?)+))|([0-9]{12}:(inference-profile|application-inference-profile)/[a-zA-"
+	    "Z0-9:.-]+)))|([a-z0-9-]{1,63}[.][a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})(:[a-z0-"
+	    "9-]{1,63}){0,2})|(([0-9a-zA-Z][_-]?)+))$" },
+	[RE_S3URI] = { "s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+"
+	    "(?:/[-!_*'().a-z0-9A-Z]+)*)?/?",
+	    "^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](/[-!_*'().a-z0-9A-Z]+)*/?$" },
+	[RE_ACCOUNT] = { "[0-9]{12}", "^[0-9]{12}$" },
+	[RE_KMS] = { "(arn:aws(-[^:]+)?:kms:[a-zA-Z0-9-]*:[0-9]{12}:((key/[a-zA-Z0-9-]{36})|"
+	    "(alias/[a-zA-Z0-9-_/]+)))|([a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9-_/]+)",
+	    "^((arn:aws(-[^:]+)?:kms:[a-zA-Z0-9-]*:[0-9]{12}:((key/[a-zA-Z0-9-]{36})|"
+	    "(alias/[a-zA-Z0-9_/-]+)))|([a-zA-Z0-9-]{36})|(alias/[a-zA-Z0-9_/-]+))$" },
+	[RE_VPCID] = { "[-0-9a-zA-Z]+", "^[-0-9a-zA-Z]+$" },
+	[RE_TAG] = { "[a-zA-Z0-9\\s._:/=+@-]*", "^[a-zA-Z0-9[:space:]._:/=+@-]*$" },
+	[RE_JOBID] = { "((arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:model-invocation-job/)?"
+	    "[a-z0-9]{12})",
+	    "^((arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:model-invocation-job/)?"
+	    "[a-z0-9]{12})$" },
+	[RE_PAGETOKEN] = { "\\S*", "^[^[:space:]]*$" },
+};
+static regex_t regexes[RE_COUNT];
+static int regex_failed;
+static pthread_once_t regex_once = PTHREAD_ONCE_INIT;
+
+static void
+regex_init(void)
+{
+	int i;
+
+	for (i = 0; i < RE_COUNT; i++)
+		if (regcomp(&regexes[i], patterns[i].ere, REG_EXTENDED | REG_NOSUB) != 0)
+			regex_failed = 1;
+}
+
+static int
+pattern_ok(int which, const char *s)
+{
+	pthread_once(&regex_once, regex_init);
+	return !regex_failed && regexec(&regexes[which], s, 0, NULL, 0) == 0;
+}
+
+/* ---- Coral-style validation messages ---- */
+
+struct verr {
+	struct bb_buf list;
+	int n;
+};
+
+static size_t
+utf8_len(const char *s, size_t n)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			c++;
+	return c;
+}
+
+/* "Value 'x' at 'path' failed to satisfy constraint: Member must ..." */
+static void
+verr_add(struct verr *v, const struct bb_json *val, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void
+verr_add(struct verr *v, const struct bb_json *val, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->n++ > 0)
+		bb_buf_adds(&v->list, "; ");
+	if (val == NULL || val->type == BB_JSON_NULL) {
+		bb_buf_adds(&v->list, "Value null");
+	} else if (val->type == BB_JSON_STRING) {
+		bb_buf_addf(&v->list, "Value '%.*s%s'", (int)(val->len > 512 ? 512 : val->len),
+		    val->str, val->len > 512 ? "..." : "");
+	} else {
+		struct bb_buf t = BB_BUF_INIT;
+
+		bb_json_write(val, &t);
+		bb_buf_addf(&v->list, "Value '%.*s%s'", (int)(t.len > 512 ? 512 : t.len),
+		    bb_buf_str(&t), t.len > 512 ? "..." : "");
+		bb_buf_release(&t);
+	}
+	bb_buf_addf(&v->list, " at '%s' failed to satisfy constraint: ", path);
+	va_start(ap, fmt);
+	bb_buf_vaddf(&v->list, fmt, ap);
+	va_end(ap);
+}
+
+/* A string member: presence, type, length in characters, pattern. */
+static void
+chk_string(struct verr *v, const struct bb_json *val, const char *path, int required,
+    size_t min, size_t max, int re)
+{
+	size_t n;
+
+	if (val == NULL || val->type == BB_JSON_NULL) {
+		if (required)
+			verr_add(v, NULL, path, "Member must not be null");
+		return;
+	}
+	if (val->type != BB_JSON_STRING) {
+		verr_add(v, val, path, "Member must be a string");
+		return;
+	}
+	n = utf8_len(val->str, val->len);
+	if (n < min)
+		verr_add(v, val, path, "Member must have length greater than or equal to %zu", min);
+	if (n > max)
+		verr_add(v, val, path, "Member must have length less than or equal to %zu", max);
+	if (re >= 0 && (strlen(val->str) != val->len || !pattern_ok(re, val->str)))
+		verr_add(v, val, path, "Member must satisfy regular expression pattern: %s",
+		    patterns[re].shown);
+}
+
+static void
+chk_enum(struct verr *v, const struct bb_json *val, const char *path,
+    const char *const *vals, const char *shown)
+{
+	size_t i;
+
+	if (val == NULL || val->type == BB_JSON_NULL)
+		return;
+	if (val->type == BB_JSON_STRING)
+		for (i = 0; vals[i] != NULL; i++)
+			if (strcmp(val->str, vals[i]) == 0)
+				return;
+	verr_add(v, val, path, "Member must satisfy enum value set: [%s]", shown);
+}
+
+/* A list member: type and item count. 1 when it is a list to look into. */
+static int
+chk_list(struct verr *v, const struct bb_json *val, const char *path, int required,
+    size_t min, size_t max)
+{
+	if (val == NULL || val->type == BB_JSON_NULL) {
+		if (required)
+			verr_add(v, NULL, path, "Member must not be null");
+		return 0;
+	}
+	if (val->type != BB_JSON_ARRAY) {
+		verr_add(v, val, path, "Member must be a list");
+		return 0;
+	}
+	if (val->n < min)
+		verr_add(v, val, path, "Member must have length greater than or equal to %zu", min);
+	if (val->n > max)
+		verr_add(v, val, path, "Member must have length less than or equal to %zu", max);
+	return 1;
+}
+
+/* A structure member: 1 when it is an object to look into. */
+static int
+chk_struct(struct verr *v, const struct bb_json *val, const char *path, int required)
+{
+	if (val == NULL || val->type == BB_JSON_NULL) {
+		if (required)
+			verr_add(v, NULL, path, "Member must not be null");
+		return 0;
+	}
+	if (val->type != BB_JSON_OBJECT) {
+		verr_add(v, val, path, "Member must be a structure");
+		return 0;
+	}
+	return 1;
+}
+
+/* A union: exactly one member set, and it must be `member`. */
+static const struct bb_json *
+chk_union(struct verr *v, const struct bb_json *val, const char *path, const char *member)
+{
+	char sub[128];
+
+	if (!chk_struct(v, val, path, 1))
+		return NULL;
+	if (val->n != 1) {
+		verr_add(v, val, path, "Member must have exactly one member set");
+		return NULL;
+	}
+	snprintf(sub, sizeof(sub), "%s.%s", path, member);
+	if (bb_json_get(val, member) == NULL) {
+		verr_add(v, NULL, sub, "Member must not be null");
+		return NULL;
+	}
+	if (!chk_struct(v, bb_json_get(val, member), sub, 1))
+		return NULL;
+	return bb_json_get(val, member);
+}
+
+static void
+verr_message(struct verr *v, struct bb_buf *out)
+{
+	bb_buf_addf(out, "%d validation error%s detected: %s", v->n, v->n == 1 ? "" : "s",
+	    bb_buf_str(&v->list));
+}
+
+/* ---- responses ---- */
+
+static void
+reply_json(const struct emu_request *req, struct emu_response *resp, int status,
+    const struct bb_buf *body)
+{
+	resp->status = status;
+	bb_http_headers_set(&resp->headers, "Content-Type", "application/json");
+	if (req->request_id != NULL)
+		bb_http_headers_set(&resp->headers, "x-amzn-RequestId", req->request_id);
+	bb_buf_reset(&resp->body);
+	if (body != NULL)
+		bb_buf_add(&resp->body, body->data ? body->data : "", body->len);
+}
+
+static void
+error_reply(const struct emu_request *req, struct emu_response *resp, int status,
+    const char *type, const char *msg)
+{
+	emu_bedrock_error(resp, status, type, "%s", msg);
+	if (req->request_id != NULL && bb_http_headers_get(&resp->headers, "x-amzn-RequestId") == NULL)
+		bb_http_headers_set(&resp->headers, "x-amzn-RequestId", req->request_id);
+}
+
+/* ---- CreateModelInvocationJob ---- */
+
+static void
+op_create(struct emu *e, const struct emu_request *req, struct emu_response *resp)
+{
+	static const char *const types[] = { "InvokeModel", "Converse", NULL };
+	static const char *const formats[] = { "JSONL", NULL };
+	struct verr v = { BB_BUF_INIT, 0 };
+	struct bb_error err = BB_ERROR_INIT;
+	struct bb_buf msg = BB_BUF_INIT, in_cfg = BB_BUF_INIT, out_cfg = BB_BUF_INIT;
+	struct bb_buf vpc = BB_BUF_INIT, tags = BB_BUF_INIT, body = BB_BUF_INIT;
+	struct bb_json *doc = NULL;
+	const struct bb_json *x, *s3in, *s3out, *t;
+	struct emu_job_spec spec;
+	const char *arn = NULL, *errtype = NULL;
+	char path[96];
+	int existed = 0;
+	size_t i;
+
+	memset(&spec, 0, sizeof(spec));
+	if (bb_json_parse(req->body ? req->body : "", req->body_len, 64, &doc, &err) < 0 ||
+	    doc->type != BB_JSON_OBJECT) {
+		error_reply(req, resp, 400, "SerializationException",
+		    "The request body is not a valid JSON object.");
+		goto out;
+	}
+	chk_string(&v, bb_json_get(doc, "jobName"), "jobName", 1, 1, 63, RE_JOBNAME);
+	chk_string(&v, bb_json_get(doc, "roleArn"), "roleArn", 1, 0, 2048, RE_ROLE);
+	chk_string(&v, bb_json_get(doc, "clientRequestToken"), "clientRequestToken", 0, 1, 256,
+	    RE_TOKEN);
+	chk_string(&v, bb_json_get(doc, "modelId"), "modelId", 1, 1, 2048, RE_MODEL);
+	s3in = chk_union(&v, bb_json_get(doc, "inputDataConfig"), "inputDataConfig",
+	    "s3InputDataConfig");
+	if (s3in != NULL) {
+		chk_string(&v, bb_json_get(s3in, "s3Uri"), "inputDataConfig.s3InputDataConfig.s3Uri",
+		    1, 1, 1024, RE_S3URI);
+		chk_enum(&v, bb_json_get(s3in, "s3InputFormat"),
+		    "inputDataConfig.s3InputDataConfig.s3InputFormat", formats, "JSONL");
+		chk_string(&v, bb_json_get(s3in, "s3BucketOwner"),
+		    "inputDataConfig.s3InputDataConfig.s3BucketOwner", 0, 0, SIZE_MAX, RE_ACCOUNT);
+	}
+	s3out = chk_union(&v, bb_json_get(doc, "outputDataConfig"), "outputDataConfig",
+	    "s3OutputDataConfig");
+	if (s3out != NULL) {
+		chk_string(&v, bb_json_get(s3out, "s3Uri"),
+		    "outputDataConfig.s3OutputDataConfig.s3Uri", 1, 1, 1024, RE_S3URI);
+		chk_string(&v, bb_json_get(s3out, "s3EncryptionKeyId"),
+		    "outputDataConfig.s3OutputDataConfig.s3EncryptionKeyId", 0, 1, 2048, RE_KMS);
+		chk_string(&v, bb_json_get(s3out, "s3BucketOwner"),
+		    "outputDataConfig.s3OutputDataConfig.s3BucketOwner", 0, 0, SIZE_MAX, RE_ACCOUNT);
+	}
+	x = bb_json_get(doc, "vpcConfig");
+	if (chk_struct(&v, x, "vpcConfig", 0)) {
+		static const struct { const char *key; size_t max; } lists[] = {
+			{ "subnetIds", 16 }, { "securityGroupIds", 5 },
+		};
+		size_t l;
+
+		for (l = 0; l < 2; l++) {
+			const struct bb_json *ids = bb_json_get(x, lists[l].key);
+
+			snprintf(path, sizeof(path), "vpcConfig.%s", lists[l].key);
+			if (!chk_list(&v, ids, path, 1, 1, lists[l].max))
+				continue;
+			for (i = 0; i < ids->n; i++) {
+				snprintf(path, sizeof(path), "vpcConfig.%s.%zu.member", lists[l].key,
+				    i + 1);
+				chk_string(&v, ids->items[i], path, 1, 0, 32, RE_VPCID);
+			}
+		}
+	}
+	x = bb_json_get(doc, "timeoutDurationInHours");
+	if (x != NULL && x->type != BB_JSON_NULL) {
+		if (x->type != BB_JSON_NUMBER || !x->is_int)
+			verr_add(&v, x, "timeoutDurationInHours", "Member must be an integer");
+		else if (x->i < 24)
+			verr_add(&v, x, "timeoutDurationInHours",
+			    "Member must have value greater than or equal to 24");
+		else if (x->i > 168)
+			verr_add(&v, x, "timeoutDurationInHours",
+			    "Member must have value less than or equal to 168");
+		else {
+			spec.timeout_hours = (int)x->i;
+			spec.timeout_given = 1;
+		}
+	}
+	t = bb_json_get(doc, "tags");
+	if (chk_list(&v, t, "tags", 0, 0, 200)) {
+		for (i = 0; i < t->n; i++) {
+			snprintf(path, sizeof(path), "tags.%zu.member", i + 1);
+			if (!chk_struct(&v, t->items[i], path, 1))
+				continue;
+			snprintf(path, sizeof(path), "tags.%zu.member.key", i + 1);
+			chk_string(&v, bb_json_get(t->items[i], "key"), path, 1, 1, 128, RE_TAG);
+			snprintf(path, sizeof(path), "tags.%zu.member.value", i + 1);
+			chk_string(&v, bb_json_get(t->items[i], "value"), path, 1, 0, 256, RE_TAG);
+		}
+	}
+	chk_enum(&v, bb_json_get(doc, "modelInvocationType"), "modelInvocationType", types,
+	    "InvokeModel, Converse");
+	if (v.n > 0) {
+		verr_message(&v, &msg);
+		error_reply(req, resp, 400, "ValidationException", msg.data);
+		goto out;
+	}
+	spec.name = bb_json_str(bb_json_get(doc, "jobName"));
+	spec.role_arn = bb_json_str(bb_json_get(doc, "roleArn"));
+	spec.model_id = bb_json_str(bb_json_get(doc, "modelId"));
+	spec.token = bb_json_str(bb_json_get(doc, "clientRequestToken"));
+	spec.input_uri = bb_json_str(bb_json_get(s3in, "s3Uri"));
+	spec.output_uri = bb_json_str(bb_json_get(s3out, "s3Uri"));
+	spec.converse = bb_json_str(bb_json_get(doc, "modelInvocationType")) != NULL &&
+	    strcmp(bb_json_str(bb_json_get(doc, "modelInvocationType")), "Converse") == 0;
+	bb_json_write(bb_json_get(doc, "inputDataConfig"), &in_cfg);
+	bb_json_write(bb_json_get(doc, "outputDataConfig"), &out_cfg);
+	spec.input_config = in_cfg.data;
+	spec.output_config = out_cfg.data;
+	if ((x = bb_json_get(doc, "vpcConfig")) != NULL && x->type == BB_JSON_OBJECT) {
+		bb_json_write(x, &vpc);
+		spec.vpc_config = vpc.data;
+	}
+	if (t != NULL && t->type == BB_JSON_ARRAY) {
+		bb_json_write(t, &tags);
+		spec.tags = tags.data;
+	}
+	if (bb_family_of_model(spec.model_id, spec.converse) == BB_FAMILY_UNKNOWN) {
+		error_reply(req, resp, 400, "ValidationException",
+		    "The provided model identifier is invalid.");
+		goto out;
+	}
+	if (emu_jobs_create(e, &spec, &arn, &existed, &errtype, &err) < 0) {
+		error_reply(req, resp, 400, errtype, err.msg);
+		goto out;
+	}
+	bb_buf_adds(&body, "{\"jobArn\":");
+	bb_json_add_str(&body, arn, strlen(arn));
+	bb_buf_addc(&body, '}');
+	reply_json(req, resp, 200, &body);
+out:
+	bb_json_free(doc);
+	bb_buf_release(&v.list);
+	bb_buf_release(&msg);
+	bb_buf_release(&in_cfg);
+	bb_buf_release(&out_cfg);
+	bb_buf_release(&vpc);
+	bb_buf_release(&tags);
+	bb_buf_release(&body);
+}
+
+/* ---- Get and Stop: the job from the path segment ---- */
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decode s[0..n) into out ('+' stays '+'); -1 on a bad escape. */
+static int
+pct_decode(const char *s, size_t n, struct bb_buf *out)
+{
+	size_t i;
+
+	bb_buf_reset(out);
+	bb_buf_add(out, "", 0);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+				return -1;
+			bb_buf_addc(out, (char)(hi * 16 + lo));
+			i += 2;
+		} else {
+			bb_buf_addc(out, s[i]);
+		}
+	}
+	return strlen(out->data) == out->len ? 0 : -1;
+}
+
+/* The job named by a decoded jobIdentifier, or an error reply. */
+static struct emu_job *
+find_job(struct emu *e, const struct emu_request *req, struct emu_response *resp,
+    const char *ident)
+{
+	struct verr v = { BB_BUF_INIT, 0 };
+	struct bb_buf msg = BB_BUF_INIT, want = BB_BUF_INIT;
+	struct bb_json val;
+	struct emu_job *j = NULL;
+	size_t n = strlen(ident);
+
+	memset(&val, 0, sizeof(val));
+	val.type = BB_JSON_STRING;
+	val.str = (char *)ident;
+	val.len = n;
+	chk_string(&v, &val, "jobIdentifier", 1, 0, 1011, RE_JOBID);
+	if (v.n > 0) {
+		verr_message(&v, &msg);
+		error_reply(req, resp, 400, "ValidationException", msg.data);
+		goto out;
+	}
+	j = emu_jobs_find(e, ident + n - 12);
+	if (j != NULL && n > 12) {
+		/* an ARN must name this region and account */
+		bb_buf_addf(&want, "arn:aws:bedrock:%s:%s:model-invocation-job/", e->region,
+		    e->account);
+		if (strncmp(ident, want.data, n - 12) != 0 || want.len != n - 12)
+			j = NULL;
+	}
+	if (j == NULL)
+		error_reply(req, resp, 404, "ResourceNotFoundException",
+		    "The specified model invocation job was not found.");
+out:
+	bb_buf_release(&v.list);
+	bb_buf_release(&msg);
+	bb_buf_release(&want);
+	return j;
+}
+
+static void
+op_get(struct emu *e, const struct emu_request *req, struct emu_response *resp,
+    const char *ident)
+{
+	struct bb_buf body = BB_BUF_INIT;
+	struct emu_job *j = find_job(e, req, resp, ident);
+
+	if (j != NULL) {
+		emu_job_write_json(j, &body);
+		reply_json(req, resp, 200, &body);
+	}
+	bb_buf_release(&body);
+}
+
+static void
+op_stop(struct emu *e, const struct emu_request *req, struct emu_response *resp,
+    const char *ident)
+{
+	struct bb_error err = BB_ERROR_INIT;
+	struct emu_job *j = find_job(e, req, resp, ident);
+
+	if (j == NULL)
+		return;
+	if (emu_jobs_stop(e, j, &err) < 0) {
+		error_reply(req, resp, 400, "ConflictException", err.msg);
+		return;
+	}
+	reply_json(req, resp, 200, NULL);
+}
+
+/* ---- ListModelInvocationJobs ---- */
+
+static long long
+days_from_civil(long long y, unsigned m, unsigned d)
+{
+	long long era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (long long)doe - 719468;
+}
+
+/* ISO 8601 ("2024-01-01T00:00:00Z", fractions, offsets) or epoch seconds. */
+static int
+parse_time(const char *s, double *out)
+{
+	int y, mo, d, h = 0, mi = 0, n = 0, oh = 0, om = 0;
+	double sec = 0;
+	char *end;
+	const char *p;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (*s != '\0' && *end == '\0' && errno == 0 && strchr(s, '-') == NULL)
+		return 0;
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || mo < 1 || mo > 12 || d < 1 ||
+	    d > 31)
+		return -1;
+	p = s + n;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &n) != 2 || h > 23 || mi > 59)
+			return -1;
+		p += 1 + n;
+		if (*p == ':') {
+			sec = strtod(p + 1, &end);
+			if (end == p + 1 || sec < 0 || sec >= 61)
+				return -1;
+			p = end;
+		}
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1;
+
+		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2)
+			return -1;
+		p += 1 + n;
+		oh *= sign;
+		om *= sign;
+	}
+	if (*p != '\0')
+		return -1;
+	*out = (double)days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
+	    mi * 60 + sec - oh * 3600 - om * 60;
+	return 0;
+}
+
+static double sort_sign;
+
+static int
+cmp_jobs(const void *a, const void *b)
+{
+	double x = emu_job_submit_time(*(struct emu_job *const *)a);
+	double y = emu_job_submit_time(*(struct emu_job *const *)b);
+
+	if (x == y)
+		return 0;
+	return (x < y ? -1 : 1) * (int)sort_sign;
+}
+
+static void
+op_list(struct emu *e, const struct emu_request *req, struct emu_response *resp)
+{
+	static const char *const sorts[] = { "CreationTime", NULL };
+	static const char *const orders[] = { "Ascending", "Descending", NULL };
+	static const char *const keys[] = {
+		"submitTimeAfter", "submitTimeBefore", "statusEquals", "nameContains", "maxResults",
+		"nextToken", "sortBy", "sortOrder",
+	};
+	static const char *const statuses[] = {
+		"Submitted", "InProgress", "Completed", "Failed", "Stopping", "Stopped",
+		"PartiallyCompleted", "Expired", "Validating", "Scheduled", NULL,
+	};
+	struct verr v = { BB_BUF_INIT, 0 };
+	struct bb_buf vals[8], msg = BB_BUF_INIT, body = BB_BUF_INIT;
+	struct bb_json jv[8];
+	int have[8];
+	struct emu_job **sel = NULL;
+	const char *q = req->query ? req->query : "";
+	double after = 0, before = 0;
+	long long max = 1000, start = 0;
+	size_t i, k, nsel = 0;
+	int status = -1;
+
+	for (k = 0; k < 8; k++) {
+		bb_buf_init(&vals[k]);
+		have[k] = 0;
+		memset(&jv[k], 0, sizeof(jv[k]));
+	}
+	while (*q != '\0') {
+		size_t len = strcspn(q, "&"), klen = strcspn(q, "=");
+		struct bb_buf name = BB_BUF_INIT;
+
+		if (klen > len)
+			klen = len;
+		if (pct_decode(q, klen, &name) == 0) {
+			for (k = 0; k < 8; k++) {
+				if (strcmp(name.data, keys[k]) != 0)
+					continue;
+				have[k] = 1;
+				if (klen < len)
+					pct_decode(q + klen + 1, len - klen - 1, &vals[k]);
+				else
+					bb_buf_add(&vals[k], "", 0);
+				jv[k].type = BB_JSON_STRING;
+				jv[k].str = vals[k].data;
+				jv[k].len = vals[k].len;
+			}
+		}
+		bb_buf_release(&name);
+		q += len;
+		if (*q == '&')
+			q++;
+	}
+	if (have[0] && parse_time(vals[0].data, &after) < 0)
+		verr_add(&v, &jv[0], "submitTimeAfter", "Member must be a valid timestamp");
+	if (have[1] && parse_time(vals[1].data, &before) < 0)
+		verr_add(&v, &jv[1], "submitTimeBefore", "Member must be a valid timestamp");
+	if (have[2])
+		chk_enum(&v, &jv[2], "statusEquals", statuses, "Submitted, InProgress, Completed, "
+		    "Failed, Stopping, Stopped, PartiallyCompleted, Expired, Validating, Scheduled");
+	if (have[3])
+		chk_string(&v, &jv[3], "nameContains", 1, 1, 63, RE_JOBNAME);
+	if (have[4]) {
+		char *end;
+
+		errno = 0;
+		max = strtoll(vals[4].data, &end, 10);
+		if (vals[4].len == 0 || *end != '\0' || errno != 0)
+			verr_add(&v, &jv[4], "maxResults", "Member must be an integer");
+		else if (max < 1)
+			verr_add(&v, &jv[4], "maxResults",
+			    "Member must have value greater than or equal to 1");
+		else if (max > 1000)
+			verr_add(&v, &jv[4], "maxResults",
+			    "Member must have value less than or equal to 1000");
+	}
+	if (have[5])
+		chk_string(&v, &jv[5], "nextToken", 1, 1, 2048, RE_PAGETOKEN);
+	if (have[6])
+		chk_enum(&v, &jv[6], "sortBy", sorts, "CreationTime");
+	if (have[7])
+		chk_enum(&v, &jv[7], "sortOrder", orders, "Ascending, Descending");
+	if (v.n > 0) {
+		verr_message(&v, &msg);
+		error_reply(req, resp, 400, "ValidationException", msg.data);
+		goto out;
+	}
+	if (have[5]) {
+		char *end;
+
+		errno = 0;
+		start = vals[5].data[0] == 'p' ? strtoll(vals[5].data + 1, &end, 10) : -1;
+		if (start < 0 || errno != 0 || end == vals[5].data + 1 || *end != '\0') {
+			error_reply(req, resp, 400, "ValidationException",
+			    "The provided pagination token is invalid.");
+			goto out;
+		}
+	}
+	if (have[2])
+		status = emu_job_status_parse(vals[2].data);
+	sel = bb_xcalloc(emu_jobs_count(e) + 1, sizeof(*sel));
+	for (i = 0; i < emu_jobs_count(e); i++) {
+		struct emu_job *j = emu_jobs_at(e, i);
+
+		if (have[0] && !(emu_job_submit_time(j) > after))
+			continue;
+		if (have[1] && !(emu_job_submit_time(j) < before))
+			continue;
+		if (status >= 0 && (int)emu_job_status(j) != status)
+			continue;
+		if (have[3] && strstr(emu_job_name(j), vals[3].data) == NULL)
+			continue;
+		sel[nsel++] = j;
+	}
+	sort_sign = have[7] && strcmp(vals[7].data, "Ascending") == 0 ? 1 : -1;
+	qsort(sel, nsel, sizeof(*sel), cmp_jobs);
+	bb_buf_adds(&body, "{\"invocationJobSummaries\":[");
+	for (i = (size_t)start; i < nsel && i < (size_t)start + (size_t)max; i++) {
+		if (i > (size_t)start)
+			bb_buf_addc(&body, ',');
+		emu_job_write_json(sel[i], &body);
+	}
+	bb_buf_addc(&body, ']');
+	if ((size_t)start + (size_t)max < nsel)
+		bb_buf_addf(&body, ",\"nextToken\":\"p%lld\"", start + max);
+	bb_buf_addc(&body, '}');
+	reply_json(req, resp, 200, &body);
+out:
+	free(sel);
+	for (k = 0; k < 8; k++)
+		bb_buf_release(&vals[k]);
+	bb_buf_release(&v.list);
+	bb_buf_release(&msg);
+	bb_buf_release(&body);
+}
+
+/* ---- routing ---- */
+
+void
+emu_bedrock_handle(struct emu *e, const struct emu_request *req, struct emu_response *resp)
+{
+	static const char job[] = "/model-invocation-job/";
+	struct bb_buf ident = BB_BUF_INIT;
+	const char *path = req->path, *rest, *slash;
+	int is_get = strcmp(req->method, "GET") == 0, is_post = strcmp(req->method, "POST") == 0;
+
+	pthread_mutex_lock(&e->lock);
+	if (strcmp(path, "/model-invocation-job") == 0 && is_post) {
+		op_create(e, req, resp);
+	} else if (strcmp(path, "/model-invocation-jobs") == 0 && is_get) {
+		op_list(e, req, resp);
+	} else if (strncmp(path, job, sizeof(job) - 1) == 0 && (is_get || is_post)) {
+		rest = path + sizeof(job) - 1;
+		slash = strchr(rest, '/');
+		if (pct_decode(rest, slash ? (size_t)(slash - rest) : strlen(rest), &ident) < 0) {
+			error_reply(req, resp, 400, "ValidationException",
+			    "The job identifier is not correctly percent-encoded.");
+		} else if (slash == NULL && is_get) {
+			op_get(e, req, resp, ident.data);
+		} else if (slash != NULL && strcmp(slash, "/stop") == 0 && is_post) {
+			op_stop(e, req, resp, ident.data);
+		} else {
+			error_reply(req, resp, 404, "UnknownOperationException",
+			    "The requested operation is not supported.");
+		}
+	} else {
+		error_reply(req, resp, 404, "UnknownOperationException",
+		    "The requested operation is not supported.");
+	}
+	pthread_mutex_unlock(&e->lock);
+	bb_buf_release(&ident);
+}

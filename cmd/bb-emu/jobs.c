@@ -1,0 +1,1309 @@
+/*
+ * jobs.c - the batch job engine of bb-emu: the job table and its files on
+ * disk (<data-dir>/_jobs/<id>.json, written to a temporary name and
+ * renamed), the lifecycle driven by the emulated clock, input validation
+ * as Bedrock's Validating state does it, record processing with simulated
+ * models, and the outputs (<output>/<job-id>/<input>.out, manifest.json.out).
+ *
+ * Every state change happens at an exact emulated time (the previous
+ * change plus the state's duration), whatever the ticker's rhythm, so a
+ * run is reproducible; a job in progress at a restart resumes by
+ * re-processing its input from the start, which gives the same outputs.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "msg.h"
+#include "jobs.h"
+
+#define WINDOW_RECORDS 64                 /* output shuffle window */
+#define WINDOW_BYTES (8u << 20)
+#define TICK_RECORDS 2000                 /* records per job per tick */
+#define DEFAULT_TIMEOUT_HOURS 168
+#define SAVE_EVERY_S 1.0
+
+enum job_fault { FAULT_NONE = 0, FAULT_FAIL, FAULT_EXPIRE, FAULT_PARTIAL };
+
+struct emu_file {
+	char *key;
+	char *rel;        /* name relative to the input prefix (output name) */
+	uint64_t size;
+};
+
+/* Processing state of a job in progress (in memory only). */
+struct emu_run {
+	enum bb_family family;
+	char *in_bucket, *out_bucket, *out_prefix;
+	struct emu_file *files;
+	size_t nfiles, file;
+	int fd;                        /* current input file, -1 when none */
+	struct bb_buf rbuf;            /* read buffer ... */
+	size_t rpos;                   /* ... and the start of the next line */
+	int eof;
+	int out_fd;
+	struct bb_buf out_path;
+	uint64_t out_bytes;
+	struct bb_buf win[WINDOW_RECORDS];
+	size_t nwin, winbytes;
+	uint64_t rng;
+	long long recno;               /* records seen (for generated ids) */
+};
+
+struct emu_job {
+	char id[13];
+	char arn[192];
+	char *name, *model_id, *role_arn, *token, *message;
+	char *input_config, *output_config, *vpc_config, *tags;
+	char *input_uri, *output_uri;
+	int timeout_hours, timeout_given, converse;
+	enum emu_job_status status, stopped_from;
+	double submit_time, last_modified, end_time, state_since, expire_time;
+	long long total, processed, success, errors, in_tokens, out_tokens;
+	int validated;
+	int fault;
+	struct emu_run *run;
+	double saved_real;
+};
+
+struct emu_jobs {
+	struct emu_job **v;
+	size_t n, cap;
+	struct bb_buf dir;
+};
+
+static const char *const status_names[] = {
+	"Submitted", "Validating", "Scheduled", "InProgress", "Completed",
+	"PartiallyCompleted", "Failed", "Stopping", "Stopped", "Expired",
+};
+
+const char *
+emu_job_status_name(enum emu_job_status s)
+{
+	return (unsigned)s < sizeof(status_names) / sizeof(status_names[0]) ?
+	    status_names[s] : "Failed";
+}
+
+int
+emu_job_status_parse(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++)
+		if (strcmp(s, status_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+emu_job_status_terminal(enum emu_job_status s)
+{
+	return s == EMU_JOB_COMPLETED || s == EMU_JOB_PARTIALLY_COMPLETED ||
+	    s == EMU_JOB_FAILED || s == EMU_JOB_STOPPED || s == EMU_JOB_EXPIRED;
+}
+
+void
+emu_iso8601(double t, char *buf, size_t n)
+{
+	time_t sec = (time_t)floor(t);
+	int ms = (int)((t - floor(t)) * 1000);
+	struct tm tm;
+
+	if (ms > 999)
+		ms = 999;
+	gmtime_r(&sec, &tm);
+	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+static char *
+xstrdup_or_null(const char *s)
+{
+	return s != NULL ? bb_xstrdup(s) : NULL;
+}
+
+/* ---- the job record ---- */
+
+static void
+run_free(struct emu_run *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->out_fd >= 0) {
+		close(r->out_fd);
+		unlink(bb_buf_str(&r->out_path));
+	}
+	for (i = 0; i < r->nfiles; i++) {
+		free(r->files[i].key);
+		free(r->files[i].rel);
+	}
+	for (i = 0; i < WINDOW_RECORDS; i++)
+		bb_buf_release(&r->win[i]);
+	free(r->files);
+	free(r->in_bucket);
+	free(r->out_bucket);
+	free(r->out_prefix);
+	bb_buf_release(&r->rbuf);
+	bb_buf_release(&r->out_path);
+	free(r);
+}
+
+static void
+job_free(struct emu_job *j)
+{
+	if (j == NULL)
+		return;
+	run_free(j->run);
+	free(j->name);
+	free(j->model_id);
+	free(j->role_arn);
+	free(j->token);
+	free(j->message);
+	free(j->input_config);
+	free(j->output_config);
+	free(j->vpc_config);
+	free(j->tags);
+	free(j->input_uri);
+	free(j->output_uri);
+	free(j);
+}
+
+static void
+add_key_str(struct bb_buf *o, const char *key, const char *val)
+{
+	bb_buf_addf(o, ",\"%s\":", key);
+	bb_json_add_str(o, val, strlen(val));
+}
+
+static void
+add_key_time(struct bb_buf *o, const char *key, double t)
+{
+	char ts[40];
+
+	emu_iso8601(t, ts, sizeof(ts));
+	bb_buf_addf(o, ",\"%s\":\"%s\"", key, ts);
+}
+
+int
+emu_job_write_json(const struct emu_job *j, struct bb_buf *o)
+{
+	bb_buf_adds(o, "{\"jobArn\":");
+	bb_json_add_str(o, j->arn, strlen(j->arn));
+	add_key_str(o, "jobName", j->name);
+	add_key_str(o, "modelId", j->model_id);
+	if (j->token != NULL)
+		add_key_str(o, "clientRequestToken", j->token);
+	add_key_str(o, "roleArn", j->role_arn);
+	add_key_str(o, "status", emu_job_status_name(j->status));
+	if (j->message != NULL)
+		add_key_str(o, "message", j->message);
+	add_key_time(o, "submitTime", j->submit_time);
+	add_key_time(o, "lastModifiedTime", j->last_modified);
+	if (emu_job_status_terminal(j->status))
+		add_key_time(o, "endTime", j->end_time);
+	bb_buf_addf(o, ",\"inputDataConfig\":%s,\"outputDataConfig\":%s", j->input_config,
+	    j->output_config);
+	if (j->vpc_config != NULL)
+		bb_buf_addf(o, ",\"vpcConfig\":%s", j->vpc_config);
+	bb_buf_addf(o, ",\"timeoutDurationInHours\":%d", j->timeout_hours);
+	add_key_time(o, "jobExpirationTime", j->expire_time);
+	add_key_str(o, "modelInvocationType", j->converse ? "Converse" : "InvokeModel");
+	if (j->validated)
+		bb_buf_addf(o, ",\"totalRecordCount\":%lld,\"processedRecordCount\":%lld,"
+		    "\"successRecordCount\":%lld,\"errorRecordCount\":%lld", j->total,
+		    j->processed, j->success, j->errors);
+	return bb_buf_addc(o, '}');
+}
+
+/* The file on disk: the API view plus what the engine needs. */
+static int
+job_save(struct emu *e, struct emu_job *j)
+{
+	struct bb_buf o = BB_BUF_INIT, tmp = BB_BUF_INIT, path = BB_BUF_INIT;
+	int fd = -1, rc = -1;
+	size_t off = 0;
+
+	emu_job_write_json(j, &o);
+	bb_buf_setlen(&o, o.len - 1);
+	bb_buf_addf(&o, ",\"_state\":{\"id\":\"%s\",\"status\":%d,\"stoppedFrom\":%d,"
+	    "\"submit\":%.17g,\"modified\":%.17g,\"end\":%.17g,\"since\":%.17g,\"expire\":%.17g,"
+	    "\"inputTokens\":%lld,\"outputTokens\":%lld,\"validated\":%d,\"fault\":%d,"
+	    "\"timeoutGiven\":%d,\"converse\":%d", j->id, (int)j->status, (int)j->stopped_from,
+	    j->submit_time, j->last_modified, j->end_time, j->state_since, j->expire_time,
+	    j->in_tokens, j->out_tokens, j->validated, j->fault, j->timeout_given, j->converse);
+	add_key_str(&o, "inputUri", j->input_uri);
+	add_key_str(&o, "outputUri", j->output_uri);
+	if (j->tags != NULL)
+		bb_buf_addf(&o, ",\"tags\":%s", j->tags);
+	bb_buf_adds(&o, "}}\n");
+	bb_buf_addf(&path, "%s/%s.json", bb_buf_str(&e->jobs->dir), j->id);
+	bb_buf_addf(&tmp, "%s/.%s.json.tmp", bb_buf_str(&e->jobs->dir), j->id);
+	if ((fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		goto out;
+	while (off < o.len) {
+		ssize_t w = write(fd, o.data + off, o.len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto out;
+		off += (size_t)w;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp.data, path.data) < 0)
+		goto out;
+	j->saved_real = bb_now();
+	rc = 0;
+out:
+	if (rc < 0) {
+		bb_msg_warn("cannot save job '%s': %s", j->id, strerror(errno));
+		unlink(bb_buf_str(&tmp));
+	}
+	if (fd >= 0)
+		close(fd);
+	bb_buf_release(&o);
+	bb_buf_release(&tmp);
+	bb_buf_release(&path);
+	return rc;
+}
+
+static double
+num_at(const struct bb_json *j, const char *path)
+{
+	const struct bb_json *v = bb_json_path(j, path);
+
+	return v != NULL && v->type == BB_JSON_NUMBER ? v->num : 0;
+}
+
+static char *
+str_at(const struct bb_json *j, const char *path)
+{
+	const char *s = bb_json_str(bb_json_path(j, path));
+
+	return s != NULL ? bb_xstrdup(s) : NULL;
+}
+
+static char *
+json_at(const struct bb_json *j, const char *path)
+{
+	const struct bb_json *v = bb_json_path(j, path);
+	struct bb_buf b = BB_BUF_INIT;
+
+	if (v == NULL)
+		return NULL;
+	bb_json_write(v, &b);
+	return bb_buf_detach(&b, NULL);
+}
+
+static struct emu_job *
+job_load(const char *text, size_t len, struct bb_error *err)
+{
+	struct bb_json *doc = NULL;
+	struct emu_job *j = NULL;
+	const char *id;
+
+	if (bb_json_parse(text, len, 0, &doc, err) < 0)
+		return NULL;
+	id = bb_json_str(bb_json_path(doc, "_state.id"));
+	if (id == NULL || strlen(id) != 12 || bb_json_str(bb_json_get(doc, "jobArn")) == NULL ||
+	    bb_json_path(doc, "inputDataConfig") == NULL) {
+		bb_error_set(err, BB_ERR_INPUT, "not a job file");
+		goto out;
+	}
+	j = bb_xcalloc(1, sizeof(*j));
+	memcpy(j->id, id, 13);
+	snprintf(j->arn, sizeof(j->arn), "%s", bb_json_str(bb_json_get(doc, "jobArn")));
+	j->name = str_at(doc, "jobName");
+	j->model_id = str_at(doc, "modelId");
+	j->role_arn = str_at(doc, "roleArn");
+	j->token = str_at(doc, "clientRequestToken");
+	j->message = str_at(doc, "message");
+	j->input_config = json_at(doc, "inputDataConfig");
+	j->output_config = json_at(doc, "outputDataConfig");
+	j->vpc_config = json_at(doc, "vpcConfig");
+	j->tags = json_at(doc, "_state.tags");
+	j->input_uri = str_at(doc, "_state.inputUri");
+	j->output_uri = str_at(doc, "_state.outputUri");
+	j->timeout_hours = (int)num_at(doc, "timeoutDurationInHours");
+	j->status = (enum emu_job_status)num_at(doc, "_state.status");
+	j->stopped_from = (enum emu_job_status)num_at(doc, "_state.stoppedFrom");
+	j->submit_time = num_at(doc, "_state.submit");
+	j->last_modified = num_at(doc, "_state.modified");
+	j->end_time = num_at(doc, "_state.end");
+	j->state_since = num_at(doc, "_state.since");
+	j->expire_time = num_at(doc, "_state.expire");
+	j->in_tokens = (long long)num_at(doc, "_state.inputTokens");
+	j->out_tokens = (long long)num_at(doc, "_state.outputTokens");
+	j->validated = (int)num_at(doc, "_state.validated");
+	j->fault = (int)num_at(doc, "_state.fault");
+	j->timeout_given = (int)num_at(doc, "_state.timeoutGiven");
+	j->converse = (int)num_at(doc, "_state.converse");
+	j->total = (long long)num_at(doc, "totalRecordCount");
+	j->processed = (long long)num_at(doc, "processedRecordCount");
+	j->success = (long long)num_at(doc, "successRecordCount");
+	j->errors = (long long)num_at(doc, "errorRecordCount");
+	if (j->name == NULL || j->model_id == NULL || j->role_arn == NULL ||
+	    j->input_config == NULL || j->output_config == NULL || j->input_uri == NULL ||
+	    j->output_uri == NULL || (unsigned)j->status > EMU_JOB_EXPIRED) {
+		bb_error_set(err, BB_ERR_INPUT, "incomplete job file");
+		job_free(j);
+		j = NULL;
+	}
+out:
+	bb_json_free(doc);
+	return j;
+}
+
+static void
+jobs_push(struct emu_jobs *js, struct emu_job *j)
+{
+	if (js->n == js->cap) {
+		js->cap = js->cap ? js->cap * 2 : 64;
+		js->v = bb_xrealloc(js->v, js->cap * sizeof(*js->v));
+	}
+	js->v[js->n++] = j;
+}
+
+static int
+cmp_submit(const void *a, const void *b)
+{
+	const struct emu_job *x = *(struct emu_job *const *)a, *y = *(struct emu_job *const *)b;
+
+	if (x->submit_time != y->submit_time)
+		return x->submit_time < y->submit_time ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+int
+emu_jobs_open(struct emu *e, struct bb_error *err)
+{
+	struct emu_jobs *js = bb_xcalloc(1, sizeof(*js));
+	struct bb_buf path = BB_BUF_INIT, text = BB_BUF_INIT;
+	double latest = 0;
+	DIR *d = NULL;
+	struct dirent *de;
+	int rc = -1;
+	size_t i;
+
+	e->jobs = js;
+	bb_buf_addf(&js->dir, "%s/_jobs", e->data_dir);
+	if (mkdir(js->dir.data, 0755) < 0 && errno != EEXIST) {
+		bb_error_errno(err, "cannot create '%s'", js->dir.data);
+		goto out;
+	}
+	if ((d = opendir(js->dir.data)) == NULL) {
+		bb_error_errno(err, "cannot open '%s'", js->dir.data);
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct bb_error lerr = BB_ERROR_INIT;
+		struct emu_job *j;
+		size_t n = strlen(de->d_name);
+		char chunk[8192];
+		ssize_t r;
+		int fd;
+
+		if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
+			continue;
+		bb_buf_reset(&path);
+		bb_buf_reset(&text);
+		bb_buf_addf(&path, "%s/%s", js->dir.data, de->d_name);
+		if ((fd = open(path.data, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		while ((r = read(fd, chunk, sizeof(chunk))) > 0)
+			bb_buf_add(&text, chunk, (size_t)r);
+		close(fd);
+		if ((j = job_load(bb_buf_str(&text), text.len, &lerr)) == NULL) {
+			bb_msg_warn("ignoring job file '%s': %s", path.data, lerr.msg);
+			continue;
+		}
+		if (j->last_modified > latest)
+			latest = j->last_modified;
+		if (j->state_since > latest)
+			latest = j->state_since;
+		jobs_push(js, j);
+	}
+	if (js->n > 1)
+		qsort(js->v, js->n, sizeof(*js->v), cmp_submit);
+	/* The emulated clock never runs backwards across a restart, or jobs
+	 * made under a faster --time-scale would stall. */
+	if (latest > emu_now(e))
+		e->start_epoch += latest - emu_now(e);
+	for (i = 0; i < js->n; i++)
+		if (e->verbose)
+			bb_msg_info("job %s %s (%s)", js->v[i]->id,
+			    emu_job_status_name(js->v[i]->status), js->v[i]->name);
+	rc = 0;
+out:
+	if (d != NULL)
+		closedir(d);
+	bb_buf_release(&path);
+	bb_buf_release(&text);
+	return rc;
+}
+
+void
+emu_jobs_close(struct emu *e)
+{
+	struct emu_jobs *js = e->jobs;
+	size_t i;
+
+	if (js == NULL)
+		return;
+	for (i = 0; i < js->n; i++) {
+		if (js->v[i]->run != NULL)
+			job_save(e, js->v[i]);
+		job_free(js->v[i]);
+	}
+	free(js->v);
+	bb_buf_release(&js->dir);
+	free(js);
+	e->jobs = NULL;
+}
+
+struct emu_job *
+emu_jobs_find(struct emu *e, const char *id)
+{
+	size_t i;
+
+	for (i = 0; e->jobs != NULL && i < e->jobs->n; i++)
+		if (strcmp(e->jobs->v[i]->id, id) == 0)
+			return e->jobs->v[i];
+	return NULL;
+}
+
+size_t
+emu_jobs_count(struct emu *e)
+{
+	return e->jobs != NULL ? e->jobs->n : 0;
+}
+
+struct emu_job *
+emu_jobs_at(struct emu *e, size_t i)
+{
+	return e->jobs->v[i];
+}
+
+double
+emu_job_submit_time(const struct emu_job *j)
+{
+	return j->submit_time;
+}
+
+enum emu_job_status
+emu_job_status(const struct emu_job *j)
+{
+	return j->status;
+}
+
+const char *
+emu_job_name(const struct emu_job *j)
+{
+	return j->name;
+}
+
+static int
+active(enum emu_job_status s)
+{
+	return s == EMU_JOB_SUBMITTED || s == EMU_JOB_VALIDATING || s == EMU_JOB_SCHEDULED ||
+	    s == EMU_JOB_IN_PROGRESS || s == EMU_JOB_STOPPING;
+}
+
+int
+emu_jobs_create(struct emu *e, const struct emu_job_spec *spec, const char **arn,
+    int *existed, const char **errtype, struct bb_error *err)
+{
+	struct emu_jobs *js = e->jobs;
+	struct emu_job *j;
+	uint64_t st;
+	long busy = 0;
+	double now = emu_now(e), u;
+	size_t i;
+	int k;
+
+	*existed = 0;
+	if (spec->token != NULL) {
+		for (i = 0; i < js->n; i++) {
+			if (js->v[i]->token != NULL && strcmp(js->v[i]->token, spec->token) == 0) {
+				*existed = 1;
+				*arn = js->v[i]->arn;
+				return 0;
+			}
+		}
+	}
+	for (i = 0; i < js->n; i++) {
+		if (strcmp(js->v[i]->name, spec->name) == 0) {
+			*errtype = "ValidationException";
+			return bb_error_set(err, BB_ERR_INPUT,
+			    "The provided job name is currently in use.");
+		}
+		if (active(js->v[i]->status) && strcmp(js->v[i]->model_id, spec->model_id) == 0)
+			busy++;
+	}
+	if (busy >= e->quotas.max_concurrent) {
+		*errtype = "ServiceQuotaExceededException";
+		return bb_error_set(err, BB_ERR_INPUT,
+		    "You have reached the quota of %ld for the sum of in-progress and submitted "
+		    "batch inference jobs for model %s. Wait for a job to end or request a quota "
+		    "increase.", e->quotas.max_concurrent, spec->model_id);
+	}
+	j = bb_xcalloc(1, sizeof(*j));
+	/* The id: seeded, so a test run is reproducible; unique. */
+	st = emu_hash64(spec->name, strlen(spec->name), e->faults.seed ^ (uint64_t)js->n);
+	do {
+		for (k = 0; k < 12; k++)
+			j->id[k] = "abcdefghijklmnopqrstuvwxyz0123456789"[emu_rng_next(&st) % 36];
+		j->id[12] = '\0';
+	} while (emu_jobs_find(e, j->id) != NULL);
+	snprintf(j->arn, sizeof(j->arn), "arn:aws:bedrock:%s:%s:model-invocation-job/%s",
+	    e->region, e->account, j->id);
+	j->name = bb_xstrdup(spec->name);
+	j->model_id = bb_xstrdup(spec->model_id);
+	j->role_arn = bb_xstrdup(spec->role_arn);
+	j->token = xstrdup_or_null(spec->token);
+	j->input_config = bb_xstrdup(spec->input_config);
+	j->output_config = bb_xstrdup(spec->output_config);
+	j->vpc_config = xstrdup_or_null(spec->vpc_config);
+	j->tags = xstrdup_or_null(spec->tags);
+	j->input_uri = bb_xstrdup(spec->input_uri);
+	j->output_uri = bb_xstrdup(spec->output_uri);
+	j->timeout_hours = spec->timeout_given ? spec->timeout_hours : DEFAULT_TIMEOUT_HOURS;
+	j->timeout_given = spec->timeout_given;
+	j->converse = spec->converse;
+	j->status = EMU_JOB_SUBMITTED;
+	j->submit_time = j->last_modified = j->state_since = now;
+	j->expire_time = now + j->timeout_hours * 3600.0;
+	st = emu_hash64(j->id, 12, e->faults.seed);
+	u = emu_rng_unit(&st);
+	if (u < e->faults.job_fail_rate)
+		j->fault = FAULT_FAIL;
+	else if (u < e->faults.job_fail_rate + e->faults.job_expire_rate)
+		j->fault = FAULT_EXPIRE;
+	else if (u < e->faults.job_fail_rate + e->faults.job_expire_rate + e->faults.job_partial_rate)
+		j->fault = FAULT_PARTIAL;
+	jobs_push(js, j);
+	job_save(e, j);
+	*arn = j->arn;
+	if (e->verbose)
+		bb_msg_info("job %s created (%s, %s)", j->id, j->name, j->model_id);
+	return 0;
+}
+
+static void
+set_status(struct emu *e, struct emu_job *j, enum emu_job_status s, double at, const char *msg)
+{
+	if (e->verbose)
+		bb_msg_info("job %s: %s -> %s%s%s", j->id, emu_job_status_name(j->status),
+		    emu_job_status_name(s), msg ? ": " : "", msg ? msg : "");
+	j->status = s;
+	j->state_since = at;
+	j->last_modified = at;
+	if (emu_job_status_terminal(s))
+		j->end_time = at;
+	if (msg != NULL) {
+		free(j->message);
+		j->message = bb_xstrdup(msg);
+	}
+	job_save(e, j);
+}
+
+int
+emu_jobs_stop(struct emu *e, struct emu_job *j, struct bb_error *err)
+{
+	if (emu_job_status_terminal(j->status))
+		return bb_error_set(err, BB_ERR_INPUT,
+		    "The job %s is in status %s and cannot be stopped.", j->arn,
+		    emu_job_status_name(j->status));
+	if (j->status != EMU_JOB_STOPPING) {
+		j->stopped_from = j->status;
+		set_status(e, j, EMU_JOB_STOPPING, emu_now(e), NULL);
+	}
+	return 0;
+}
+
+/* ---- S3 locations ---- */
+
+/* "s3://bucket/key" into bucket and key (key may be ""). */
+static void
+split_uri(const char *uri, char **bucket, char **key)
+{
+	const char *p = uri + strlen("s3://"), *slash = strchr(p, '/');
+	size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+	*bucket = bb_xmalloc(n + 1);
+	memcpy(*bucket, p, n);
+	(*bucket)[n] = '\0';
+	*key = bb_xstrdup(slash ? slash + 1 : "");
+}
+
+struct list_ctx {
+	struct emu_run *run;
+	const char *prefix;
+	size_t cap;
+};
+
+static int
+list_cb(const char *key, const struct emu_object_info *info, void *ctx)
+{
+	struct list_ctx *c = ctx;
+	struct emu_run *r = c->run;
+	size_t n = strlen(key);
+
+	if (n < 6 || strcmp(key + n - 6, ".jsonl") != 0)
+		return 0;
+	if (r->nfiles == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		r->files = bb_xrealloc(r->files, c->cap * sizeof(*r->files));
+	}
+	r->files[r->nfiles].key = bb_xstrdup(key);
+	r->files[r->nfiles].rel = bb_xstrdup(key + strlen(c->prefix));
+	r->files[r->nfiles].size = info->size;
+	r->nfiles++;
+	return 0;
+}
+
+/*
+ * Set up the run: family, buckets, the list of input files. 0, or -1 with
+ * a message for the job (the job fails).
+ */
+static int
+run_setup(struct emu *e, struct emu_job *j, struct bb_error *err)
+{
+	struct emu_run *r = bb_xcalloc(1, sizeof(*r));
+	struct emu_object_info info;
+	struct bb_error serr = BB_ERROR_INIT;
+	struct list_ctx lc;
+	char *key = NULL, *prefix = NULL;
+	int rc = -1;
+
+	memset(&info, 0, sizeof(info));
+	r->fd = r->out_fd = -1;
+	r->family = bb_family_of_model(j->model_id, j->converse);
+	split_uri(j->output_uri, &r->out_bucket, &r->out_prefix);
+	if (r->out_prefix[0] != '\0' && r->out_prefix[strlen(r->out_prefix) - 1] == '/')
+		r->out_prefix[strlen(r->out_prefix) - 1] = '\0';
+	split_uri(j->input_uri, &r->in_bucket, &key);
+	if (!emu_store_bucket_exists(e->store, r->in_bucket)) {
+		bb_error_set(err, BB_ERR_INPUT, "Unable to access the input location %s: "
+		    "the S3 bucket %s does not exist or the role %s cannot read it.",
+		    j->input_uri, r->in_bucket, j->role_arn);
+		goto out;
+	}
+	if (!emu_store_bucket_exists(e->store, r->out_bucket)) {
+		bb_error_set(err, BB_ERR_INPUT, "Unable to access the output location %s: "
+		    "the S3 bucket %s does not exist or the role %s cannot write to it.",
+		    j->output_uri, r->out_bucket, j->role_arn);
+		goto out;
+	}
+	if (key[0] != '\0' && key[strlen(key) - 1] != '/' &&
+	    emu_store_stat(e->store, r->in_bucket, key, &info, &serr) == 0) {
+		/* a single object */
+		const char *base = strrchr(key, '/');
+
+		if (strlen(key) < 6 || strcmp(key + strlen(key) - 6, ".jsonl") != 0) {
+			bb_error_set(err, BB_ERR_INPUT, "The input file %s is not a .jsonl file. "
+			    "Input files must have the .jsonl extension.", j->input_uri);
+			goto out;
+		}
+		r->files = bb_xcalloc(1, sizeof(*r->files));
+		r->files[0].key = bb_xstrdup(key);
+		r->files[0].rel = bb_xstrdup(base ? base + 1 : key);
+		r->files[0].size = info.size;
+		r->nfiles = 1;
+	} else {
+		size_t n = strlen(key);
+
+		prefix = bb_xmalloc(n + 2);
+		memcpy(prefix, key, n + 1);
+		if (n > 0 && key[n - 1] != '/')
+			strcat(prefix, "/");
+		lc.run = r;
+		lc.prefix = prefix;
+		lc.cap = 0;
+		if (emu_store_list(e->store, r->in_bucket, prefix, NULL, list_cb, &lc, &serr) < 0) {
+			bb_error_set(err, BB_ERR_INPUT, "Unable to list the input location %s: %s",
+			    j->input_uri, serr.msg);
+			goto out;
+		}
+		if (r->nfiles == 0) {
+			bb_error_set(err, BB_ERR_INPUT, "No .jsonl files were found at the input "
+			    "location %s.", j->input_uri);
+			goto out;
+		}
+	}
+	j->run = r;
+	r = NULL;
+	rc = 0;
+out:
+	emu_object_info_release(&info);
+	run_free(r);
+	free(key);
+	free(prefix);
+	return rc;
+}
+
+/* Next line of the current file into line and len (without the newline):
+ * 1, 0 at the end, -1 when a line is longer than the limit or on error. */
+static int
+read_line(struct emu_run *r, uint64_t max, const char **line, size_t *len)
+{
+	for (;;) {
+		char *s = r->rbuf.data ? r->rbuf.data + r->rpos : NULL;
+		size_t avail = r->rbuf.len - r->rpos;
+		char *nl = s ? memchr(s, '\n', avail) : NULL;
+		ssize_t got;
+
+		if (nl != NULL) {
+			*line = s;
+			*len = (size_t)(nl - s);
+			r->rpos += *len + 1;
+			return *len > max ? -1 : 1;
+		}
+		if (r->eof) {
+			if (avail == 0)
+				return 0;
+			*line = s;
+			*len = avail;
+			r->rpos += avail;
+			return *len > max ? -1 : 1;
+		}
+		if (avail > max + 1)
+			return -1;
+		if (r->rpos > 0) {
+			memmove(r->rbuf.data, r->rbuf.data + r->rpos, avail);
+			bb_buf_setlen(&r->rbuf, avail);
+			r->rpos = 0;
+		}
+		if (bb_buf_grow(&r->rbuf, 65536) < 0)
+			return -1;
+		got = read(r->fd, r->rbuf.data + r->rbuf.len, 65536);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			r->eof = 1;
+		else
+			bb_buf_setlen(&r->rbuf, r->rbuf.len + (size_t)got);
+	}
+}
+
+static int
+blank(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+static int
+open_input(struct emu *e, struct emu_run *r, struct bb_error *err)
+{
+	struct emu_object_info info;
+	int rc;
+
+	memset(&info, 0, sizeof(info));
+	bb_buf_reset(&r->rbuf);
+	r->rpos = 0;
+	r->eof = 0;
+	rc = emu_store_open_read(e->store, r->in_bucket, r->files[r->file].key, &r->fd, &info, err);
+	emu_object_info_release(&info);
+	return rc;
+}
+
+static void
+close_input(struct emu_run *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+/*
+ * The Validating state's checks (spec 3.5): the files are .jsonl, each
+ * line a JSON object with a modelInput object, record counts and sizes
+ * within the quotas. 0, or -1 with the message the job fails with.
+ */
+static int
+validate(struct emu *e, struct emu_job *j, struct bb_error *err)
+{
+	static const char *const keys[] = { "recordId", "modelInput" };
+	struct emu_run *r = j->run;
+	const struct emu_quotas *q = &e->quotas;
+	uint64_t job_bytes = 0;
+	long long total = 0;
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < r->nfiles; i++) {
+		struct bb_error lerr = BB_ERROR_INIT;
+		struct bb_json_span sp[2];
+		const char *line;
+		size_t len;
+		long long lineno = 0, recs = 0;
+		int got;
+
+		if (r->files[i].size > q->max_file_bytes) {
+			bb_error_set(err, BB_ERR_INPUT, "The input file s3://%s/%s is %llu bytes, "
+			    "which exceeds the maximum input file size of %llu bytes.", r->in_bucket,
+			    r->files[i].key, (unsigned long long)r->files[i].size,
+			    (unsigned long long)q->max_file_bytes);
+			goto out;
+		}
+		job_bytes += r->files[i].size;
+		if (job_bytes > q->max_job_bytes) {
+			bb_error_set(err, BB_ERR_INPUT, "The total size of the input files exceeds "
+			    "the maximum batch inference job size of %llu bytes.",
+			    (unsigned long long)q->max_job_bytes);
+			goto out;
+		}
+		r->file = i;
+		if (open_input(e, r, &lerr) < 0) {
+			bb_error_set(err, BB_ERR_INPUT, "Unable to read the input file s3://%s/%s.",
+			    r->in_bucket, r->files[i].key);
+			goto out;
+		}
+		while ((got = read_line(r, q->max_record_bytes, &line, &len)) != 0) {
+			lineno++;
+			if (got < 0) {
+				bb_error_set(err, BB_ERR_INPUT, "Line %lld of the input file s3://%s/%s "
+				    "exceeds the maximum record size of %llu bytes.", lineno,
+				    r->in_bucket, r->files[i].key,
+				    (unsigned long long)q->max_record_bytes);
+				goto out;
+			}
+			if (blank(line, len))
+				continue;
+			if (bb_json_fields(line, len, keys, 2, sp, &lerr) < 0) {
+				bb_error_set(err, BB_ERR_INPUT, "Line %lld of the input file s3://%s/%s "
+				    "is not a valid JSON object: %s", lineno, r->in_bucket,
+				    r->files[i].key, lerr.msg);
+				goto out;
+			}
+			if (sp[1].p == NULL || sp[1].type != BB_JSON_OBJECT) {
+				bb_error_set(err, BB_ERR_INPUT, "Line %lld of the input file s3://%s/%s "
+				    "%s. Each record must have a modelInput object.", lineno,
+				    r->in_bucket, r->files[i].key, sp[1].p == NULL ?
+				    "has no modelInput field" : "has a modelInput that is not a JSON object");
+				goto out;
+			}
+			if (sp[0].p != NULL && sp[0].type != BB_JSON_STRING) {
+				bb_error_set(err, BB_ERR_INPUT, "Line %lld of the input file s3://%s/%s "
+				    "has a recordId that is not a string.", lineno, r->in_bucket,
+				    r->files[i].key);
+				goto out;
+			}
+			recs++;
+		}
+		close_input(r);
+		if (recs > q->max_records_file) {
+			bb_error_set(err, BB_ERR_INPUT, "The input file s3://%s/%s contains %lld "
+			    "records, which exceeds the quota of %ld records per input file.",
+			    r->in_bucket, r->files[i].key, recs, q->max_records_file);
+			goto out;
+		}
+		total += recs;
+	}
+	if (total > q->max_records_job) {
+		bb_error_set(err, BB_ERR_INPUT, "The batch inference job contains %lld records, "
+		    "which exceeds the quota of %ld records per job.", total, q->max_records_job);
+		goto out;
+	}
+	if (total < q->min_records) {
+		bb_error_set(err, BB_ERR_INPUT, "Batch job %s contains less records (%lld) than "
+		    "the required minimum of: %ld", j->arn, total, q->min_records);
+		goto out;
+	}
+	j->total = total;
+	rc = 0;
+out:
+	close_input(r);
+	r->file = 0;
+	return rc;
+}
+
+/* ---- processing ---- */
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write the window in a seeded random order (outputs promise no order). */
+static int
+flush_window(struct emu_run *r)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = r->nwin; i > 1; i--) {
+		size_t k = (size_t)(emu_rng_next(&r->rng) % i);
+		struct bb_buf t = r->win[i - 1];
+
+		r->win[i - 1] = r->win[k];
+		r->win[k] = t;
+	}
+	for (i = 0; i < r->nwin; i++) {
+		if (rc == 0 && write_all(r->out_fd, r->win[i].data, r->win[i].len) < 0)
+			rc = -1;
+		r->out_bytes += r->win[i].len;
+		bb_buf_reset(&r->win[i]);
+	}
+	r->nwin = 0;
+	r->winbytes = 0;
+	return rc;
+}
+
+static void
+out_key(struct bb_buf *k, const struct emu_run *r, const struct emu_job *j, const char *name)
+{
+	bb_buf_reset(k);
+	if (r->out_prefix[0] != '\0')
+		bb_buf_addf(k, "%s/", r->out_prefix);
+	bb_buf_addf(k, "%s/%s", j->id, name);
+}
+
+/* Finish the current output file: flush, close, put it in place. */
+static int
+commit_output(struct emu *e, struct emu_job *j, struct bb_error *err)
+{
+	struct emu_run *r = j->run;
+	struct emu_object_info info;
+	struct bb_buf key = BB_BUF_INIT, name = BB_BUF_INIT;
+	int rc = -1;
+
+	memset(&info, 0, sizeof(info));
+	if (r->out_fd < 0)
+		return 0;
+	if (flush_window(r) < 0) {
+		bb_error_errno(err, "cannot write '%s'", bb_buf_str(&r->out_path));
+		goto out;
+	}
+	if (close(r->out_fd) < 0) {
+		r->out_fd = -1;
+		bb_error_errno(err, "cannot write '%s'", bb_buf_str(&r->out_path));
+		goto out;
+	}
+	r->out_fd = -1;
+	bb_buf_addf(&name, "%s.out", r->files[r->file].rel);
+	out_key(&key, r, j, name.data);
+	info.size = r->out_bytes;
+	snprintf(info.content_type, sizeof(info.content_type), "application/octet-stream");
+	if (emu_store_commit(e->store, r->out_bucket, key.data, r->out_path.data, &info, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		unlink(bb_buf_str(&r->out_path));
+	bb_buf_release(&key);
+	bb_buf_release(&name);
+	return rc;
+}
+
+static int
+write_manifest(struct emu *e, struct emu_job *j, struct bb_error *err)
+{
+	struct emu_run *r = j->run;
+	struct bb_buf m = BB_BUF_INIT, key = BB_BUF_INIT;
+	int rc;
+
+	bb_buf_addf(&m, "{\"totalRecordCount\":%lld,\"processedRecordCount\":%lld,"
+	    "\"successRecordCount\":%lld,\"errorRecordCount\":%lld,\"inputTokenCount\":%lld,"
+	    "\"outputTokenCount\":%lld}", j->total, j->processed, j->success, j->errors,
+	    j->in_tokens, j->out_tokens);
+	out_key(&key, r, j, "manifest.json.out");
+	rc = emu_store_put_mem(e->store, r->out_bucket, key.data, m.data, m.len,
+	    "application/octet-stream", err);
+	bb_buf_release(&m);
+	bb_buf_release(&key);
+	return rc;
+}
+
+/* One record into the window: modelOutput or error line. */
+static void
+process_record(struct emu *e, struct emu_job *j, const char *line, size_t len)
+{
+	static const char *const keys[] = { "recordId", "modelInput" };
+	struct emu_run *r = j->run;
+	struct bb_buf *o = &r->win[r->nwin];
+	struct bb_json_span sp[2];
+	struct bb_error err = BB_ERROR_INIT;
+	struct bb_json *in = NULL;
+	long long itok = 0, otok = 0;
+	uint64_t st;
+	char rid[16];
+
+	r->recno++;
+	if (bb_json_fields(line, len, keys, 2, sp, &err) < 0 || sp[1].p == NULL) {
+		/* cannot happen after validation unless the input changed */
+		memset(sp, 0, sizeof(sp));
+	}
+	bb_buf_adds(o, "{\"recordId\":");
+	if (sp[0].p != NULL) {
+		bb_buf_add(o, sp[0].p, sp[0].n);
+	} else {
+		/* Bedrock adds an id when the record has none */
+		snprintf(rid, sizeof(rid), "R%010lld", r->recno);
+		bb_buf_addf(o, "\"%s\"", rid);
+	}
+	bb_buf_adds(o, ",\"modelInput\":");
+	if (sp[1].p != NULL)
+		bb_buf_add(o, sp[1].p, sp[1].n);
+	else
+		bb_buf_adds(o, "null");
+	st = emu_hash64(j->id, 12, e->faults.seed ^ (uint64_t)r->recno);
+	if (sp[1].p == NULL || bb_json_parse(sp[1].p, sp[1].n, 0, &in, &err) < 0) {
+		bb_buf_adds(o, ",\"error\":{\"errorCode\":400,\"errorMessage\":\"Malformed input "
+		    "request, please reformat your input and try again.\"}}\n");
+		j->errors++;
+	} else if (bb_family_check_input(r->family, in, &err) < 0) {
+		struct bb_buf msg = BB_BUF_INIT;
+
+		bb_buf_addf(&msg, "Malformed input request: %s, please reformat your input and "
+		    "try again.", err.msg);
+		bb_buf_adds(o, ",\"error\":{\"errorCode\":400,\"errorMessage\":");
+		bb_json_add_str(o, msg.data, msg.len);
+		bb_buf_adds(o, "}}\n");
+		bb_buf_release(&msg);
+		j->errors++;
+	} else if (e->faults.record_error_rate > 0 &&
+	    emu_rng_unit(&st) < e->faults.record_error_rate) {
+		bb_buf_adds(o, ",\"error\":{\"errorCode\":500,\"errorMessage\":\"The system "
+		    "encountered an unexpected error during processing. Try your request "
+		    "again.\"}}\n");
+		j->errors++;
+	} else {
+		bb_buf_adds(o, ",\"modelOutput\":");
+		emu_model_output(r->family, j->model_id, in, e->faults.seed, o, &itok, &otok);
+		bb_buf_adds(o, "}\n");
+		j->success++;
+		j->in_tokens += itok;
+		j->out_tokens += otok;
+	}
+	bb_json_free(in);
+	j->processed++;
+	r->winbytes += o->len;
+	r->nwin++;
+}
+
+/* End the job's processing (all done, partial, stopped): commit the
+ * current output file and write the manifest. */
+static void
+finish_outputs(struct emu *e, struct emu_job *j)
+{
+	struct bb_error err = BB_ERROR_INIT;
+
+	if (j->run == NULL)
+		return;
+	close_input(j->run);
+	if (commit_output(e, j, &err) < 0 || write_manifest(e, j, &err) < 0)
+		bb_msg_warn("job %s: cannot write outputs: %s", j->id, err.msg);
+	run_free(j->run);
+	j->run = NULL;
+}
+
+/*
+ * Advance an InProgress job by the records its time allows. 1 when the
+ * job left InProgress.
+ */
+static int
+progress(struct emu *e, struct emu_job *j, double now)
+{
+	struct emu_run *r;
+	struct bb_error err = BB_ERROR_INIT;
+	double per = e->timing.per_record_s;
+	long long budget, limit = j->total, n = 0;
+	int got;
+
+	if (j->run == NULL) {
+		/* resuming after a restart: start over, the outputs are the same */
+		if (run_setup(e, j, &err) < 0) {
+			set_status(e, j, EMU_JOB_FAILED, now, err.msg);
+			return 1;
+		}
+		j->processed = j->success = j->errors = j->in_tokens = j->out_tokens = 0;
+	}
+	r = j->run;
+	if (j->fault == FAULT_PARTIAL && j->total > 1)
+		limit = j->total / 2;
+	budget = per > 0 ? (long long)floor((now - j->state_since) / per) - j->processed :
+	    TICK_RECORDS;
+	if (budget > TICK_RECORDS)
+		budget = TICK_RECORDS;
+	while (n < budget && j->processed < limit && r->file < r->nfiles) {
+		const char *line;
+		size_t len;
+
+		if (r->fd < 0) {
+			r->rng = emu_hash64(j->id, 12, e->faults.seed + r->file);
+			r->out_bytes = 0;
+			bb_buf_reset(&r->out_path);
+			if (open_input(e, r, &err) < 0 ||
+			    emu_store_tmpfile(e->store, &r->out_path, &r->out_fd, &err) < 0) {
+				set_status(e, j, EMU_JOB_FAILED, now, "Unable to read the input "
+				    "files or write the output files.");
+				bb_msg_warn("job %s: %s", j->id, err.msg);
+				run_free(j->run);
+				j->run = NULL;
+				return 1;
+			}
+		}
+		got = read_line(r, e->quotas.max_record_bytes, &line, &len);
+		if (got == 0 || got < 0) {
+			close_input(r);
+			if (commit_output(e, j, &err) < 0)
+				bb_msg_warn("job %s: %s", j->id, err.msg);
+			r->file++;
+			continue;
+		}
+		if (blank(line, len))
+			continue;
+		process_record(e, j, line, len);
+		n++;
+		if (r->nwin == WINDOW_RECORDS || r->winbytes > WINDOW_BYTES) {
+			if (flush_window(r) < 0)
+				bb_msg_warn("job %s: cannot write outputs: %s", j->id,
+				    strerror(errno));
+		}
+	}
+	if (j->processed >= limit || r->file >= r->nfiles) {
+		double at = per > 0 ? j->state_since + per * (double)j->processed : now;
+
+		if (at > now)
+			at = now;
+		finish_outputs(e, j);
+		if (j->processed < j->total)
+			set_status(e, j, EMU_JOB_PARTIALLY_COMPLETED, at, "Not all of your records "
+			    "could be processed in time.");
+		else
+			set_status(e, j, EMU_JOB_COMPLETED, at, NULL);
+		return 1;
+	}
+	if (now >= j->expire_time) {
+		finish_outputs(e, j);
+		set_status(e, j, EMU_JOB_PARTIALLY_COMPLETED, j->expire_time, "Not all of your "
+		    "records could be processed before the job timed out.");
+		return 1;
+	}
+	if (bb_now() - j->saved_real > SAVE_EVERY_S)
+		job_save(e, j);
+	return 0;
+}
+
+/* Make every transition that is due at `now`; 1 when something changed. */
+static int
+step(struct emu *e, struct emu_job *j, double now)
+{
+	const struct emu_timing *t = &e->timing;
+	struct bb_error err = BB_ERROR_INIT;
+	double due;
+
+	switch (j->status) {
+	case EMU_JOB_SUBMITTED:
+	case EMU_JOB_VALIDATING:
+	case EMU_JOB_SCHEDULED:
+		if (now >= j->expire_time) {
+			run_free(j->run);
+			j->run = NULL;
+			set_status(e, j, EMU_JOB_EXPIRED, j->expire_time, "The job timed out "
+			    "because it was scheduled but did not begin before the set timeout "
+			    "duration.");
+			return 1;
+		}
+		break;
+	default:
+		break;
+	}
+	switch (j->status) {
+	case EMU_JOB_SUBMITTED:
+		if (now < (due = j->state_since + t->submitted_s))
+			return 0;
+		set_status(e, j, EMU_JOB_VALIDATING, due, NULL);
+		return 1;
+	case EMU_JOB_VALIDATING:
+		if (now < (due = j->state_since + t->validating_s))
+			return 0;
+		if (run_setup(e, j, &err) < 0 || validate(e, j, &err) < 0) {
+			run_free(j->run);
+			j->run = NULL;
+			set_status(e, j, EMU_JOB_FAILED, due, err.msg);
+			return 1;
+		}
+		if (j->fault == FAULT_FAIL) {
+			run_free(j->run);
+			j->run = NULL;
+			set_status(e, j, EMU_JOB_FAILED, due, "An internal error occurred while "
+			    "processing the job. Try again later.");
+			return 1;
+		}
+		j->validated = 1;
+		set_status(e, j, EMU_JOB_SCHEDULED, due, NULL);
+		return 1;
+	case EMU_JOB_SCHEDULED:
+		if (j->fault == FAULT_EXPIRE || now < (due = j->state_since + t->scheduled_s))
+			return 0;
+		set_status(e, j, EMU_JOB_IN_PROGRESS, due, NULL);
+		return 1;
+	case EMU_JOB_IN_PROGRESS:
+		return progress(e, j, now);
+	case EMU_JOB_STOPPING:
+		if (now < (due = j->state_since + t->stopping_s))
+			return 0;
+		if (j->stopped_from == EMU_JOB_IN_PROGRESS)
+			finish_outputs(e, j);
+		run_free(j->run);
+		j->run = NULL;
+		set_status(e, j, EMU_JOB_STOPPED, due, NULL);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void
+emu_jobs_tick(struct emu *e)
+{
+	size_t i;
+	int guard;
+
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; e->jobs != NULL && i < e->jobs->n; i++) {
+		struct emu_job *j = e->jobs->v[i];
+
+		for (guard = 0; guard < 16 && !emu_job_status_terminal(j->status); guard++)
+			if (!step(e, j, emu_now(e)))
+				break;
+	}
+	pthread_mutex_unlock(&e->lock);
+}
