@@ -692,7 +692,9 @@ test_container(void)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/credentials/abc", s.port);
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
 	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Token abc", 1);
-	ok(resolve_once(NULL, &c, &err) == 0, "container: resolves");
+	setenv("http_proxy", "http://127.0.0.1:9", 1);
+	ok(resolve_once(NULL, &c, &err) == 0, "container: resolves (never through the proxy)");
+	unsetenv("http_proxy");
 	if (err.msg[0])
 		diag("%s", err.msg);
 	is_str(c.access_key_id, "ASIACONTAINER1", "container: key id");
@@ -769,9 +771,12 @@ test_imds(void)
 	}
 	clear_aws_env();
 	unsetenv("AWS_EC2_METADATA_DISABLED");
+	/* A dead proxy: libcurl would use it for 127.0.0.1 too, IMDS must not. */
+	setenv("http_proxy", "http://127.0.0.1:9", 1);
+	setenv("ALL_PROXY", "http://127.0.0.1:9", 1);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
 	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", url, 1);
-	ok(resolve_once(NULL, &c, &err) == 0, "IMDSv2: resolves");
+	ok(resolve_once(NULL, &c, &err) == 0, "IMDSv2: resolves (never through the proxy)");
 	if (err.msg[0])
 		diag("%s", err.msg);
 	is_str(c.access_key_id, "ASIAIMDS2", "IMDSv2: key id");
@@ -802,6 +807,8 @@ test_imds(void)
 		bb_creds_provider_free(p);
 		bb_config_release(&conf);
 	}
+	unsetenv("http_proxy");
+	unsetenv("ALL_PROXY");
 	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 	unlink(s.log);
 	ok(resolve_once(NULL, &c, &err) == -1 && strstr(err.msg, "disabled by") &&
