@@ -91,6 +91,10 @@ struct bb_http_req {
 	void *prepare_ctx;
 	long timeout_ms;                  /* overrides opts.timeout_ms if > 0 */
 	unsigned flags;                   /* enum bb_http_flags */
+	/* Streaming response: called with write_ctx before a retry when bytes
+	 * were already passed to `write` (0 ok, -1 cannot). NULL: such a
+	 * transfer is not retried (the error is returned). */
+	bb_http_rewind_fn write_reset;
 };
 
 struct bb_http_resp {
@@ -105,7 +109,18 @@ void bb_http_req_release(struct bb_http_req *req);
 void bb_http_resp_init(struct bb_http_resp *resp);
 void bb_http_resp_release(struct bb_http_resp *resp);
 
+/*
+ * Defaults: connect timeout 10 s, no whole-request timeout, low-speed abort
+ * below 1 byte/s for 60 s, 5 attempts, backoff base 0.2 s capped at 20 s.
+ * ca_bundle NULL: $AWS_CA_BUNDLE, else the system's. trace_path NULL:
+ * $BB_TRACE if set. Proxies come from the usual environment variables
+ * (https_proxy, no_proxy...) unless a request has BB_HTTP_NO_PROXY.
+ * Requests never follow redirects and never send "Expect: 100-continue"
+ * unless the caller sets an Expect header; 1xx interim responses are
+ * skipped. Returns NULL on failure (err set).
+ */
 struct bb_http *bb_http_new(const struct bb_http_opts *opts, struct bb_error *err);
+/* Frees the client; every bb_http_multi made from it must be freed first. */
 void bb_http_free(struct bb_http *h);
 
 /*
@@ -118,10 +133,70 @@ void bb_http_free(struct bb_http *h);
 int bb_http_do(struct bb_http *h, struct bb_http_req *req, struct bb_http_resp *resp,
     struct bb_error *err);
 
+/*
+ * Per attempt: req->prepare is called (it may re-sign), the request body is
+ * sent from `body` or `read` (rewound before a retry: a streaming body
+ * without `rewind` is sent once only), and resp is reset (status 0, no
+ * headers, empty body). resp->headers holds the final response's fields;
+ * resp->body the collected body (at most max_body bytes: a larger body
+ * ends the request with -1, kind BB_ERR_REMOTE, and is not retried).
+ * Failures of callbacks (prepare, read, write) end the request with -1 and
+ * are not retried. Error messages name the URL without its query string.
+ */
+
 /* 1 if a response with this status is retried by bb_http_do. */
 int bb_http_status_retryable(long status);
-/* Delay before attempt `attempt` (1-based retry count): full jitter over
- * min(max, base * 2^attempt), or Retry-After when the response had one. */
+/* Delay in seconds before retry number `attempt` (1 = the first retry):
+ * full jitter, uniform in [0, min(backoff_max, backoff_base * 2^(attempt-1))].
+ * When `last` (may be NULL) carries Retry-After (delta seconds or an
+ * HTTP-date), that delay is used instead, capped at backoff_max. */
 double bb_http_backoff(const struct bb_http *h, int attempt, const struct bb_http_resp *last);
+
+/*
+ * Trace redaction: append line[0..n) to out with secrets replaced by
+ * "<redacted>": the Signature= and Credential= parts of an AWS4
+ * Authorization value (other Authorization and Proxy-Authorization values
+ * whole, "Bearer" kept), X-Amz-Security-Token, x-amz-sso_bearer_token,
+ * X-aws-ec2-metadata-token values, and the X-Amz-Signature,
+ * X-Amz-Credential and X-Amz-Security-Token query parameters anywhere in
+ * the line. Used for every trace line; exposed for tests and for callers
+ * that log URLs or headers themselves.
+ */
+int bb_http_redact(struct bb_buf *out, const char *line, size_t n);
+
+/*
+ * Parallel transfers on libcurl's multi interface (one thread, connections
+ * shared with the client's other requests). Each transfer follows the same
+ * retry policy as bb_http_do; a transfer waiting for its backoff holds no
+ * connection and blocks no other transfer.
+ *
+ *   m = bb_http_multi_new(h, 8, err);
+ *   for each part: bb_http_multi_add(m, &req[i], &resp[i], done, ctx, err);
+ *   while (bb_http_multi_perform(m, 1000, err) > 0)
+ *           show progress;
+ *   bb_http_multi_free(m);
+ *
+ * req and resp belong to the caller and must stay valid (and unchanged)
+ * until the transfer's done callback has been called. The callback gets
+ * rc and err as bb_http_do would return them; it may add transfers to the
+ * same multi, but must not call bb_http_multi_perform or _free.
+ */
+struct bb_http_multi;
+typedef void (*bb_http_done_fn)(struct bb_http_req *req, struct bb_http_resp *resp, int rc,
+    const struct bb_error *err, void *ctx);
+/* At most max_parallel transfers run at once (< 1: 1). NULL on failure. */
+struct bb_http_multi *bb_http_multi_new(struct bb_http *h, int max_parallel, struct bb_error *err);
+/* Queue a transfer (started by bb_http_multi_perform, in order). */
+int bb_http_multi_add(struct bb_http_multi *m, struct bb_http_req *req, struct bb_http_resp *resp,
+    bb_http_done_fn done, void *ctx, struct bb_error *err);
+/* Drive transfers until none is pending or timeout_ms elapsed (< 0: no
+ * limit), calling done callbacks as transfers end. Returns the number of
+ * transfers still pending, or -1 on an internal (libcurl) failure. */
+int bb_http_multi_perform(struct bb_http_multi *m, long timeout_ms, struct bb_error *err);
+/* Transfers queued, running or waiting to retry. */
+size_t bb_http_multi_pending(const struct bb_http_multi *m);
+/* Cancel what is pending (done callbacks are called with rc -1, "cancelled")
+ * and free the multi. */
+void bb_http_multi_free(struct bb_http_multi *m);
 
 #endif
