@@ -260,11 +260,7 @@ bb_csv_reader_next(struct bb_csv_reader *r, struct bb_csv_record *rec, struct bb
 		if (n < 0) {
 			/* An over-long line can be skipped; anything else is final. */
 			if (err && err->kind == BB_ERR_INPUT &&
-			    bb_ndjson_skip_line(r->lines, NULL) == 0) {
-				if (!open) {
-					rec->lineno = ln.lineno;
-					rec->nlines = 1;
-				}
+			    bb_ndjson_skip_line(r->lines, NULL) >= 0) {
 				r->csv.in_quotes = 0;
 			} else {
 				r->failed = 1;

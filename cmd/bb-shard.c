@@ -1,0 +1,1619 @@
+/*
+ * bb-shard - cut input rows into Bedrock batch input files (shards).
+ *
+ * Policy only: reading rows (ndjson/csv), templates (template.h), the
+ * modelInput (modelinput.h) and hashing (hash.h) live in libshared. Here:
+ * options, record ids, packing with the tail rebalanced, the source of
+ * each shard, rejects and exit codes. See man/bb-shard.1.
+ *
+ * Packing streams every shard to a temporary file as its records come
+ * and keeps a small table per record (offsets, row numbers). The last
+ * complete shard is held back until the next one completes: if the input
+ * ends with a remainder below --min-records, the held shard and the
+ * remainder are re-split from their files, so memory stays at two record
+ * tables whatever the input size.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "buf.h"
+#include "csv.h"
+#include "error.h"
+#include "family.h"
+#include "hash.h"
+#include "json.h"
+#include "modelinput.h"
+#include "msg.h"
+#include "ndjson.h"
+#include "template.h"
+
+#define WBUF_SIZE (1u << 20)
+#define MAX_ID_VALUE 64          /* bytes of an --id-field value */
+
+enum fmt { FMT_AUTO, FMT_JSONL, FMT_CSV, FMT_TSV, FMT_BEDROCK, FMT_OPENAI };
+static const char *const fmt_names[] = { "auto", "jsonl", "csv", "tsv", "bedrock", "openai" };
+
+/* ---- options ---- */
+
+static const char *opt_model, *opt_template, *opt_system, *opt_params, *opt_text_field;
+static const char *opt_id_field, *opt_out_dir = ".", *opt_prefix = "part", *opt_rejects;
+static const char *opt_input_type;
+static enum fmt opt_format = FMT_AUTO;
+static int opt_converse, opt_strict, opt_dry_run;
+static long long opt_max_records = 50000, opt_min_records = 100, opt_records = -1;
+static uint64_t opt_max_bytes = 1000000000ULL, opt_max_line = 64u << 20;
+static size_t opt_read_size;
+static struct bb_mi_opts mio;
+static const char **stops;
+static size_t nstops;
+
+/* ---- state ---- */
+
+struct rec {
+	uint64_t out_end;      /* end of the record in the shard file */
+	uint64_t row;          /* global row number, 1-based */
+	uint64_t in_off, in_end;
+	uint64_t line;
+	uint64_t spool_off, spool_end;
+	uint64_t tokens;       /* cumulative estimate */
+};
+
+struct shard {
+	unsigned index;
+	char *tmp;             /* temporary path, NULL in a dry run */
+	int fd;
+	struct bb_buf wbuf;
+	struct bb_sha256 sha;
+	uint64_t bytes;
+	struct rec *recs;
+	size_t nrec, cap;
+	char first_id[2 * MAX_ID_VALUE + 8], last_id[2 * MAX_ID_VALUE + 8];
+	int spool_fd;          /* unlinked file of raw rows (sidecar mode) */
+	uint64_t spool_len;
+	unsigned file;         /* input file of the first record */
+	int multi_file;
+};
+
+static enum bb_family family;
+static struct bb_modelinput mi;
+static struct bb_template *tpl;
+static char *out_dir_abs;
+static const char *source_path;   /* absolute path in path mode, else NULL */
+static int sidecar_mode;
+static enum fmt fmt;
+static unsigned cur_file;
+static struct shard *held, *cur;
+static unsigned next_index = 1;
+static uint64_t rows_total, records_total, rejected, shards_done, bytes_total, tokens_total;
+static long long target;
+static FILE *rejects_fp;
+static char *rejects_path, *rejects_tmp;
+static struct bb_buf csv_header_raw;
+static char **csv_names;
+static size_t csv_ncols;
+static int id_mode_field;         /* ids come from a field */
+static const char *id_field_name;
+
+/* Duplicate ids: a set of 64-bit fingerprints of the ids seen. */
+static uint64_t *idset;
+static size_t idset_cap, idset_n;
+
+/* Per-row scratch (reused: no allocation per row once warm). */
+static struct bb_buf recbuf, prompt, idbuf, scratch, spoolrow;
+static struct bb_buf *nested_vals;
+static struct bb_template_value *vals;
+static struct bb_json_span *spans;
+static const char **keys;
+static size_t nkeys;
+
+static void
+usage(void)
+{
+	printf("usage: bb-shard -m MODEL [-t TEMPLATE | -T FILE | --text-field NAME]\n"
+	    "                [-f auto|jsonl|csv|tsv|bedrock|openai] [--invocation-type converse]\n"
+	    "                [-s SYSTEM] [--max-tokens N] [--temperature X] [--top-p X]\n"
+	    "                [--stop STRING]... [--dimensions N] [--normalize | --no-normalize]\n"
+	    "                [--input-type TYPE] [--params JSON] [--id-field NAME]\n"
+	    "                [-o DIR] [-p PREFIX] [--max-records N] [--min-records N]\n"
+	    "                [--records N] [--max-bytes SIZE] [--max-line-bytes SIZE]\n"
+	    "                [--rejects FILE] [--strict] [-n] [-q] [-v] [FILE ...]\n");
+}
+
+/* ---- small helpers ---- */
+
+static uint64_t
+fingerprint(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	/* murmur3 finaliser: spread FNV's low-entropy high bits */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h ? h : 1;
+}
+
+/* 1 when new, 0 when already seen. */
+static int
+idset_add(uint64_t h)
+{
+	size_t i;
+
+	if (2 * (idset_n + 1) > idset_cap) {
+		size_t ncap = idset_cap ? idset_cap * 2 : 1024, j;
+		uint64_t *n = bb_xcalloc(ncap, sizeof(*n));
+
+		for (j = 0; j < idset_cap; j++) {
+			if (idset[j] == 0)
+				continue;
+			for (i = idset[j] & (ncap - 1); n[i]; i = (i + 1) & (ncap - 1))
+				;
+			n[i] = idset[j];
+		}
+		free(idset);
+		idset = n;
+		idset_cap = ncap;
+	}
+	for (i = h & (idset_cap - 1); idset[i]; i = (i + 1) & (idset_cap - 1))
+		if (idset[i] == h)
+			return 0;
+	idset[i] = h;
+	idset_n++;
+	return 1;
+}
+
+static void
+write_all(int fd, const char *p, size_t n, const char *path)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			bb_die(BB_EXIT_USAGE, "cannot write '%s': %s", path, strerror(errno));
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static size_t
+read_at(int fd, char *p, size_t n, uint64_t off, const char *path)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, p + got, n - got, (off_t)(off + got));
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			bb_die(BB_EXIT_USAGE, "cannot read '%s': %s", path, strerror(errno));
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+static char *
+path_join(const char *dir, const char *name)
+{
+	struct bb_buf b = BB_BUF_INIT;
+
+	if (bb_buf_addf(&b, "%s/%s", dir, name))
+		bb_die(BB_EXIT_USAGE, "out of memory");
+	return bb_buf_detach(&b, NULL);
+}
+
+static char *
+shard_name(unsigned index, const char *suffix, int tmp)
+{
+	char name[PATH_MAX];
+
+	if (tmp)
+		snprintf(name, sizeof(name), ".%s-%05u%s.%ld.tmp", opt_prefix, index, suffix,
+		    (long)getpid());
+	else
+		snprintf(name, sizeof(name), "%s-%05u%s", opt_prefix, index, suffix);
+	return path_join(out_dir_abs, name);
+}
+
+/* An unlinked scratch file in the out dir. */
+static int
+anon_file(void)
+{
+	char *p = path_join(out_dir_abs, ".bb-shard-spool.XXXXXX");
+	int fd = mkstemp(p);
+
+	if (fd < 0)
+		bb_die(BB_EXIT_USAGE, "cannot create a file in '%s': %s", out_dir_abs,
+		    strerror(errno));
+	unlink(p);
+	free(p);
+	return fd;
+}
+
+/* ---- shards ---- */
+
+static struct shard *
+shard_new(void)
+{
+	struct shard *s = bb_xcalloc(1, sizeof(*s));
+
+	s->index = next_index++;
+	s->fd = -1;
+	s->spool_fd = -1;
+	s->file = cur_file;
+	bb_buf_init(&s->wbuf);
+	if (!opt_dry_run) {
+		s->tmp = shard_name(s->index, ".jsonl", 1);
+		s->fd = open(s->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (s->fd < 0)
+			bb_die(BB_EXIT_USAGE, "cannot create '%s': %s", s->tmp, strerror(errno));
+		if (bb_sha256_init(&s->sha))
+			bb_die(BB_EXIT_USAGE, "cannot initialise SHA-256");
+		if (sidecar_mode)
+			s->spool_fd = anon_file();
+	}
+	return s;
+}
+
+static void
+shard_flush(struct shard *s)
+{
+	if (s->wbuf.len == 0)
+		return;
+	if (s->fd >= 0) {
+		write_all(s->fd, s->wbuf.data, s->wbuf.len, s->tmp);
+		bb_sha256_update(&s->sha, s->wbuf.data, s->wbuf.len);
+	}
+	bb_buf_reset(&s->wbuf);
+}
+
+static void
+shard_free(struct shard *s, int remove_tmp)
+{
+	if (s == NULL)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->spool_fd >= 0)
+		close(s->spool_fd);
+	if (remove_tmp && s->tmp)
+		unlink(s->tmp);
+	free(s->tmp);
+	free(s->recs);
+	bb_buf_release(&s->wbuf);
+	bb_sha256_release(&s->sha);
+	free(s);
+}
+
+static void
+shard_add(struct shard *s, const char *line, size_t n, const struct rec *r, const char *id)
+{
+	struct rec *x;
+
+	if (s->nrec == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 256;
+		s->recs = bb_xrealloc(s->recs, s->cap * sizeof(*s->recs));
+	}
+	x = &s->recs[s->nrec++];
+	*x = *r;
+	s->bytes += n;
+	x->out_end = s->bytes;
+	x->tokens += s->nrec > 1 ? s->recs[s->nrec - 2].tokens : 0;
+	if (s->nrec == 1)
+		snprintf(s->first_id, sizeof(s->first_id), "%s", id);
+	snprintf(s->last_id, sizeof(s->last_id), "%s", id);
+	if (r->line && cur_file != s->file)
+		s->multi_file = 1;
+	if (!opt_dry_run) {
+		if (bb_buf_add(&s->wbuf, line, n))
+			bb_die(BB_EXIT_USAGE, "out of memory");
+		if (s->wbuf.len >= WBUF_SIZE)
+			shard_flush(s);
+	}
+}
+
+/* The recordId of the record starting at off in the shard file. */
+static void
+read_id(struct shard *s, uint64_t off, char *out, size_t outsz)
+{
+	static const char pre[] = "{\"recordId\":\"";
+	char buf[2 * MAX_ID_VALUE + 64];
+	size_t got, i;
+
+	out[0] = '\0';
+	if (s->fd < 0)
+		return;
+	got = read_at(s->fd, buf, sizeof(buf) - 1, off, s->tmp);
+	buf[got] = '\0';
+	if (strncmp(buf, pre, sizeof(pre) - 1) != 0)
+		return;
+	for (i = 0; i + 1 < outsz && buf[sizeof(pre) - 1 + i] != '"' &&
+	    buf[sizeof(pre) - 1 + i] != '\0'; i++)
+		out[i] = buf[sizeof(pre) - 1 + i];
+	out[i] = '\0';
+}
+
+/* Recompute the digest of a shard from its file. */
+static void
+shard_rehash(struct shard *s)
+{
+	char *buf = bb_xmalloc(WBUF_SIZE);
+	uint64_t off = 0;
+	size_t got;
+
+	bb_sha256_release(&s->sha);
+	if (bb_sha256_init(&s->sha))
+		bb_die(BB_EXIT_USAGE, "cannot initialise SHA-256");
+	while ((got = read_at(s->fd, buf, WBUF_SIZE, off, s->tmp)) > 0) {
+		bb_sha256_update(&s->sha, buf, got);
+		off += got;
+	}
+	free(buf);
+}
+
+/* Copy [off, off+n) of fd `from` to the end of fd `to`. */
+static void
+copy_range(int from, const char *fromname, uint64_t off, uint64_t n, int to, const char *toname)
+{
+	char *buf = bb_xmalloc(WBUF_SIZE);
+
+	while (n > 0) {
+		size_t want = n > WBUF_SIZE ? WBUF_SIZE : (size_t)n;
+		size_t got = read_at(from, buf, want, off, fromname);
+
+		if (got == 0)
+			bb_die(BB_EXIT_USAGE, "cannot read '%s': unexpected end of file", fromname);
+		write_all(to, buf, got, toname);
+		off += got;
+		n -= got;
+	}
+	free(buf);
+}
+
+static void
+emit_source(struct bb_json_append *a, struct shard *s)
+{
+	struct bb_buf src = BB_BUF_INIT;
+	const struct rec *f = &s->recs[0], *l = &s->recs[s->nrec - 1];
+	int r = 0;
+
+	r |= bb_buf_addc(&src, '{');
+	if (source_path && !s->multi_file) {
+		r |= bb_buf_adds(&src, "\"path\":");
+		r |= bb_json_add_str(&src, source_path, strlen(source_path));
+		r |= bb_buf_addf(&src, ",\"offset\":%llu,\"bytes\":%llu",
+		    (unsigned long long)f->in_off, (unsigned long long)(l->in_end - f->in_off));
+	} else {
+		char *side = shard_name(s->index, ".rows.jsonl.gz", 0);
+
+		r |= bb_buf_adds(&src, "\"sidecar\":");
+		r |= bb_json_add_str(&src, side, strlen(side));
+		free(side);
+	}
+	r |= bb_buf_addf(&src, ",\"rows\":%llu,\"first_row\":%llu,\"first_line\":%llu,\"format\":\"%s\"",
+	    (unsigned long long)(l->row - f->row + 1), (unsigned long long)f->row,
+	    (unsigned long long)f->line,
+	    sidecar_mode && !(source_path && !s->multi_file) ? "jsonl" : fmt_names[fmt]);
+	if (id_mode_field) {
+		r |= bb_buf_adds(&src, ",\"id_field\":");
+		r |= bb_json_add_str(&src, id_field_name, strlen(id_field_name));
+	}
+	r |= bb_buf_addc(&src, '}');
+	if (r || bb_json_append_raw(a, "source", src.data, src.len))
+		bb_die(BB_EXIT_USAGE, "out of memory");
+	bb_buf_release(&src);
+}
+
+static void
+write_sidecar(struct shard *s)
+{
+	char *final = shard_name(s->index, ".rows.jsonl.gz", 0);
+	char *tmp = shard_name(s->index, ".rows.jsonl.gz", 1);
+	char *buf = bb_xmalloc(WBUF_SIZE);
+	uint64_t off = s->recs[0].spool_off, end = s->recs[s->nrec - 1].spool_end;
+	gzFile gz;
+	int fd;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0 || (gz = gzdopen(fd, "wb6")) == NULL)
+		bb_die(BB_EXIT_USAGE, "cannot create '%s': %s", tmp, strerror(errno));
+	while (off < end) {
+		size_t want = end - off > WBUF_SIZE ? WBUF_SIZE : (size_t)(end - off);
+		size_t got = read_at(s->spool_fd, buf, want, off, "spool");
+
+		if (got == 0 || gzwrite(gz, buf, (unsigned)got) != (int)got)
+			bb_die(BB_EXIT_USAGE, "cannot write '%s'", tmp);
+		off += got;
+	}
+	if (gzclose(gz) != Z_OK)
+		bb_die(BB_EXIT_USAGE, "cannot write '%s'", tmp);
+	if (rename(tmp, final))
+		bb_die(BB_EXIT_USAGE, "cannot rename '%s': %s", tmp, strerror(errno));
+	free(buf);
+	free(tmp);
+	free(final);
+}
+
+/* The shard is complete: rename it into place and print its line. */
+static void
+shard_emit(struct shard *s)
+{
+	struct bb_buf line = BB_BUF_INIT;
+	struct bb_json_append a;
+	unsigned char dig[BB_SHA256_LEN];
+	char hex[BB_SHA256_HEX];
+	uint64_t tokens = s->recs[s->nrec - 1].tokens;
+	int r = 0;
+
+	shard_flush(s);
+	if (bb_json_append_begin(&a, &line, "{}", 2, NULL))
+		bb_die(BB_EXIT_USAGE, "out of memory");
+	if (opt_dry_run) {
+		r |= bb_json_append_int(&a, "index", s->index);
+		r |= bb_json_append_int(&a, "records", (long long)s->nrec);
+		r |= bb_json_append_int(&a, "bytes", (long long)s->bytes);
+		r |= bb_json_append_int(&a, "est_input_tokens", (long long)tokens);
+	} else {
+		char *final = shard_name(s->index, ".jsonl", 0);
+
+		if (bb_sha256_final(&s->sha, dig))
+			bb_die(BB_EXIT_USAGE, "SHA-256 failed");
+		bb_hex_encode(dig, sizeof(dig), hex);
+		if (sidecar_mode || (s->multi_file && source_path))
+			write_sidecar(s);
+		if (close(s->fd))
+			bb_die(BB_EXIT_USAGE, "cannot write '%s': %s", s->tmp, strerror(errno));
+		s->fd = -1;
+		if (rename(s->tmp, final))
+			bb_die(BB_EXIT_USAGE, "cannot rename '%s' to '%s': %s", s->tmp, final,
+			    strerror(errno));
+		free(s->tmp);
+		s->tmp = NULL;
+		r |= bb_json_append_str(&a, "shard", final, strlen(final));
+		r |= bb_json_append_int(&a, "index", s->index);
+		r |= bb_json_append_int(&a, "records", (long long)s->nrec);
+		r |= bb_json_append_int(&a, "bytes", (long long)s->bytes);
+		r |= bb_json_append_str(&a, "sha256", hex, strlen(hex));
+		r |= bb_json_append_str(&a, "model", opt_model, strlen(opt_model));
+		r |= bb_json_append_str(&a, "family", bb_family_name(family),
+		    strlen(bb_family_name(family)));
+		if (opt_converse)
+			r |= bb_json_append_str(&a, "invocation_type", "converse", 8);
+		r |= bb_json_append_str(&a, "first_record", s->first_id, strlen(s->first_id));
+		r |= bb_json_append_str(&a, "last_record", s->last_id, strlen(s->last_id));
+		emit_source(&a, s);
+		free(final);
+	}
+	if (r || bb_json_append_end(&a) || bb_buf_addc(&line, '\n'))
+		bb_die(BB_EXIT_USAGE, "out of memory");
+	bb_out_write(line.data, line.len);
+	bb_out_record_end();
+	shards_done++;
+	bytes_total += s->bytes;
+	tokens_total += tokens;
+	bb_buf_release(&line);
+	shard_free(s, 0);
+}
+
+/*
+ * End of input with the remainder c below --min-records: move the tail of
+ * the held shard h into c so that both have at least the minimum, the
+ * split as even as the byte limit allows.
+ */
+static void
+rebalance(struct shard *h, struct shard *c)
+{
+	size_t n = h->nrec + c->nrec, k, i, moved;
+	uint64_t start_k, cut_spool, shift_spool = 0;
+	struct shard *nc;
+
+	k = n - n / 2;
+	if (k > h->nrec)
+		k = h->nrec;
+	if (k < (size_t)opt_min_records)
+		k = (size_t)opt_min_records;
+	for (;; k++) {
+		start_k = k ? h->recs[k - 1].out_end : 0;
+		if (k > h->nrec || n - k < (size_t)opt_min_records)
+			bb_die(BB_EXIT_USAGE, "cannot give the last two shards %lld records each "
+			    "within --max-bytes %llu; use a smaller --min-records or larger --max-bytes",
+			    opt_min_records, (unsigned long long)opt_max_bytes);
+		if (h->bytes - start_k + c->bytes <= opt_max_bytes)
+			break;
+	}
+	bb_msg_note(1, "rebalancing the last two shards: %zu + %zu records become %zu + %zu",
+	    h->nrec, c->nrec, k, n - k);
+	moved = h->nrec - k;
+	/* A new file for the remainder: h's tail, then c. */
+	nc = bb_xcalloc(1, sizeof(*nc));
+	*nc = *c;
+	bb_buf_init(&nc->wbuf);
+	nc->recs = bb_xmalloc((n - k) * sizeof(*nc->recs));
+	nc->cap = n - k;
+	nc->nrec = 0;
+	shard_flush(c);
+	if (!opt_dry_run) {
+		nc->tmp = shard_name(c->index, ".jsonl.rebalanced", 1);
+		nc->fd = open(nc->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (nc->fd < 0)
+			bb_die(BB_EXIT_USAGE, "cannot create '%s': %s", nc->tmp, strerror(errno));
+		memset(&nc->sha, 0, sizeof(nc->sha));
+		copy_range(h->fd, h->tmp, start_k, h->bytes - start_k, nc->fd, nc->tmp);
+		copy_range(c->fd, c->tmp, 0, c->bytes, nc->fd, nc->tmp);
+		if (h->spool_fd >= 0) {
+			nc->spool_fd = anon_file();
+			cut_spool = h->recs[k].spool_off;
+			shift_spool = h->spool_len - cut_spool;
+			copy_range(h->spool_fd, "spool", cut_spool, shift_spool, nc->spool_fd, "spool");
+			copy_range(c->spool_fd, "spool", 0, c->spool_len, nc->spool_fd, "spool");
+			nc->spool_len = shift_spool + c->spool_len;
+			for (i = k; i < h->nrec; i++) {
+				h->recs[i].spool_off -= cut_spool;
+				h->recs[i].spool_end -= cut_spool;
+			}
+			if (ftruncate(h->spool_fd, (off_t)h->recs[k - 1].spool_end))
+				bb_die(BB_EXIT_USAGE, "cannot truncate a spool file: %s", strerror(errno));
+			h->spool_len = h->recs[k - 1].spool_end;
+		}
+	}
+	for (i = k; i < h->nrec; i++) {
+		nc->recs[nc->nrec] = h->recs[i];
+		nc->recs[nc->nrec].out_end -= start_k;
+		nc->recs[nc->nrec].tokens -= h->recs[k - 1].tokens;
+		nc->nrec++;
+	}
+	for (i = 0; i < c->nrec; i++) {
+		nc->recs[nc->nrec] = c->recs[i];
+		nc->recs[nc->nrec].out_end += h->bytes - start_k;
+		nc->recs[nc->nrec].tokens += moved ? nc->recs[moved - 1].tokens : 0;
+		nc->recs[nc->nrec].spool_off += shift_spool;
+		nc->recs[nc->nrec].spool_end += shift_spool;
+		nc->nrec++;
+	}
+	nc->bytes = h->bytes - start_k + c->bytes;
+	nc->multi_file = c->multi_file || h->multi_file;
+	h->nrec = k;
+	h->bytes = start_k;
+	if (!opt_dry_run) {
+		if (ftruncate(h->fd, (off_t)start_k))
+			bb_die(BB_EXIT_USAGE, "cannot truncate '%s': %s", h->tmp, strerror(errno));
+		read_id(h, k > 1 ? h->recs[k - 2].out_end : 0, h->last_id, sizeof(h->last_id));
+		read_id(nc, 0, nc->first_id, sizeof(nc->first_id));
+		shard_rehash(h);
+		shard_rehash(nc);
+		/* c's files go; nc takes c's index and final name. */
+		close(c->fd);
+		unlink(c->tmp);
+		free(c->tmp);
+		c->tmp = NULL;
+		c->fd = -1;
+		if (c->spool_fd >= 0)
+			close(c->spool_fd);
+		c->spool_fd = -1;
+	}
+	bb_sha256_release(&c->sha);
+	free(c->recs);
+	bb_buf_release(&c->wbuf);
+	free(c);
+	cur = nc;
+}
+
+/* ---- rejects ---- */
+
+static void
+reject(const char *name, uint64_t line, const char *raw, size_t n, const char *why)
+{
+	struct bb_buf msg = BB_BUF_INIT;
+
+	rejected++;
+	bb_msg_escape(&msg, why, strlen(why));
+	if (strstr(why, "(at ") != NULL)
+		bb_msg_error("%s", bb_buf_str(&msg));
+	else
+		bb_msg_error("%s (at %s:%llu)", bb_buf_str(&msg), name, (unsigned long long)line);
+	bb_buf_release(&msg);
+	if (raw != NULL && !opt_dry_run) {
+		if (rejects_fp == NULL) {
+			rejects_tmp = bb_xmalloc(strlen(rejects_path) + 32);
+			sprintf(rejects_tmp, "%s.%ld.tmp", rejects_path, (long)getpid());
+			if ((rejects_fp = fopen(rejects_tmp, "w")) == NULL)
+				bb_die(BB_EXIT_USAGE, "cannot create '%s': %s", rejects_tmp,
+				    strerror(errno));
+			if (csv_header_raw.len)
+				fprintf(rejects_fp, "%s\n", csv_header_raw.data);
+		}
+		fwrite(raw, 1, n, rejects_fp);
+		fputc('\n', rejects_fp);
+	}
+	if (opt_strict) {
+		shard_free(held, 1);
+		shard_free(cur, 1);
+		held = cur = NULL;
+		if (rejects_fp && (fclose(rejects_fp) || rename(rejects_tmp, rejects_path)))
+			bb_msg_error("cannot write '%s'", rejects_path);
+		bb_msg_info("stopped at the first bad row (--strict)");
+		exit(bb_main_finish(BB_EXIT_PARTIAL));
+	}
+}
+
+/* ---- record ids ---- */
+
+static int
+id_plain(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > MAX_ID_VALUE || s[0] == 'x')
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			return 0;
+	}
+	return 1;
+}
+
+/* idbuf = the recordId for an id value (mapped when Bedrock might refuse it). */
+static int
+make_id(const char *s, size_t n, struct bb_error *err)
+{
+	char hex[2 * MAX_ID_VALUE + 1];
+
+	bb_buf_reset(&idbuf);
+	if (n == 0)
+		return bb_error_set(err, BB_ERR_INPUT, "empty record id");
+	if (n > MAX_ID_VALUE)
+		return bb_error_set(err, BB_ERR_INPUT, "record id longer than %d bytes",
+		    MAX_ID_VALUE);
+	if (id_plain(s, n)) {
+		bb_buf_add(&idbuf, s, n);
+	} else {
+		bb_hex_encode(s, n, hex);
+		bb_buf_addc(&idbuf, 'x');
+		bb_buf_adds(&idbuf, hex);
+	}
+	return 0;
+}
+
+/* idbuf from a JSON span (string or integer). */
+static int
+id_from_span(const struct bb_json_span *sp, const char *what, struct bb_error *err)
+{
+	if (sp->p == NULL)
+		return bb_error_set(err, BB_ERR_INPUT, "missing %s", what);
+	if (sp->type == BB_JSON_STRING) {
+		bb_buf_reset(&scratch);
+		if (bb_json_span_str(sp, &scratch))
+			return bb_error_set(err, BB_ERR_INPUT, "bad %s", what);
+		return make_id(scratch.data, scratch.len, err);
+	}
+	if (sp->type == BB_JSON_NUMBER)
+		return make_id(sp->p, sp->n, err);
+	return bb_error_set(err, BB_ERR_INPUT, "%s is not a string or a number", what);
+}
+
+/* ---- one row ---- */
+
+struct row {
+	const char *raw;
+	size_t len;
+	uint64_t line, off;
+	const struct bb_csv *csv;
+};
+
+static void
+spool_row(const struct row *rw, int ok, struct rec *r)
+{
+	struct shard *s = cur;
+
+	if (!sidecar_mode || opt_dry_run)
+		return;
+	if (s == NULL)
+		return;   /* before the first record of the input: in no region */
+	bb_buf_reset(&spoolrow);
+	if (fmt == FMT_CSV || fmt == FMT_TSV) {
+		size_t i, len;
+
+		if (ok && rw->csv) {
+			bb_buf_addc(&spoolrow, '{');
+			for (i = 0; i < csv_ncols; i++) {
+				const char *f = bb_csv_field(rw->csv, i, &len);
+
+				if (i)
+					bb_buf_addc(&spoolrow, ',');
+				bb_json_add_str(&spoolrow, csv_names[i], strlen(csv_names[i]));
+				bb_buf_addc(&spoolrow, ':');
+				if (bb_json_add_str(&spoolrow, f, len))
+					bb_buf_adds(&spoolrow, "null");
+			}
+			bb_buf_adds(&spoolrow, "}\n");
+		} else {
+			bb_buf_adds(&spoolrow, "null\n");
+		}
+	} else {
+		bb_buf_add(&spoolrow, rw->raw, rw->len);
+		bb_buf_addc(&spoolrow, '\n');
+	}
+	write_all(s->spool_fd, spoolrow.data, spoolrow.len, "spool");
+	if (r) {
+		r->spool_off = s->spool_len;
+		r->spool_end = s->spool_len + spoolrow.len;
+	}
+	s->spool_len += spoolrow.len;
+}
+
+/* Template values for a JSON row; -1 on a bad row. */
+static int
+values_json(const struct row *rw, struct bb_json **tree, struct bb_error *err)
+{
+	size_t i, nf = tpl ? bb_template_nfields(tpl) : 0;
+
+	if (tpl && bb_template_has_nested(tpl)) {
+		if (bb_json_parse(rw->raw, rw->len, 0, tree, err))
+			return -1;
+		if ((*tree)->type != BB_JSON_OBJECT)
+			return bb_error_set(err, BB_ERR_INPUT, "not a JSON object");
+		for (i = 0; i < nf; i++) {
+			const struct bb_json *v = bb_json_path(*tree, bb_template_field(tpl, i));
+
+			vals[i].p = NULL;
+			vals[i].escaped = 0;
+			if (v == NULL || v->type == BB_JSON_NULL)
+				continue;
+			if (v->type == BB_JSON_STRING || v->type == BB_JSON_NUMBER) {
+				vals[i].p = v->str;
+				vals[i].n = v->len;
+			} else if (v->type == BB_JSON_TRUE || v->type == BB_JSON_FALSE) {
+				vals[i].p = v->type == BB_JSON_TRUE ? "true" : "false";
+				vals[i].n = strlen(vals[i].p);
+			} else {
+				bb_buf_reset(&nested_vals[i]);
+				bb_json_write(v, &nested_vals[i]);
+				vals[i].p = nested_vals[i].data;
+				vals[i].n = nested_vals[i].len;
+			}
+		}
+		if (opt_id_field) {
+			const struct bb_json *v = bb_json_path(*tree, opt_id_field);
+
+			if (v == NULL || (v->type != BB_JSON_STRING && v->type != BB_JSON_NUMBER))
+				return bb_error_set(err, BB_ERR_INPUT,
+				    "id field '%s' is missing or not a string or number", opt_id_field);
+			return make_id(v->str, v->len, err);
+		}
+		return 0;
+	}
+	if (bb_json_fields(rw->raw, rw->len, keys, nkeys, spans, err))
+		return -1;
+	for (i = 0; i < nf; i++) {
+		const struct bb_json_span *sp = &spans[i];
+
+		vals[i].p = NULL;
+		vals[i].escaped = 0;
+		if (sp->p == NULL || sp->type == BB_JSON_NULL)
+			continue;
+		if (sp->type == BB_JSON_STRING) {
+			vals[i].p = sp->p + 1;
+			vals[i].n = sp->n - 2;
+			vals[i].escaped = 1;
+		} else {
+			vals[i].p = sp->p;
+			vals[i].n = sp->n;
+			/* numbers and literals are plain ASCII: already a string body */
+			vals[i].escaped = sp->type != BB_JSON_OBJECT && sp->type != BB_JSON_ARRAY;
+		}
+	}
+	if (opt_id_field)
+		return id_from_span(&spans[nf], "id field", err);
+	return 0;
+}
+
+static int
+values_csv(const struct row *rw, struct bb_error *err)
+{
+	size_t i, nf = tpl ? bb_template_nfields(tpl) : 0, len = 0;
+
+	if (bb_csv_nfields(rw->csv) != csv_ncols)
+		return bb_error_set(err, BB_ERR_INPUT, "%zu fields, the header has %zu",
+		    bb_csv_nfields(rw->csv), csv_ncols);
+	for (i = 0; i < nf; i++) {
+		size_t col = (size_t)spans[i].n;   /* column index, or SIZE_MAX */
+
+		vals[i].escaped = 0;
+		vals[i].p = col == SIZE_MAX ? NULL : bb_csv_field(rw->csv, col, &len);
+		vals[i].n = len;
+		if (col == SIZE_MAX)
+			vals[i].n = 0;
+	}
+	if (opt_id_field) {
+		const char *v = bb_csv_field(rw->csv, (size_t)spans[nf].n, &len);
+
+		return make_id(v, len, err);
+	}
+	return 0;
+}
+
+/* modelInput from an OpenAI batch line into recbuf. */
+static int
+openai_row(const struct row *rw, struct bb_error *err)
+{
+	static const char *const okeys[] = { "custom_id", "body" };
+	struct bb_json_span sp[2];
+	struct bb_json *body = NULL;
+	const struct bb_json *msgs, *v;
+	struct bb_mi_message *m = NULL;
+	struct bb_mi_params p;
+	struct bb_buf texts = BB_BUF_INIT;
+	const char **stop = NULL;
+	size_t *offs = NULL, i, k, nm = 0, nstop = 0;
+	int rc = -1;
+
+	if (bb_json_fields(rw->raw, rw->len, okeys, 2, sp, err))
+		goto out;
+	if (sp[0].p != NULL) {
+		if (id_from_span(&sp[0], "custom_id", err))
+			goto out;
+	} else {
+		bb_buf_reset(&idbuf);
+	}
+	if (sp[1].p == NULL || sp[1].type != BB_JSON_OBJECT) {
+		bb_error_set(err, BB_ERR_INPUT, "no \"body\" object");
+		goto out;
+	}
+	if (bb_json_parse(sp[1].p, sp[1].n, 0, &body, err))
+		goto out;
+	bb_mi_params_init(&p);
+	if ((v = bb_json_get(body, "max_completion_tokens")) == NULL)
+		v = bb_json_get(body, "max_tokens");
+	if (v != NULL) {
+		if (v->type != BB_JSON_NUMBER || !v->is_int || v->i < 1) {
+			bb_error_set(err, BB_ERR_INPUT, "body.max_tokens: not a positive integer");
+			goto out;
+		}
+		p.max_tokens = v->i;
+	}
+	if ((v = bb_json_get(body, "temperature")) != NULL && v->type == BB_JSON_NUMBER) {
+		p.has_temperature = 1;
+		p.temperature = v->num;
+	}
+	if ((v = bb_json_get(body, "top_p")) != NULL && v->type == BB_JSON_NUMBER) {
+		p.has_top_p = 1;
+		p.top_p = v->num;
+	}
+	if ((v = bb_json_get(body, "stop")) != NULL) {
+		if (v->type == BB_JSON_STRING) {
+			stop = bb_xmalloc(sizeof(*stop));
+			stop[nstop++] = v->str;
+		} else if (v->type == BB_JSON_ARRAY) {
+			stop = bb_xmalloc((v->n + 1) * sizeof(*stop));
+			for (i = 0; i < v->n; i++)
+				if (v->items[i]->type == BB_JSON_STRING)
+					stop[nstop++] = v->items[i]->str;
+		}
+		p.stop = stop;
+		p.nstop = nstop;
+	}
+	msgs = bb_json_get(body, "messages");
+	if (msgs == NULL && (v = bb_json_get(body, "input")) != NULL &&
+	    v->type == BB_JSON_STRING) {
+		/* an embeddings request */
+		m = bb_xmalloc(sizeof(*m));
+		offs = bb_xmalloc(sizeof(*offs));
+		offs[0] = 0;
+		if (bb_json_add_str_body(&texts, v->str, v->len)) {
+			bb_error_set(err, BB_ERR_INPUT, "body.input: bad text");
+			goto out;
+		}
+		m[0].role = "user";
+		nm = 1;
+	} else {
+		if (msgs == NULL || msgs->type != BB_JSON_ARRAY || msgs->n == 0) {
+			bb_error_set(err, BB_ERR_INPUT, "body.messages: not a non-empty array");
+			goto out;
+		}
+		m = bb_xmalloc(msgs->n * sizeof(*m));
+		offs = bb_xmalloc((msgs->n + 1) * sizeof(*offs));
+		for (i = 0; i < msgs->n; i++) {
+			const struct bb_json *role = bb_json_get(msgs->items[i], "role");
+			const struct bb_json *content = bb_json_get(msgs->items[i], "content");
+
+			if (bb_json_str(role) == NULL) {
+				bb_error_set(err, BB_ERR_INPUT, "body.messages[%zu].role: not a string", i);
+				goto out;
+			}
+			m[nm].role = strcmp(role->str, "developer") == 0 ? "system" : role->str;
+			offs[nm] = texts.len;
+			if (content != NULL && content->type == BB_JSON_STRING) {
+				bb_json_add_str_body(&texts, content->str, content->len);
+			} else if (content != NULL && content->type == BB_JSON_ARRAY) {
+				for (k = 0; k < content->n; k++) {
+					const struct bb_json *t = bb_json_get(content->items[k], "text");
+					const struct bb_json *ty = bb_json_get(content->items[k], "type");
+
+					if (bb_json_str(ty) == NULL || strcmp(ty->str, "text") != 0 ||
+					    bb_json_str(t) == NULL) {
+						bb_error_set(err, BB_ERR_INPUT,
+						    "body.messages[%zu].content[%zu]: only text parts are supported",
+						    i, k);
+						goto out;
+					}
+					bb_json_add_str_body(&texts, t->str, t->len);
+				}
+			} else {
+				bb_error_set(err, BB_ERR_INPUT, "body.messages[%zu].content: not text", i);
+				goto out;
+			}
+			nm++;
+		}
+	}
+	offs[nm] = texts.len;
+	for (i = 0; i < nm; i++) {
+		m[i].text = texts.data + offs[i];
+		m[i].len = (i + 1 < nm ? offs[i + 1] : texts.len) - offs[i];
+	}
+	if (bb_modelinput_chat(&mi, m, nm, &p, &recbuf, err))
+		goto out;
+	bb_buf_reset(&prompt);
+	bb_buf_add(&prompt, texts.data, texts.len);   /* for the token estimate */
+	rc = 0;
+out:
+	bb_json_free(body);
+	bb_buf_release(&texts);
+	free(m);
+	free(offs);
+	free(stop);
+	return rc;
+}
+
+/* modelInput of a bedrock-format row, validated, into recbuf. */
+static int
+bedrock_row(const struct row *rw, struct bb_error *err)
+{
+	static const char *const bkeys[] = { "recordId", "modelInput" };
+	struct bb_json_span sp[2];
+
+	if (bb_json_fields(rw->raw, rw->len, bkeys, 2, sp, err))
+		return -1;
+	if (sp[0].p != NULL) {
+		if (id_from_span(&sp[0], "recordId", err))
+			return -1;
+	} else {
+		bb_buf_reset(&idbuf);
+	}
+	if (sp[1].p == NULL || sp[1].type != BB_JSON_OBJECT)
+		return bb_error_set(err, BB_ERR_INPUT, "no \"modelInput\" object");
+	if (bb_modelinput_check(family, sp[1].p, sp[1].n, err))
+		return -1;
+	bb_buf_add(&recbuf, sp[1].p, sp[1].n);
+	bb_buf_reset(&prompt);
+	bb_buf_add(&prompt, sp[1].p, sp[1].n);
+	return 0;
+}
+
+static void
+process_row(const char *name, const struct row *rw)
+{
+	struct bb_error err = BB_ERROR_INIT;
+	struct bb_json *tree = NULL;
+	struct rec r;
+	char gen[32];
+	size_t head;
+	int bad = 1;
+
+	rows_total++;
+	memset(&r, 0, sizeof(r));
+	bb_buf_reset(&recbuf);
+	bb_buf_adds(&recbuf, "{\"recordId\":\"");
+	head = recbuf.len;
+	bb_buf_adds(&recbuf, "\",\"modelInput\":");
+	if (fmt == FMT_BEDROCK) {
+		if (bedrock_row(rw, &err))
+			goto out;
+	} else if (fmt == FMT_OPENAI) {
+		if (openai_row(rw, &err))
+			goto out;
+	} else {
+		if (fmt == FMT_CSV || fmt == FMT_TSV) {
+			if (values_csv(rw, &err))
+				goto out;
+		} else if (values_json(rw, &tree, &err)) {
+			goto out;
+		}
+		bb_buf_reset(&prompt);
+		if (bb_template_render_json(tpl, vals, &prompt, &err))
+			goto out;
+		if (bb_modelinput_prompt(&mi, prompt.data ? prompt.data : "", prompt.len,
+		    &recbuf, &err))
+			goto out;
+	}
+	if (!id_mode_field || idbuf.len == 0) {
+		snprintf(gen, sizeof(gen), "r%010llu", (unsigned long long)rows_total);
+		bb_buf_reset(&idbuf);
+		bb_buf_adds(&idbuf, gen);
+	} else if (!idset_add(fingerprint(idbuf.data, idbuf.len))) {
+		bb_error_set(&err, BB_ERR_INPUT, "duplicate record id '%s'", idbuf.data);
+		goto out;
+	}
+	bb_buf_adds(&recbuf, "}\n");
+	if (recbuf.len + idbuf.len > opt_max_bytes) {
+		bb_error_set(&err, BB_ERR_INPUT, "record of %zu bytes is over --max-bytes",
+		    recbuf.len + idbuf.len);
+		goto out;
+	}
+	/* the id goes after the fixed head */
+	bb_buf_grow(&recbuf, idbuf.len);
+	memmove(recbuf.data + head + idbuf.len, recbuf.data + head, recbuf.len - head + 1);
+	memcpy(recbuf.data + head, idbuf.data, idbuf.len);
+	recbuf.len += idbuf.len;
+	bad = 0;
+out:
+	bb_json_free(tree);
+	if (bad) {
+		spool_row(rw, 0, NULL);
+		reject(name, rw->line, rw->raw, rw->len, err.msg);
+		return;
+	}
+	/* Place the record: close the current shard when it is full. */
+	if (cur != NULL && cur->nrec > 0 &&
+	    ((long long)cur->nrec + 1 > target || cur->bytes + recbuf.len > opt_max_bytes)) {
+		if ((long long)cur->nrec < opt_min_records)
+			bb_die(BB_EXIT_USAGE, "records are so large that shard %u holds only %zu "
+			    "within --max-bytes %llu, below --min-records %lld", cur->index, cur->nrec,
+			    (unsigned long long)opt_max_bytes, opt_min_records);
+		shard_flush(cur);
+		if (held != NULL)
+			shard_emit(held);
+		held = cur;
+		cur = NULL;
+	}
+	if (cur == NULL)
+		cur = shard_new();
+	r.row = rows_total;
+	r.in_off = rw->off;
+	r.in_end = rw->off + rw->len;
+	r.line = rw->line;
+	r.tokens = (prompt.len + 3) / 4;
+	spool_row(rw, 1, &r);
+	shard_add(cur, recbuf.data, recbuf.len, &r, idbuf.data);
+	records_total++;
+	bb_progress_update("bb-shard: %llu rows, %llu records, %llu shards",
+	    (unsigned long long)rows_total, (unsigned long long)records_total,
+	    (unsigned long long)shards_done);
+}
+
+/* ---- inputs ---- */
+
+static enum fmt
+format_of(const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n > 3 && strcmp(path + n - 3, ".gz") == 0)
+		n -= 3;
+	if (n > 4 && strncmp(path + n - 4, ".csv", 4) == 0)
+		return FMT_CSV;
+	if (n > 4 && strncmp(path + n - 4, ".tsv", 4) == 0)
+		return FMT_TSV;
+	return FMT_JSONL;
+}
+
+static int
+read_jsonl(const char *path, int single)
+{
+	struct bb_error err = BB_ERROR_INIT;
+	struct bb_ndjson *r;
+	struct bb_ndjson_line ln;
+	struct row rw;
+	int n;
+
+	r = bb_ndjson_open(path, opt_max_line, BB_NDJSON_SKIP_BLANK, &err);
+	if (r == NULL) {
+		bb_msg_error("%s", err.msg);
+		return -1;
+	}
+	if (opt_read_size)
+		bb_ndjson_set_read_size(r, opt_read_size);
+	if (single && bb_ndjson_is_seekable(r) && !opt_dry_run)
+		source_path = realpath(path, NULL);
+	sidecar_mode = !opt_dry_run && source_path == NULL;
+	while ((n = bb_ndjson_next(r, &ln, &err)) != 0) {
+		if (n < 0) {
+			struct bb_error e2 = BB_ERROR_INIT;
+
+			if (bb_ndjson_skip_line(r, &e2) < 0) {
+				bb_msg_error("%s", err.msg);
+				bb_ndjson_free(r);
+				return -1;
+			}
+			/* an over-long line: a placeholder keeps the sidecar's rows aligned */
+			rows_total++;
+			rw.raw = "null";
+			rw.len = 4;
+			rw.csv = NULL;
+			spool_row(&rw, 0, NULL);
+			reject(bb_ndjson_name(r), 0, NULL, 0, err.msg);
+			continue;
+		}
+		rw.raw = ln.data;
+		rw.len = ln.len;
+		rw.line = ln.lineno;
+		rw.off = ln.offset;
+		rw.csv = NULL;
+		process_row(bb_ndjson_name(r), &rw);
+	}
+	bb_ndjson_free(r);
+	return 0;
+}
+
+/* Map the template's names (and the id field) to CSV columns. */
+static int
+csv_columns(const struct bb_csv *h, const char *name)
+{
+	size_t i, k, nf = tpl ? bb_template_nfields(tpl) : 0, len;
+
+	for (i = 0; i < csv_ncols; i++)
+		free(csv_names[i]);
+	free(csv_names);
+	csv_ncols = bb_csv_nfields(h);
+	csv_names = bb_xcalloc(csv_ncols, sizeof(*csv_names));
+	for (i = 0; i < csv_ncols; i++) {
+		const char *f = bb_csv_field(h, i, &len);
+
+		csv_names[i] = bb_xmalloc(len + 1);
+		memcpy(csv_names[i], f, len + 1);
+	}
+	for (k = 0; k < nf + (opt_id_field ? 1 : 0); k++) {
+		const char *want = k < nf ? bb_template_field(tpl, k) : opt_id_field;
+
+		spans[k].n = SIZE_MAX;
+		for (i = 0; i < csv_ncols; i++)
+			if (strcmp(csv_names[i], want) == 0)
+				spans[k].n = i;
+		if (spans[k].n == SIZE_MAX) {
+			bb_msg_error("no column '%s' in the header of '%s'", want, name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+read_csv(const char *path, int single)
+{
+	struct bb_error err = BB_ERROR_INIT;
+	struct bb_csv_reader *r;
+	struct bb_csv_record rec;
+	struct row rw;
+	int n, have_header = 0, rc = -1;
+
+	r = bb_csv_reader_open(path, fmt == FMT_TSV ? '\t' : ',', opt_max_line, &err);
+	if (r == NULL) {
+		bb_msg_error("%s", err.msg);
+		return -1;
+	}
+	if (opt_read_size)
+		bb_csv_reader_set_read_size(r, opt_read_size);
+	if (single && bb_csv_reader_is_seekable(r) && !opt_dry_run)
+		source_path = realpath(path, NULL);
+	sidecar_mode = !opt_dry_run && source_path == NULL;
+	while ((n = bb_csv_reader_next(r, &rec, &err)) != 0) {
+		if (n < 0 && bb_csv_reader_failed(r) && rec.rawlen == 0) {
+			bb_msg_error("%s", err.msg);
+			goto out;
+		}
+		if (!have_header) {
+			if (n < 0) {
+				bb_msg_error("bad header: %s (at %s:%llu)", err.msg,
+				    bb_csv_reader_name(r), (unsigned long long)rec.lineno);
+				goto out;
+			}
+			bb_buf_reset(&csv_header_raw);
+			bb_buf_add(&csv_header_raw, rec.raw, rec.rawlen);
+			if (csv_columns(rec.fields, bb_csv_reader_name(r)))
+				goto out;
+			have_header = 1;
+			continue;
+		}
+		rw.raw = rec.raw;
+		rw.len = rec.rawlen;
+		rw.line = rec.lineno;
+		rw.off = rec.offset;
+		rw.csv = rec.fields;
+		if (n < 0) {
+			rows_total++;
+			spool_row(&rw, 0, NULL);
+			reject(bb_csv_reader_name(r), rec.lineno, rec.raw, rec.rawlen, err.msg);
+			if (bb_csv_reader_failed(r))
+				goto out;
+			continue;
+		}
+		process_row(bb_csv_reader_name(r), &rw);
+	}
+	if (!have_header) {
+		bb_msg_error("no header row in '%s'", bb_csv_reader_name(r));
+		goto out;
+	}
+	rc = 0;
+out:
+	bb_csv_reader_free(r);
+	return rc;
+}
+
+/* ---- main ---- */
+
+enum {
+	O_MAX_TOKENS = 256, O_TEMPERATURE, O_TOP_P, O_STOP, O_DIMENSIONS, O_NORMALIZE,
+	O_NO_NORMALIZE, O_PARAMS, O_TEXT_FIELD, O_ID_FIELD, O_MAX_RECORDS, O_MIN_RECORDS,
+	O_RECORDS, O_MAX_BYTES, O_MAX_LINE, O_REJECTS, O_STRICT, O_INVOCATION, O_INPUT_TYPE,
+	O_READ_SIZE, O_PROGRESS, O_NO_PROGRESS,
+};
+
+static const struct option longopts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "template", required_argument, NULL, 't' },
+	{ "template-file", required_argument, NULL, 'T' },
+	{ "system", required_argument, NULL, 's' },
+	{ "input-format", required_argument, NULL, 'f' },
+	{ "out-dir", required_argument, NULL, 'o' },
+	{ "prefix", required_argument, NULL, 'p' },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "max-tokens", required_argument, NULL, O_MAX_TOKENS },
+	{ "temperature", required_argument, NULL, O_TEMPERATURE },
+	{ "top-p", required_argument, NULL, O_TOP_P },
+	{ "stop", required_argument, NULL, O_STOP },
+	{ "dimensions", required_argument, NULL, O_DIMENSIONS },
+	{ "normalize", no_argument, NULL, O_NORMALIZE },
+	{ "no-normalize", no_argument, NULL, O_NO_NORMALIZE },
+	{ "input-type", required_argument, NULL, O_INPUT_TYPE },
+	{ "params", required_argument, NULL, O_PARAMS },
+	{ "text-field", required_argument, NULL, O_TEXT_FIELD },
+	{ "id-field", required_argument, NULL, O_ID_FIELD },
+	{ "max-records", required_argument, NULL, O_MAX_RECORDS },
+	{ "min-records", required_argument, NULL, O_MIN_RECORDS },
+	{ "records", required_argument, NULL, O_RECORDS },
+	{ "max-bytes", required_argument, NULL, O_MAX_BYTES },
+	{ "max-line-bytes", required_argument, NULL, O_MAX_LINE },
+	{ "rejects", required_argument, NULL, O_REJECTS },
+	{ "strict", no_argument, NULL, O_STRICT },
+	{ "invocation-type", required_argument, NULL, O_INVOCATION },
+	{ "read-size", required_argument, NULL, O_READ_SIZE },
+	{ "progress", no_argument, NULL, O_PROGRESS },
+	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
+	{ NULL, 0, NULL, 0 },
+};
+
+static char *
+slurp(const char *path)
+{
+	struct bb_buf b = BB_BUF_INIT;
+	char chunk[65536];
+	size_t n;
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+
+	if (f == NULL)
+		bb_die(BB_EXIT_USAGE, "cannot open '%s': %s", path, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (bb_buf_add(&b, chunk, n))
+			bb_die(BB_EXIT_USAGE, "out of memory");
+	if (ferror(f))
+		bb_die(BB_EXIT_USAGE, "cannot read '%s': %s", path, strerror(errno));
+	if (f != stdin)
+		fclose(f);
+	/* a template file's final newline is not part of the prompt */
+	if (b.len && b.data[b.len - 1] == '\n')
+		bb_buf_setlen(&b, b.len - 1);
+	return bb_buf_detach(&b, NULL);
+}
+
+static void
+parse_options(int argc, char **argv)
+{
+	long long v;
+	uint64_t u;
+	double d;
+	int c;
+	size_t i;
+
+	bb_mi_opts_init(&mio);
+	while ((c = getopt_long(argc, argv, "m:t:T:s:f:o:p:nqvhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': opt_model = optarg; break;
+		case 't': opt_template = optarg; break;
+		case 'T': opt_template = slurp(optarg); break;
+		case 's': opt_system = optarg; break;
+		case 'f':
+			for (i = 1; i < sizeof(fmt_names) / sizeof(fmt_names[0]); i++)
+				if (strcmp(optarg, fmt_names[i]) == 0)
+					break;
+			if (i == sizeof(fmt_names) / sizeof(fmt_names[0]) && strcmp(optarg, "auto"))
+				bb_usage_die("--input-format: unknown format '%s'", optarg);
+			opt_format = strcmp(optarg, "auto") == 0 ? FMT_AUTO : (enum fmt)i;
+			break;
+		case 'o': opt_out_dir = optarg; break;
+		case 'p':
+			if (*optarg == '\0' || strchr(optarg, '/'))
+				bb_usage_die("--prefix: must be a file name without '/'");
+			opt_prefix = optarg;
+			break;
+		case 'n': opt_dry_run = 1; break;
+		case 'q': bb_verbosity = -1; break;
+		case 'v': bb_verbosity++; break;
+		case 'h': usage(); exit(bb_main_finish(0));
+		case 'V': bb_print_version(); exit(bb_main_finish(0));
+		case O_MAX_TOKENS:
+			if (bb_parse_int(optarg, 1, 1000000000, &v))
+				bb_usage_die("--max-tokens: not a positive integer: '%s'", optarg);
+			mio.p.max_tokens = v;
+			break;
+		case O_TEMPERATURE:
+			if (bb_parse_double(optarg, 0, 2, &d))
+				bb_usage_die("--temperature: not a number in [0, 2]: '%s'", optarg);
+			mio.p.has_temperature = 1;
+			mio.p.temperature = d;
+			break;
+		case O_TOP_P:
+			if (bb_parse_double(optarg, 0, 1, &d))
+				bb_usage_die("--top-p: not a number in [0, 1]: '%s'", optarg);
+			mio.p.has_top_p = 1;
+			mio.p.top_p = d;
+			break;
+		case O_STOP:
+			stops = bb_xrealloc(stops, (nstops + 1) * sizeof(*stops));
+			stops[nstops++] = optarg;
+			break;
+		case O_DIMENSIONS:
+			if (bb_parse_int(optarg, 1, 100000, &v))
+				bb_usage_die("--dimensions: not a positive integer: '%s'", optarg);
+			mio.dimensions = v;
+			break;
+		case O_NORMALIZE: mio.normalize = 1; break;
+		case O_NO_NORMALIZE: mio.normalize = 0; break;
+		case O_INPUT_TYPE: opt_input_type = optarg; break;
+		case O_PARAMS: opt_params = optarg; break;
+		case O_TEXT_FIELD: opt_text_field = optarg; break;
+		case O_ID_FIELD: opt_id_field = optarg; break;
+		case O_MAX_RECORDS:
+			if (bb_parse_int(optarg, 1, 100000000, &opt_max_records))
+				bb_usage_die("--max-records: not a positive integer: '%s'", optarg);
+			break;
+		case O_MIN_RECORDS:
+			if (bb_parse_int(optarg, 1, 100000000, &opt_min_records))
+				bb_usage_die("--min-records: not a positive integer: '%s'", optarg);
+			break;
+		case O_RECORDS:
+			if (bb_parse_int(optarg, 1, 100000000, &opt_records))
+				bb_usage_die("--records: not a positive integer: '%s'", optarg);
+			break;
+		case O_MAX_BYTES:
+			if (bb_parse_size(optarg, &opt_max_bytes) || opt_max_bytes < 1024)
+				bb_usage_die("--max-bytes: not a size of at least 1024: '%s'", optarg);
+			break;
+		case O_MAX_LINE:
+			if (bb_parse_size(optarg, &u) || u < 16 || u > ((uint64_t)1 << 31))
+				bb_usage_die("--max-line-bytes: not a size in [16, 2GiB]: '%s'", optarg);
+			opt_max_line = u;
+			break;
+		case O_REJECTS: opt_rejects = optarg; break;
+		case O_STRICT: opt_strict = 1; break;
+		case O_INVOCATION:
+			if (strcmp(optarg, "converse") == 0)
+				opt_converse = 1;
+			else if (strcmp(optarg, "invoke") == 0 || strcmp(optarg, "InvokeModel") == 0)
+				opt_converse = 0;
+			else
+				bb_usage_die("--invocation-type: 'invoke' or 'converse', not '%s'", optarg);
+			break;
+		case O_READ_SIZE:
+			if (bb_parse_int(optarg, 1, 1 << 20, &v))
+				bb_usage_die("--read-size: not a positive integer: '%s'", optarg);
+			opt_read_size = (size_t)v;
+			break;
+		case O_PROGRESS: bb_progress_force(1); break;
+		case O_NO_PROGRESS: bb_progress_force(0); break;
+		default:
+			fprintf(stderr, "Try 'bb-shard --help' for more information.\n");
+			exit(bb_main_finish(BB_EXIT_USAGE));
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bb_error err = BB_ERROR_INIT;
+	struct bb_buf textfield_tpl = BB_BUF_INIT;
+	char *stdin_arg[] = { "-", NULL };
+	char **inputs;
+	size_t ninputs, i, nf;
+	int status = BB_EXIT_OK, failed = 0;
+	struct stat st;
+
+	bb_main_init(argc, argv, "bb-shard");
+	parse_options(argc, argv);
+	inputs = optind < argc ? argv + optind : stdin_arg;
+	ninputs = optind < argc ? (size_t)(argc - optind) : 1;
+
+	if (opt_model == NULL)
+		bb_usage_die("--model is required");
+	family = bb_family_of_model(opt_model, opt_converse);
+	if (family == BB_FAMILY_UNKNOWN)
+		bb_usage_die("--model: unknown model family for '%s' (try --invocation-type converse)",
+		    opt_model);
+	target = opt_records > 0 ? opt_records : opt_max_records;
+	if (target > opt_max_records)
+		bb_usage_die("--records (%lld) is above --max-records (%lld)", target,
+		    opt_max_records);
+	if (2 * opt_min_records > target)
+		bb_usage_die("--min-records (%lld) must be at most half the records per shard (%lld)",
+		    opt_min_records, target);
+	fmt = opt_format != FMT_AUTO ? opt_format :
+	    (optind < argc ? format_of(inputs[0]) : FMT_JSONL);
+	if (opt_text_field != NULL) {
+		if (opt_template != NULL)
+			bb_usage_die("--text-field and --template exclude each other");
+		if (strchr(opt_text_field, '{') || strchr(opt_text_field, '}'))
+			bb_usage_die("--text-field: a name without braces");
+		bb_buf_addf(&textfield_tpl, "{%s}", opt_text_field);
+		opt_template = textfield_tpl.data;
+	}
+	if (fmt == FMT_BEDROCK || fmt == FMT_OPENAI) {
+		if (opt_template != NULL)
+			bb_usage_die("--template does not apply to --input-format %s", fmt_names[fmt]);
+	} else if (opt_template == NULL) {
+		bb_usage_die("a prompt is needed: --template, --template-file or --text-field");
+	}
+	if (opt_template != NULL &&
+	    bb_template_compile(opt_template, strlen(opt_template), &tpl, &err))
+		bb_usage_die("%s", err.msg);
+	if (fmt == FMT_BEDROCK && (opt_system || mio.p.max_tokens >= 0 || mio.p.has_temperature ||
+	    mio.p.has_top_p || nstops || opt_params || mio.dimensions >= 0 || mio.normalize >= 0))
+		bb_usage_die("--input-format bedrock takes the modelInput as it is: "
+		    "no prompt or parameter options");
+
+	mio.model = opt_model;
+	mio.family = family;
+	mio.system = opt_system;
+	mio.p.stop = stops;
+	mio.p.nstop = nstops;
+	mio.input_type = opt_input_type;
+	if (opt_params) {
+		mio.params = opt_params;
+		mio.params_len = strlen(opt_params);
+	}
+	if (fmt != FMT_BEDROCK && bb_modelinput_init(&mi, &mio, &err))
+		bb_usage_die("%s", err.msg);
+
+	/* lookup tables for the template's fields (and the id field) */
+	nf = tpl ? bb_template_nfields(tpl) : 0;
+	nkeys = nf + (opt_id_field ? 1 : 0);
+	keys = bb_xcalloc(nkeys + 1, sizeof(*keys));
+	spans = bb_xcalloc(nkeys + 1, sizeof(*spans));
+	vals = bb_xcalloc(nf + 1, sizeof(*vals));
+	nested_vals = bb_xcalloc(nf + 1, sizeof(*nested_vals));
+	for (i = 0; i < nf; i++)
+		keys[i] = bb_template_field(tpl, i);
+	if (opt_id_field)
+		keys[nf] = opt_id_field;
+	if (opt_id_field && (fmt == FMT_BEDROCK || fmt == FMT_OPENAI))
+		bb_usage_die("--id-field does not apply to --input-format %s (its id is used)",
+		    fmt_names[fmt]);
+	id_mode_field = opt_id_field != NULL || fmt == FMT_BEDROCK || fmt == FMT_OPENAI;
+	id_field_name = opt_id_field ? opt_id_field : fmt == FMT_BEDROCK ? "recordId" : "custom_id";
+
+	if (!opt_dry_run) {
+		if (mkdir(opt_out_dir, 0777) && errno != EEXIST)
+			bb_die(BB_EXIT_USAGE, "cannot create '%s': %s", opt_out_dir, strerror(errno));
+		if (stat(opt_out_dir, &st) || !S_ISDIR(st.st_mode))
+			bb_die(BB_EXIT_USAGE, "'%s' is not a directory", opt_out_dir);
+	}
+	out_dir_abs = opt_dry_run ? bb_xstrdup(opt_out_dir) : realpath(opt_out_dir, NULL);
+	if (out_dir_abs == NULL)
+		bb_die(BB_EXIT_USAGE, "cannot resolve '%s': %s", opt_out_dir, strerror(errno));
+	if (opt_rejects)
+		rejects_path = bb_xstrdup(opt_rejects);
+	else {
+		char name[PATH_MAX];
+
+		snprintf(name, sizeof(name), "%s-rejects.%s", opt_prefix,
+		    fmt == FMT_CSV ? "csv" : fmt == FMT_TSV ? "tsv" : "jsonl");
+		rejects_path = path_join(out_dir_abs, name);
+	}
+
+	for (i = 0; i < ninputs && !failed; i++) {
+		cur_file = (unsigned)i;
+		if (fmt == FMT_CSV || fmt == FMT_TSV)
+			failed = read_csv(inputs[i], ninputs == 1) != 0;
+		else
+			failed = read_jsonl(inputs[i], ninputs == 1) != 0;
+	}
+	if (ninputs > 1)
+		source_path = NULL;   /* every shard gets a sidecar */
+
+	if (failed) {
+		shard_free(held, 1);
+		shard_free(cur, 1);
+		status = BB_EXIT_USAGE;
+		goto out;
+	}
+	if (cur != NULL && cur->nrec < (size_t)opt_min_records) {
+		if (held != NULL) {
+			rebalance(held, cur);
+		} else {
+			bb_msg_error("only %llu records, fewer than the minimum of %lld per job "
+			    "(--min-records): no shard written", (unsigned long long)records_total,
+			    opt_min_records);
+			shard_free(cur, 1);
+			cur = NULL;
+			status = BB_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (cur == NULL && held == NULL) {
+		bb_msg_error("no records, fewer than the minimum of %lld per job (--min-records): "
+		    "no shard written", opt_min_records);
+		status = BB_EXIT_USAGE;
+		goto out;
+	}
+	if (held != NULL)
+		shard_emit(held);
+	held = NULL;
+	if (cur != NULL)
+		shard_emit(cur);
+	cur = NULL;
+	if (opt_dry_run)
+		bb_msg_info("dry run: %llu shards, %llu records, %llu bytes, about %llu input tokens",
+		    (unsigned long long)shards_done, (unsigned long long)records_total,
+		    (unsigned long long)bytes_total, (unsigned long long)tokens_total);
+	else
+		bb_msg_note(1, "%llu shards, %llu records, %llu bytes",
+		    (unsigned long long)shards_done, (unsigned long long)records_total,
+		    (unsigned long long)bytes_total);
+out:
+	if (rejects_fp != NULL) {
+		if (fclose(rejects_fp) || rename(rejects_tmp, rejects_path)) {
+			bb_msg_error("cannot write '%s': %s", rejects_path, strerror(errno));
+			status = BB_EXIT_USAGE;
+		}
+	}
+	if (rejected) {
+		bb_msg_info("%llu of %llu rows rejected%s%s%s", (unsigned long long)rejected,
+		    (unsigned long long)rows_total, rejects_fp ? " (copied to '" : "",
+		    rejects_fp ? rejects_path : "", rejects_fp ? "')" : "");
+		if (status == BB_EXIT_OK)
+			status = BB_EXIT_PARTIAL;
+	}
+	if (tpl)
+		bb_template_free(tpl);
+	if (fmt != FMT_BEDROCK)
+		bb_modelinput_release(&mi);
+	return bb_main_finish(status);
+}
