@@ -45,8 +45,9 @@
 int bb_json_add_str(struct bb_buf *out, const char *s, size_t n);
 /* Same without the surrounding quotes (for building a string in pieces). */
 int bb_json_add_str_body(struct bb_buf *out, const char *s, size_t n);
-/* Numbers: integers exactly; doubles shortest round-trip ("%.17g" trimmed),
- * non-finite values are an error. */
+/* Numbers: integers exactly; doubles as the first of %.15g, %.16g, %.17g
+ * that reads back as the same double (0.1 -> "0.1"); NaN and infinities
+ * are an error (-1, errno EDOM, nothing appended). Needs LC_NUMERIC "C". */
 int bb_json_add_int(struct bb_buf *out, long long v);
 int bb_json_add_double(struct bb_buf *out, double v);
 /* 1 when s[0..n) is valid UTF-8. */

@@ -8,8 +8,9 @@
  * skip to the next line and go on (bb_ndjson_skip_line).
  *
  * Positions: every line returned carries the 1-based line number and the
- * byte offset of its first byte in the (uncompressed) stream, so callers can
- * say "(at FILE:LINE)" and record where a row was.
+ * byte offset of its first byte in the (uncompressed) stream, counted from
+ * where reading started (the start of a named file), so callers can say
+ * "(at FILE:LINE)" and record where a row was.
  *
  * Lines are returned without their "\n"; a "\r" before the "\n" is removed
  * too (and `had_cr` set). A missing final newline is accepted. NUL bytes are
