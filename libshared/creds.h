@@ -60,6 +60,7 @@ struct bb_creds_opts {
  *
  * cfg must outlive the provider. bb_creds_provider_new() fails only on a
  * bad option or memory; credentials problems show up in bb_creds_get().
+ * A provider is not thread-safe (one per thread, like struct bb_http).
  */
 struct bb_creds_provider;
 struct bb_creds_provider *bb_creds_provider_new(const struct bb_config *cfg,
