@@ -68,6 +68,9 @@ struct emu {
 	int verbose;
 	double start_real;         /* bb_now() at start */
 	double start_epoch;        /* wall-clock epoch seconds at start */
+	/* Server side (main.c/server.c/faults.c): keys, the daemon, fault
+	 * state. Opaque to the handlers. */
+	struct emu_server *server;
 };
 
 /* Emulated wall-clock time (epoch seconds): start + elapsed * time_scale. */
@@ -84,6 +87,16 @@ struct emu_request {
 	const char *body_file;     /* or: the spooled body on disk (S3 PUT) */
 	const char *service;       /* "s3" or "bedrock" */
 	const char *request_id;
+	/* Added by the server: what it learnt while receiving the body. The
+	 * body's Content-MD5 and x-amz-checksum-* (header or aws-chunked
+	 * trailer) were already verified when the handler runs. */
+	uint64_t body_size;        /* decoded body bytes (memory or file) */
+	unsigned char body_md5[16];/* MD5 of the decoded body ... */
+	int have_md5;              /* ... when computed (always for body_file) */
+	char checksum_alg[16];     /* "CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256" or "" */
+	char checksum[96];         /* its base64 value as computed over the body */
+	const char *access_key;    /* the key that signed it, "" for bearer/none */
+	int method_head;           /* HEAD request: no body in any response */
 };
 
 struct emu_response {
@@ -102,6 +115,14 @@ void emu_bedrock_error(struct emu_response *resp, int status, const char *type,
 /* S3 XML <Error> with Code, Message, Resource, RequestId. */
 void emu_s3_error(struct emu_response *resp, const struct emu_request *req, int status,
     const char *code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The bucket and the decoded key a request addresses (path-style, or
+ * virtual-hosted from the Host header); key is "" for bucket requests,
+ * bucket too for "/". -1 when the path is badly encoded. */
+int emu_s3_parse_target(const struct emu_request *req, struct bb_buf *bucket,
+    struct bb_buf *key);
+/* Append s as XML character data (&amp; &lt; &gt; &quot; &apos;). */
+int emu_xml_escape(struct bb_buf *out, const char *s);
 
 void emu_s3_handle(struct emu *e, const struct emu_request *req, struct emu_response *resp);
 void emu_bedrock_handle(struct emu *e, const struct emu_request *req, struct emu_response *resp);
@@ -147,6 +168,105 @@ int emu_store_delete(struct emu_store *s, const char *bucket, const char *key, s
 typedef int (*emu_store_list_fn)(const char *key, const struct emu_object_info *info, void *ctx);
 int emu_store_list(struct emu_store *s, const char *bucket, const char *prefix,
     const char *start_after, emu_store_list_fn fn, void *ctx, struct bb_error *err);
+
+/* The store has its own mutex: its functions may be called with or
+ * without e->lock held. An emu_store_list/list_buckets callback must not
+ * call back into the store. */
+typedef int (*emu_store_bucket_fn)(const char *name, double ctime, void *ctx);
+int emu_store_list_buckets(struct emu_store *s, emu_store_bucket_fn fn, void *ctx);
+/* Remove an empty bucket: -1 with BB_ERR_NOTFOUND, or BB_ERR_INPUT when
+ * it still holds objects. */
+int emu_store_delete_bucket(struct emu_store *s, const char *bucket, struct bb_error *err);
+
+/* Multipart uploads (state on disk under DATA_DIR/uploads). */
+struct emu_part_info {
+	long part_number;
+	uint64_t size;
+	unsigned char md5[16];     /* raw MD5 of the part (its ETag) */
+	double mtime;
+	char checksum_alg[16];
+	char checksum[96];
+};
+/* New upload for bucket/key; proto holds content type, user metadata and
+ * the checksum algorithm. upload_id receives 32 hex digits. */
+int emu_store_upload_create(struct emu_store *s, const char *bucket, const char *key,
+    const struct emu_object_info *proto, char upload_id[33], struct bb_error *err);
+/* Check that the upload exists for bucket/key (BB_ERR_NOTFOUND if not);
+ * proto (may be NULL) receives what create was given (release it). */
+int emu_store_upload_get(struct emu_store *s, const char *upload_id, const char *bucket,
+    const char *key, struct emu_object_info *proto, struct bb_error *err);
+/* Store a part from a finished emu_store_tmpfile() (replaces a part of the
+ * same number). */
+int emu_store_upload_put_part(struct emu_store *s, const char *upload_id, long part_number,
+    const char *tmp_path, const struct emu_part_info *part, struct bb_error *err);
+/* The parts uploaded so far, by part number: *parts is malloc'd (free). */
+int emu_store_upload_parts(struct emu_store *s, const char *upload_id,
+    struct emu_part_info **parts, size_t *nparts, struct bb_error *err);
+/* Concatenate the given parts (already validated by the caller) into the
+ * object bucket/key described by info, and remove the upload. */
+int emu_store_upload_complete(struct emu_store *s, const char *upload_id, const char *bucket,
+    const char *key, const struct emu_part_info *parts, size_t nparts,
+    const struct emu_object_info *info, struct bb_error *err);
+int emu_store_upload_abort(struct emu_store *s, const char *upload_id, struct bb_error *err);
+
+/* ---- server.c / faults.c: helpers for every handler ---- */
+
+/* Percent-decode s[0..n) into out (reset first); '+' becomes a space when
+ * plus_space. -1 on a bad escape or an encoded NUL. */
+int emu_pct_decode(const char *s, size_t n, struct bb_buf *out, int plus_space);
+/* Find parameter `name` in a raw query string: 1 with its decoded value in
+ * out ("" for "name" or "name="), 0 when absent, -1 when badly encoded. */
+int emu_query_param(const char *query, const char *name, struct bb_buf *out);
+/* Real wall-clock time, epoch seconds (S3 timestamps use it). */
+double emu_wall_now(void);
+/* Time formats: "2024-08-01T12:00:00.000Z" and RFC 1123 (HTTP dates). */
+void emu_format_iso8601(double t, char out[32]);
+void emu_format_http_date(double t, char out[40]);
+
+/*
+ * Deterministic randomness for simulations: a uniform number in [0, 1)
+ * that depends only on (--seed, a, b), e.g. a job number and a record
+ * index, so a test run with the same seed sees the same outcome.
+ */
+double emu_rand_uniform(const struct emu *e, uint64_t a, uint64_t b);
+/* The same from a string (a job id, a record id). */
+uint64_t emu_rand_hash(const char *s);
+
+/* ---- server.c: the HTTP server (used by main.c) ---- */
+
+/* Create e->server (keys empty). -1 on failure. */
+int emu_server_init(struct emu *e, struct bb_error *err);
+/* Accept this access key (copies; secret wiped on exit). token: the
+ * session token requests with this key must carry, or NULL. */
+int emu_server_add_key(struct emu *e, const char *access_key, const char *secret,
+    const char *token);
+/* Accept Authorization: Bearer TOKEN on Bedrock calls. */
+int emu_server_add_bearer(struct emu *e, const char *token);
+/* Read a keys file: lines "ACCESS_KEY SECRET [TOKEN]" or "bearer TOKEN";
+ * '#' comments and blank lines skipped. */
+int emu_server_load_keys(struct emu *e, const char *path, struct bb_error *err);
+/* Listen on addr ("127.0.0.1", "::1") and port (0: any free port) and
+ * serve on background threads; *bound gets the port. */
+int emu_server_start(struct emu *e, const char *addr, unsigned port, unsigned *bound,
+    struct bb_error *err);
+/* Stop accepting, finish the requests in flight, free e->server. */
+void emu_server_stop(struct emu *e);
+
+/* ---- faults.c ---- */
+
+enum emu_fault {
+	EMU_FAULT_NONE = 0,
+	EMU_FAULT_THROTTLE,        /* 429 ThrottlingException / 503 SlowDown */
+	EMU_FAULT_ERROR,           /* 500 InternalServerException / InternalError */
+	EMU_FAULT_DROP,            /* connection closed mid-body */
+};
+/* The fault for the next request: deterministic in --seed and the number
+ * of requests seen since start (or since the seed was last set); *slow_ms
+ * gets the added latency. Takes e->lock. */
+enum emu_fault emu_fault_next(struct emu *e, double *slow_ms);
+/* /_emu/... control requests (no auth): GET /_emu/health, GET and POST
+ * /_emu/faults (JSON body; see bb-emu(1)). */
+void emu_control_handle(struct emu *e, const struct emu_request *req, struct emu_response *resp);
 
 /* ---- jobs.c ---- */
 int emu_jobs_open(struct emu *e, struct bb_error *err);   /* loads jobs from data dir */

@@ -1,0 +1,338 @@
+/*
+ * bb-emu - a local Amazon Bedrock batch + S3 emulator on one loopback port.
+ *
+ * main.c: options, start-up, the main loop (the job engine's ticker and
+ * the signals) and a clean shutdown. The HTTP server is server.c (on
+ * libmicrohttpd, thread per connection: see there why), the S3 half s3.c
+ * and store.c, fault injection faults.c, the Bedrock half bedrock.c,
+ * jobs.c and models.c.
+ *
+ * Why libmicrohttpd: a small, long-maintained (GNU) C library, packaged
+ * everywhere, that does the HTTP/1.1 parsing and chunked de-framing,
+ * keep-alive, 100-continue and sendfile for file responses, and leaves the
+ * rest (routing, bodies) to us - exactly the split an emulator wants.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "emu.h"
+#include "msg.h"
+
+/* Default keys for local use and tests (documented in bb-emu(1); the AWS
+ * documentation's example pair, which no real account has). */
+#define DEFAULT_ACCESS_KEY "AKIAIOSFODNN7EXAMPLE"
+#define DEFAULT_SECRET_KEY "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+double
+emu_now(const struct emu *e)
+{
+	return e->start_epoch + (bb_now() - e->start_real) * e->timing.time_scale;
+}
+
+static void
+usage(int status)
+{
+	FILE *f = status ? stderr : stdout;
+
+	fprintf(f,
+	    "usage: bb-emu [-v] [--listen ADDR:PORT] [--data-dir DIR] [--region REGION]\n"
+	    "              [--account ID] [--access-key KEY --secret-key SECRET]\n"
+	    "              [--keys-file FILE] [--bearer-token TOKEN]...\n"
+	    "              [--time-scale X] [--min-records N] [--max-records N]\n"
+	    "              [--max-concurrent N] [--throttle-rate P] [--error-rate P]\n"
+	    "              [--drop-rate P] [--slow-ms MS] [--record-error-rate P]\n"
+	    "              [--fail-rate P] [--expire-rate P] [--partial-rate P] [--seed N]\n");
+	if (status)
+		fprintf(f, "Try 'bb-emu --help' for more information.\n");
+	exit(status);
+}
+
+enum {
+	OPT_LISTEN = 256, OPT_DATA_DIR, OPT_ACCESS_KEY, OPT_SECRET_KEY, OPT_KEYS_FILE,
+	OPT_BEARER, OPT_REGION, OPT_ACCOUNT, OPT_TIME_SCALE, OPT_MIN_RECORDS, OPT_MAX_RECORDS,
+	OPT_MAX_CONCURRENT, OPT_THROTTLE, OPT_ERROR, OPT_DROP, OPT_SLOW, OPT_RECORD_ERROR,
+	OPT_FAIL, OPT_EXPIRE, OPT_PARTIAL, OPT_SEED, OPT_HELP, OPT_VERSION,
+};
+
+static const struct option longopts[] = {
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
+	{ "access-key", required_argument, NULL, OPT_ACCESS_KEY },
+	{ "secret-key", required_argument, NULL, OPT_SECRET_KEY },
+	{ "keys-file", required_argument, NULL, OPT_KEYS_FILE },
+	{ "bearer-token", required_argument, NULL, OPT_BEARER },
+	{ "region", required_argument, NULL, OPT_REGION },
+	{ "account", required_argument, NULL, OPT_ACCOUNT },
+	{ "time-scale", required_argument, NULL, OPT_TIME_SCALE },
+	{ "min-records", required_argument, NULL, OPT_MIN_RECORDS },
+	{ "max-records", required_argument, NULL, OPT_MAX_RECORDS },
+	{ "max-concurrent", required_argument, NULL, OPT_MAX_CONCURRENT },
+	{ "throttle-rate", required_argument, NULL, OPT_THROTTLE },
+	{ "error-rate", required_argument, NULL, OPT_ERROR },
+	{ "drop-rate", required_argument, NULL, OPT_DROP },
+	{ "slow-ms", required_argument, NULL, OPT_SLOW },
+	{ "record-error-rate", required_argument, NULL, OPT_RECORD_ERROR },
+	{ "fail-rate", required_argument, NULL, OPT_FAIL },
+	{ "expire-rate", required_argument, NULL, OPT_EXPIRE },
+	{ "partial-rate", required_argument, NULL, OPT_PARTIAL },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static double
+rate_arg(const char *name, const char *s)
+{
+	double d;
+
+	if (bb_parse_double(s, 0, 1, &d) < 0)
+		bb_usage_die("--%s: '%s' is not a fraction between 0 and 1", name, s);
+	return d;
+}
+
+static long
+count_arg(const char *name, const char *s, long long min)
+{
+	long long v;
+
+	if (bb_parse_int(s, min, 1000000000LL, &v) < 0)
+		bb_usage_die("--%s: '%s' is not a whole number >= %lld", name, s, min);
+	return (long)v;
+}
+
+/* "127.0.0.1:8080", "[::1]:0", ":0" or a bare port. */
+static void
+parse_listen(const char *s, char *addr, size_t size, unsigned *port)
+{
+	const char *colon = strrchr(s, ':');
+	long long p;
+
+	snprintf(addr, size, "127.0.0.1");
+	if (colon == NULL)
+		colon = s - 1;
+	else if (colon > s) {
+		size_t n = (size_t)(colon - s);
+
+		if (s[0] == '[' && colon[-1] == ']') {
+			s++;
+			n -= 2;
+		}
+		if (n >= size)
+			bb_usage_die("--listen: address too long");
+		memcpy(addr, s, n);
+		addr[n] = '\0';
+	}
+	if (bb_parse_int(colon + 1, 0, 65535, &p) < 0)
+		bb_usage_die("--listen: '%s' is not ADDR:PORT", s);
+	*port = (unsigned)p;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct emu e;
+	struct bb_error err = BB_ERROR_INIT;
+	const char *listen = "127.0.0.1:0", *keys_file = NULL;
+	char *access_key = NULL, *secret_key = NULL;
+	const char *env;
+	char addr[128];
+	unsigned port = 0, bound = 0;
+	struct sigaction sa;
+	int c, status = BB_EXIT_OK, have_store = 0, have_jobs = 0;
+	long long seed;
+	char **bearers = NULL;
+	size_t nbearers = 0;
+
+	bb_main_init(argc, argv, "bb-emu");
+	memset(&e, 0, sizeof(e));
+	pthread_mutex_init(&e.lock, NULL);
+	e.data_dir = "./bb-emu-data";
+	e.region = "us-east-1";
+	e.account = "123456789012";
+	e.quotas.min_records = 100;
+	e.quotas.max_records_file = 50000;
+	e.quotas.max_records_job = 50000;
+	e.quotas.max_file_bytes = 1000000000ULL;
+	e.quotas.max_job_bytes = 5000000000ULL;
+	e.quotas.max_concurrent = 10;
+	e.quotas.max_record_bytes = 1u << 20;
+	e.timing.time_scale = 1;
+	e.timing.submitted_s = 5;
+	e.timing.validating_s = 30;
+	e.timing.scheduled_s = 60;
+	e.timing.per_record_s = 0.05;
+	e.timing.stopping_s = 10;
+
+	while ((c = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LISTEN: listen = optarg; break;
+		case OPT_DATA_DIR: e.data_dir = optarg; break;
+		case OPT_ACCESS_KEY:
+			free(access_key);
+			access_key = bb_xstrdup(optarg);
+			break;
+		case OPT_SECRET_KEY:
+			if (secret_key) {
+				OPENSSL_cleanse(secret_key, strlen(secret_key));
+				free(secret_key);
+			}
+			secret_key = bb_xstrdup(optarg);
+			OPENSSL_cleanse(optarg, strlen(optarg));   /* out of ps, where it can */
+			break;
+		case OPT_KEYS_FILE: keys_file = optarg; break;
+		case OPT_BEARER:
+			bearers = bb_xrealloc(bearers, (nbearers + 1) * sizeof(*bearers));
+			bearers[nbearers++] = bb_xstrdup(optarg);
+			OPENSSL_cleanse(optarg, strlen(optarg));
+			break;
+		case OPT_REGION: e.region = optarg; break;
+		case OPT_ACCOUNT:
+			if (strlen(optarg) != 12 || strspn(optarg, "0123456789") != 12)
+				bb_usage_die("--account: '%s' is not a 12-digit account id", optarg);
+			e.account = optarg;
+			break;
+		case OPT_TIME_SCALE:
+			if (bb_parse_double(optarg, 1e-3, 1e9, &e.timing.time_scale) < 0)
+				bb_usage_die("--time-scale: '%s' is not a number in [0.001, 1e9]", optarg);
+			break;
+		case OPT_MIN_RECORDS: e.quotas.min_records = count_arg("min-records", optarg, 0); break;
+		case OPT_MAX_RECORDS:
+			e.quotas.max_records_job = count_arg("max-records", optarg, 1);
+			e.quotas.max_records_file = e.quotas.max_records_job;
+			break;
+		case OPT_MAX_CONCURRENT:
+			e.quotas.max_concurrent = count_arg("max-concurrent", optarg, 1);
+			break;
+		case OPT_THROTTLE: e.faults.throttle_rate = rate_arg("throttle-rate", optarg); break;
+		case OPT_ERROR: e.faults.error_rate = rate_arg("error-rate", optarg); break;
+		case OPT_DROP: e.faults.drop_rate = rate_arg("drop-rate", optarg); break;
+		case OPT_SLOW:
+			if (bb_parse_double(optarg, 0, 600000, &e.faults.slow_ms) < 0)
+				bb_usage_die("--slow-ms: '%s' is not a number of milliseconds", optarg);
+			break;
+		case OPT_RECORD_ERROR:
+			e.faults.record_error_rate = rate_arg("record-error-rate", optarg);
+			break;
+		case OPT_FAIL: e.faults.job_fail_rate = rate_arg("fail-rate", optarg); break;
+		case OPT_EXPIRE: e.faults.job_expire_rate = rate_arg("expire-rate", optarg); break;
+		case OPT_PARTIAL: e.faults.job_partial_rate = rate_arg("partial-rate", optarg); break;
+		case OPT_SEED:
+			if (bb_parse_int(optarg, 0, 0xffffffffLL, &seed) < 0)
+				bb_usage_die("--seed: '%s' is not a whole number", optarg);
+			e.faults.seed = (unsigned long)seed;
+			break;
+		case 'v': e.verbose++; bb_verbosity++; break;
+		case OPT_HELP: usage(0); break;
+		case OPT_VERSION: bb_print_version(); return bb_main_finish(0);
+		default: usage(BB_EXIT_USAGE);
+		}
+	}
+	if (optind < argc)
+		bb_usage_die("unexpected argument '%s'", argv[optind]);
+	if (e.faults.throttle_rate + e.faults.error_rate + e.faults.drop_rate > 1)
+		bb_usage_die("--throttle-rate, --error-rate and --drop-rate add up to more than 1");
+	parse_listen(listen, addr, sizeof(addr), &port);
+
+	if (emu_server_init(&e, &err) < 0)
+		bb_die(BB_EXIT_USAGE, "%s", err.msg);
+	/* Keys: the keys file, the options, the environment, else the
+	 * documented test pair. */
+	if (keys_file && emu_server_load_keys(&e, keys_file, &err) < 0)
+		bb_die(BB_EXIT_USAGE, "%s", err.msg);
+	if (secret_key == NULL && (env = getenv("BB_EMU_SECRET_KEY")) != NULL && *env)
+		secret_key = bb_xstrdup(env);
+	if (access_key == NULL && (env = getenv("BB_EMU_ACCESS_KEY")) != NULL && *env)
+		access_key = bb_xstrdup(env);
+	if ((access_key == NULL) != (secret_key == NULL) && !(keys_file && secret_key == NULL))
+		bb_usage_die("--access-key and --secret-key go together");
+	if (access_key && secret_key) {
+		if (emu_server_add_key(&e, access_key, secret_key, NULL) < 0)
+			bb_die(BB_EXIT_USAGE, "out of memory");
+	} else if (keys_file == NULL) {
+		if (emu_server_add_key(&e, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, NULL) < 0)
+			bb_die(BB_EXIT_USAGE, "out of memory");
+	}
+	if ((env = getenv("BB_EMU_BEARER_TOKEN")) != NULL && *env &&
+	    emu_server_add_bearer(&e, env) < 0)
+		bb_die(BB_EXIT_USAGE, "out of memory");
+	for (size_t i = 0; i < nbearers; i++) {
+		if (emu_server_add_bearer(&e, bearers[i]) < 0)
+			bb_die(BB_EXIT_USAGE, "out of memory");
+		OPENSSL_cleanse(bearers[i], strlen(bearers[i]));
+		free(bearers[i]);
+	}
+	free(bearers);
+	if (secret_key) {
+		OPENSSL_cleanse(secret_key, strlen(secret_key));
+		free(secret_key);
+	}
+	free(access_key);
+
+	/* SIGTERM/SIGINT end the main loop; the server threads never see
+	 * them (the handlers only set a flag). */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	e.start_real = bb_now();
+	e.start_epoch = emu_wall_now();
+	if (emu_store_open(&e.store, e.data_dir, &err) < 0) {
+		bb_msg_error("%s", err.msg);
+		status = BB_EXIT_USAGE;
+		goto out;
+	}
+	have_store = 1;
+	if (emu_jobs_open(&e, &err) < 0) {
+		bb_msg_error("%s", err.msg);
+		status = BB_EXIT_USAGE;
+		goto out;
+	}
+	have_jobs = 1;
+	if (emu_server_start(&e, addr, port, &bound, &err) < 0) {
+		bb_msg_error("%s", err.msg);
+		status = BB_EXIT_USAGE;
+		goto out;
+	}
+	if (strchr(addr, ':'))
+		printf("bb-emu: listening on http://[%s]:%u\n", addr, bound);
+	else
+		printf("bb-emu: listening on http://%s:%u\n", addr, bound);
+	fflush(stdout);
+
+	while (!stop_signal) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		emu_jobs_tick(&e);
+		nanosleep(&ts, NULL);
+	}
+	bb_msg_note(1, "signal %d: shutting down", (int)stop_signal);
+out:
+	emu_server_stop(&e);
+	if (have_jobs)
+		emu_jobs_close(&e);
+	if (have_store)
+		emu_store_close(e.store);
+	pthread_mutex_destroy(&e.lock);
+	return bb_main_finish(status);
+}
