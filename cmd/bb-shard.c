@@ -663,22 +663,40 @@ reject(const char *name, uint64_t line, const char *raw, size_t n, const char *w
 /* ---- record ids ---- */
 
 static int
-id_plain(const char *s, size_t n)
+id_alnum(const char *s, size_t n)
 {
 	size_t i;
 
-	if (n == 0 || n > MAX_ID_VALUE || s[0] == 'x')
-		return 0;
 	for (i = 0; i < n; i++) {
 		char c = s[i];
 
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
 			return 0;
 	}
+	return n > 0;
+}
+
+/* "x" and lower-case hex pairs: the form of an encoded id. */
+static int
+id_encoded(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n < 3 || s[0] != 'x' || n % 2 != 1)
+		return 0;
+	for (i = 1; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
 	return 1;
 }
 
-/* idbuf = the recordId for an id value (mapped when Bedrock might refuse it). */
+/*
+ * idbuf = the recordId for an id value: kept when it is 1..64 ASCII
+ * letters and digits and not itself of the encoded form, else "x" and the
+ * lower-case hex of its bytes. A row that already is a Bedrock record
+ * (--input-format bedrock) keeps an alphanumeric recordId as it is, so
+ * re-packing bb-shard's own output changes nothing.
+ */
 static int
 make_id(const char *s, size_t n, struct bb_error *err)
 {
@@ -687,10 +705,14 @@ make_id(const char *s, size_t n, struct bb_error *err)
 	bb_buf_reset(&idbuf);
 	if (n == 0)
 		return bb_error_set(err, BB_ERR_INPUT, "empty record id");
+	if (fmt == FMT_BEDROCK && n <= 2 * MAX_ID_VALUE + 1 && id_alnum(s, n)) {
+		bb_buf_add(&idbuf, s, n);
+		return 0;
+	}
 	if (n > MAX_ID_VALUE)
 		return bb_error_set(err, BB_ERR_INPUT, "record id longer than %d bytes",
 		    MAX_ID_VALUE);
-	if (id_plain(s, n)) {
+	if (id_alnum(s, n) && !id_encoded(s, n)) {
 		bb_buf_add(&idbuf, s, n);
 	} else {
 		bb_hex_encode(s, n, hex);

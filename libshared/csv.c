@@ -183,6 +183,7 @@ struct bb_csv_reader {
 	size_t max_record;
 	uint64_t nread;      /* lines read, to spot the first one */
 	int failed;
+	int at_end;          /* the input ended inside a record: nothing more */
 };
 
 static struct bb_csv_reader *
@@ -252,6 +253,8 @@ bb_csv_reader_next(struct bb_csv_reader *r, struct bb_csv_record *rec, struct bb
 		bb_error_set(err, BB_ERR_INPUT, "no more records after an earlier error");
 		return -1;
 	}
+	if (r->at_end)
+		return 0;
 	for (;;) {
 		const char *p;
 		size_t len;
@@ -271,7 +274,7 @@ bb_csv_reader_next(struct bb_csv_reader *r, struct bb_csv_record *rec, struct bb
 			if (open) {
 				bb_error_set(err, BB_ERR_INPUT,
 				    "end of input inside a quoted field");
-				r->failed = 1;
+				r->at_end = 1;
 				goto out;
 			}
 			rc = 0;

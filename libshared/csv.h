@@ -86,8 +86,9 @@ void bb_csv_reader_set_read_size(struct bb_csv_reader *r, size_t n);
  * Next record: 1 and *rec filled, 0 at the end, -1 on error. After a bad
  * record (quoting error, too long) the reader has consumed it (its raw
  * bytes, as far as they were read, are in rec->raw) and the next call goes
- * on with the following line; errors from the line reader (I/O, broken
- * gzip) are final. err says "... (line N)" style positions via rec.
+ * on with the following line (after an unterminated quoted field at the
+ * end of the input, the next call returns 0). Errors from the line reader
+ * (I/O, broken gzip) are final: bb_csv_reader_failed() then says 1.
  */
 int bb_csv_reader_next(struct bb_csv_reader *r, struct bb_csv_record *rec, struct bb_error *err);
 /* 1 when the last error was final (no more records can be read). */
