@@ -7,8 +7,10 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
@@ -245,6 +247,31 @@ verr_message(struct verr *v, struct bb_buf *out)
 }
 
 /* ---- responses ---- */
+
+void
+emu_bedrock_error(struct emu_response *resp, int status, const char *type, const char *fmt, ...)
+{
+	struct bb_buf msg = BB_BUF_INIT, hdr = BB_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	bb_buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	resp->status = status;
+	/* the header as the service sends it; clients keep what is before ':' */
+	bb_buf_addf(&hdr, "%s:http://internal.amazon.com/coral/com.amazon.bedrock/", type);
+	bb_http_headers_set(&resp->headers, "x-amzn-ErrorType", hdr.data);
+	bb_http_headers_set(&resp->headers, "Content-Type", "application/json");
+	bb_buf_reset(&resp->body);
+	bb_buf_adds(&resp->body, "{\"message\":");
+	if (bb_json_add_str(&resp->body, bb_buf_str(&msg), msg.len) < 0)
+		bb_buf_adds(&resp->body, "\"(message not valid UTF-8)\"");
+	bb_buf_adds(&resp->body, ",\"__type\":");
+	bb_json_add_str(&resp->body, type, strlen(type));
+	bb_buf_addc(&resp->body, '}');
+	bb_buf_release(&msg);
+	bb_buf_release(&hdr);
+}
 
 static void
 reply_json(const struct emu_request *req, struct emu_response *resp, int status,
@@ -700,9 +727,10 @@ op_list(struct emu *e, const struct emu_request *req, struct emu_response *resp)
 	for (i = 0; i < emu_jobs_count(e); i++) {
 		struct emu_job *j = emu_jobs_at(e, i);
 
-		if (have[0] && !(emu_job_submit_time(j) > after))
+		/* compared in whole milliseconds, the precision of the timestamps */
+		if (have[0] && !(llround(emu_job_submit_time(j) * 1000) > llround(after * 1000)))
 			continue;
-		if (have[1] && !(emu_job_submit_time(j) < before))
+		if (have[1] && !(llround(emu_job_submit_time(j) * 1000) < llround(before * 1000)))
 			continue;
 		if (status >= 0 && (int)emu_job_status(j) != status)
 			continue;

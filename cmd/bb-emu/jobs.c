@@ -588,6 +588,8 @@ emu_jobs_create(struct emu *e, const struct emu_job_spec *spec, const char **arn
 	j->timeout_given = spec->timeout_given;
 	j->converse = spec->converse;
 	j->status = EMU_JOB_SUBMITTED;
+	/* whole milliseconds: the time shown is the time compared in List */
+	now = floor(now * 1000) / 1000;
 	j->submit_time = j->last_modified = j->state_since = now;
 	j->expire_time = now + j->timeout_hours * 3600.0;
 	st = emu_hash64(j->id, 12, e->faults.seed);
