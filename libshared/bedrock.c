@@ -508,3 +508,206 @@ bb_bedrock_job_path(const char *job, const char *suffix, struct bb_buf *out)
 		return -1;
 	return 0;
 }
+
+/* ---- the operations ---- */
+
+/* Send one Bedrock request: path (and query) appended to the service URL,
+ * an optional JSON body. The response body is left in resp. */
+static int
+call(struct bb_aws *aws, const char *method, const char *path, const char *query,
+    const struct bb_buf *body, const char *what, struct bb_http_resp *resp,
+    struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_http_req req;
+	struct bb_buf url = BB_BUF_INIT;
+	int rc = -1;
+
+	bb_http_req_init(&req);
+	if (bb_aws_service_url(aws, "bedrock", &url, err) < 0)
+		goto out;
+	if (bb_buf_adds(&url, path) < 0 ||
+	    (query && *query && (bb_buf_addc(&url, '?') < 0 || bb_buf_adds(&url, query) < 0))) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	req.method = method;
+	req.url = url.data;
+	if (body) {
+		req.body = body->data;
+		req.body_len = body->len;
+		if (bb_http_headers_set(&req.headers, "Content-Type", "application/json") < 0) {
+			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+			goto out;
+		}
+	} else if (strcmp(method, "POST") == 0) {
+		req.body = "";               /* Stop: Content-Length: 0 */
+		req.body_len = 0;
+	}
+	if (bb_aws_request(aws, "bedrock", &req, BB_AWS_PAYLOAD_SHA256, NULL, resp, ae, err) < 0) {
+		bb_error_prefix(err, "%s", what);
+		goto out;
+	}
+	rc = 0;
+out:
+	bb_http_req_release(&req);
+	bb_buf_release(&url);
+	return rc;
+}
+
+static int
+parse_body(const struct bb_http_resp *resp, const char *what, struct bb_json **doc,
+    struct bb_error *err)
+{
+	if (bb_json_parse(bb_buf_str(&resp->body), resp->body.len, 0, doc, err) < 0 ||
+	    (*doc)->type != BB_JSON_OBJECT) {
+		if (*doc)
+			bb_error_set(err, BB_ERR_REMOTE, "not a JSON object");
+		bb_json_free(*doc);
+		*doc = NULL;
+		bb_error_prefix(err, "%s: bad response", what);
+		if (err)
+			err->kind = BB_ERR_REMOTE;
+		return -1;
+	}
+	return 0;
+}
+
+int
+bb_bedrock_create_job(struct bb_aws *aws, const struct bb_bedrock_job_spec *spec,
+    char **job_arn, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_buf body = BB_BUF_INIT;
+	struct bb_http_resp resp;
+	struct bb_json *doc = NULL;
+	const char *arn;
+	const char *what = "CreateModelInvocationJob";
+	int rc = -1;
+
+	*job_arn = NULL;
+	bb_http_resp_init(&resp);
+	bb_aws_error_clear(ae);
+	if (bb_bedrock_create_body(spec, &body, err) < 0 ||
+	    call(aws, "POST", "/model-invocation-job", NULL, &body, what, &resp, ae, err) < 0 ||
+	    parse_body(&resp, what, &doc, err) < 0)
+		goto out;
+	arn = bb_json_str(bb_json_get(doc, "jobArn"));
+	if (arn == NULL || *arn == '\0') {
+		bb_error_set(err, BB_ERR_REMOTE, "%s: no jobArn in the response", what);
+		goto out;
+	}
+	*job_arn = strdup(arn);
+	if (*job_arn == NULL) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	bb_json_free(doc);
+	bb_buf_release(&body);
+	bb_http_resp_release(&resp);
+	return rc;
+}
+
+int
+bb_bedrock_get_job(struct bb_aws *aws, const char *job, struct bb_bedrock_job *out,
+    struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_buf path = BB_BUF_INIT, what = BB_BUF_INIT;
+	struct bb_http_resp resp;
+	struct bb_json *doc = NULL;
+	int rc = -1;
+
+	bb_http_resp_init(&resp);
+	bb_aws_error_clear(ae);
+	bb_buf_addf(&what, "GetModelInvocationJob '%.200s'", job);
+	if (bb_bedrock_job_path(job, NULL, &path) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (call(aws, "GET", path.data, NULL, NULL, what.data, &resp, ae, err) < 0 ||
+	    parse_body(&resp, what.data, &doc, err) < 0)
+		goto out;
+	if (bb_bedrock_job_parse(doc, out, err) < 0) {
+		bb_error_prefix(err, "%s", what.data);
+		goto out;
+	}
+	rc = 0;
+out:
+	bb_json_free(doc);
+	bb_buf_release(&path);
+	bb_buf_release(&what);
+	bb_http_resp_release(&resp);
+	return rc;
+}
+
+int
+bb_bedrock_list_jobs(struct bb_aws *aws, const struct bb_bedrock_list_filter *f,
+    bb_bedrock_job_fn fn, void *ctx, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_buf q = BB_BUF_INIT, token = BB_BUF_INIT, prev = BB_BUF_INIT;
+	struct bb_http_resp resp;
+	const char *what = "ListModelInvocationJobs";
+	int rc = -1, r;
+
+	bb_http_resp_init(&resp);
+	bb_aws_error_clear(ae);
+	for (;;) {
+		bb_buf_reset(&q);
+		if (bb_bedrock_list_query(f, token.len ? token.data : NULL, &q) < 0) {
+			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+			goto out;
+		}
+		bb_http_resp_release(&resp);
+		if (call(aws, "GET", "/model-invocation-jobs", q.data, NULL, what, &resp, ae,
+		    err) < 0)
+			goto out;
+		bb_buf_reset(&prev);
+		if (token.len && bb_buf_add(&prev, token.data, token.len) < 0) {
+			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+			goto out;
+		}
+		r = bb_bedrock_list_parse(bb_buf_str(&resp.body), resp.body.len, fn, ctx, &token,
+		    err);
+		if (r < 0)
+			goto out;
+		if (r == 1 || token.len == 0)
+			break;
+		/* A service that hands back the same token would loop forever. */
+		if (prev.len == token.len && memcmp(prev.data, token.data, token.len) == 0) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: the same nextToken twice", what);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	bb_buf_release(&q);
+	bb_buf_release(&token);
+	bb_buf_release(&prev);
+	bb_http_resp_release(&resp);
+	return rc;
+}
+
+int
+bb_bedrock_stop_job(struct bb_aws *aws, const char *job, struct bb_aws_error *ae,
+    struct bb_error *err)
+{
+	struct bb_buf path = BB_BUF_INIT, what = BB_BUF_INIT;
+	struct bb_http_resp resp;
+	int rc = -1;
+
+	bb_http_resp_init(&resp);
+	bb_aws_error_clear(ae);
+	bb_buf_addf(&what, "StopModelInvocationJob '%.200s'", job);
+	if (bb_bedrock_job_path(job, "/stop", &path) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (call(aws, "POST", path.data, NULL, NULL, what.data, &resp, ae, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	bb_buf_release(&path);
+	bb_buf_release(&what);
+	bb_http_resp_release(&resp);
+	return rc;
+}

@@ -282,7 +282,9 @@ xml_child(const char *s, size_t n, const char *tag, struct bb_buf *out)
 	return xml_decode(inner, len, out);
 }
 
-/* The root element's name is `root` (after an optional <?xml ...?>). */
+/* The root element's name starts with `root` (after an optional <?xml
+ * ...?>): servers differ in the suffix (moto answers ListParts with
+ * <ListPartsResponse>, S3 with <ListPartsResult>). */
 static int
 xml_root_is(const char *body, size_t len, const char *root)
 {
@@ -302,8 +304,7 @@ xml_root_is(const char *body, size_t len, const char *root)
 		}
 		break;
 	}
-	return i + 1 + rl < len && body[i] == '<' && memcmp(body + i + 1, root, rl) == 0 &&
-	    (body[i + 1 + rl] == '>' || body[i + 1 + rl] == ' ');
+	return i + 1 + rl < len && body[i] == '<' && memcmp(body + i + 1, root, rl) == 0;
 }
 
 static int
@@ -814,7 +815,7 @@ bb_s3_mpu_create(struct bb_aws *aws, const char *bucket, const char *key,
 	    err) < 0)
 		goto out;
 	if (!xml_root_is(resp.body.data ? resp.body.data : "", resp.body.len,
-	    "InitiateMultipartUploadResult") ||
+	    "InitiateMultipartUpload") ||
 	    xml_child(bb_buf_str(&resp.body), resp.body.len, "UploadId", &id) != 0 ||
 	    id.len == 0) {
 		bb_error_set(err, BB_ERR_REMOTE, "%s: no UploadId in the response", what.data);
@@ -983,7 +984,7 @@ bb_s3_mpu_complete(struct bb_aws *aws, const char *bucket, const char *key,
 	/* bb_aws_check_response already failed a 200 with <Error>; anything
 	 * else than the result document is a failure too. */
 	if (!xml_root_is(bb_buf_str(&resp.body), resp.body.len,
-	    "CompleteMultipartUploadResult")) {
+	    "CompleteMultipartUpload")) {
 		bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
 		goto out;
 	}
@@ -1091,7 +1092,7 @@ bb_s3_mpu_list_parts(struct bb_aws *aws, const char *bucket, const char *key,
 			goto out;
 		p = bb_buf_str(&resp.body);
 		end = p + resp.body.len;
-		if (!xml_root_is(p, resp.body.len, "ListPartsResult")) {
+		if (!xml_root_is(p, resp.body.len, "ListParts")) {
 			bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
 			goto out;
 		}
@@ -1168,7 +1169,7 @@ bb_s3_mpu_list(struct bb_aws *aws, const char *bucket, const char *key,
 			goto out;
 		p = bb_buf_str(&resp.body);
 		end = p + resp.body.len;
-		if (!xml_root_is(p, resp.body.len, "ListMultipartUploadsResult")) {
+		if (!xml_root_is(p, resp.body.len, "ListMultipartUploads")) {
 			bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
 			goto out;
 		}
