@@ -734,7 +734,7 @@ bb_sigv4_sign(const struct bb_sigv4_request *req, const struct bb_sigv4_params *
 		}
 		bb_buf_reset(&tmp);
 		if (bb_buf_add(&tmp, u.host, u.host_len) || add_header(&hdrs, "host", tmp.data) ||
-		    (!query && result_add(r, "Host", tmp.data)))
+		    result_add(r, "Host", tmp.data))
 			goto oom;
 	}
 	if (!query) {
