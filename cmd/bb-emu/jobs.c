@@ -802,8 +802,11 @@ read_line(struct emu_run *r, uint64_t max, const char **line, size_t *len)
 			return -1;
 		if (got == 0)
 			r->eof = 1;
-		else
-			bb_buf_setlen(&r->rbuf, r->rbuf.len + (size_t)got);
+		else {
+			/* bb_buf_setlen only shortens: extend by hand (room was made) */
+			r->rbuf.len += (size_t)got;
+			r->rbuf.data[r->rbuf.len] = '\0';
+		}
 	}
 }
 
@@ -1021,6 +1024,7 @@ commit_output(struct emu *e, struct emu_job *j, struct bb_error *err)
 	bb_buf_addf(&name, "%s.out", r->files[r->file].rel);
 	out_key(&key, r, j, name.data);
 	info.size = r->out_bytes;
+	info.mtime = emu_wall_now();
 	snprintf(info.content_type, sizeof(info.content_type), "application/octet-stream");
 	if (emu_store_commit(e->store, r->out_bucket, key.data, r->out_path.data, &info, err) < 0)
 		goto out;
