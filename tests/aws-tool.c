@@ -422,8 +422,8 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "list-jobs") == 0 && argc <= 3) {
 		struct bb_bedrock_list_filter f;
 		memset(&f, 0, sizeof(f));
-		f.status_equals = argc >= 2 ? argv[1] : NULL;
-		f.name_contains = argc >= 3 ? argv[2] : NULL;
+		f.status_equals = argc >= 2 && *argv[1] ? argv[1] : NULL;
+		f.name_contains = argc >= 3 && *argv[2] ? argv[2] : NULL;
 		f.max_results = 2;      /* exercise pagination */
 		if (bb_bedrock_list_jobs(aws, &f, out_job, NULL, &ae, &err) < 0)
 			goto fail;
