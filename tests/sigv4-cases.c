@@ -806,6 +806,7 @@ flat_setup(yajl_val in, struct flat *f, struct bb_buf *why)
 	const char *b = jstr(in, "body"), *b64 = jstr(in, "body_base64");
 	const char *url = jstr(in, "url");
 	int s3 = jbool(opts, "s3") == 1, query = st && strcmp(st, "query") == 0, k;
+	int unsigned_ok;
 
 	memset(f, 0, sizeof(*f));
 	f->cr.access_key = jstr(in, "access_key");
@@ -850,14 +851,21 @@ flat_setup(yajl_val in, struct flat *f, struct bb_buf *why)
 	f->q.url = url;
 	jheaders(jget(in, "headers"), &f->h);
 	f->q.headers = &f->h;
-	if (jstr(in, "body_sha256")) {
+	/* botocore's payload rules: with payload signing switched off a
+	 * non-S3 header signer adds a signed X-Amz-Content-SHA256:
+	 * UNSIGNED-PAYLOAD (whatever the scheme); the query signer uses
+	 * UNSIGNED-PAYLOAD over https only; S3 always honours the switch and
+	 * presigns with UNSIGNED-PAYLOAD */
+	unsigned_ok = jbool(opts, "unsigned_payload") == 1;
+	if (unsigned_ok && !s3 && !query) {
+		f->q.payload_hash = BB_SIGV4_UNSIGNED_PAYLOAD;
+		f->p.flags |= BB_SIGV4_CONTENT_SHA256;
+	} else if (jstr(in, "body_sha256")) {
 		f->q.payload_hash = jstr(in, "body_sha256");
-	} else if (jbool(opts, "unsigned_payload") == 1 &&
-	    (s3 || (url && strncmp(url, "https:", 6) == 0))) {
-		/* botocore signs the payload anyway over plain http (non-S3) */
+	} else if (unsigned_ok && (s3 || (url && strncmp(url, "https:", 6) == 0))) {
 		f->q.payload_hash = BB_SIGV4_UNSIGNED_PAYLOAD;
 	} else if (s3 && query) {
-		f->q.payload_hash = NULL;       /* S3 presigned: UNSIGNED-PAYLOAD */
+		f->q.payload_hash = NULL;
 	} else {
 		f->q.payload_hash = f->hash;
 	}
