@@ -125,7 +125,8 @@ void bb_http_free(struct bb_http *h);
 
 /*
  * Perform a request, retrying timeouts, dropped connections, 408, 429, 500,
- * 502, 503 and 504 (and S3's 200-with-<Error> is the caller's business).
+ * 502, 503 and 504 (S3's 200-with-<Error> and error codes are the caller's
+ * business: awserror.h).
  * Returns 0 when a final response was received, whatever its status (the
  * caller inspects resp->status), and -1 when none was (err: the transport
  * error of the last attempt, kind BB_ERR_NETWORK).
