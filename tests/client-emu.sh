@@ -4,6 +4,7 @@
 # put/head/get/list/multipart, then the four Bedrock batch operations
 # (idempotent create, get by ARN and id, paginated list with filters, stop,
 # the error codes callers act on) with SigV4 and with a bearer token.
+# (The status is left out of comparisons: the job moves on meanwhile.)
 . "$top_srcdir/tests/lib.sh"
 
 EMU=$top_builddir/cmd/bb-emu/bb-emu
@@ -113,8 +114,8 @@ test_expect_success 'Bedrock: same clientRequestToken gives the same job' '
 test_expect_success 'Bedrock: get by ARN and by id' '
 	A=$(cat arn1) &&
 	$TOOL get-job "$A" >by_arn && $TOOL get-job "${A##*/}" >by_id &&
-	test_cmp by_arn by_id &&
-	cut -d" " -f2- by_arn >got &&
+	cut -d" " -f2- by_id >got_id && cut -d" " -f2- by_arn >got &&
+	test_cmp got got_id &&
 	echo "job1 $M s3://bkt1/in/in.jsonl s3://bkt1/out/ tok1" >want && test_cmp want got
 '
 test_expect_success 'Bedrock: a duplicate job name is a ValidationException (exit 5)' '
