@@ -410,6 +410,15 @@ bb_aws_check_response(const char *service, const char *what,
 			snprintf(ae->code, sizeof(ae->code), "%ld", resp->status);
 	}
 
+	if (msg.len == 0 && resp->body.len == 0) {
+		/* HEAD and some errors have no body: say what the status means. */
+		const char *reason = resp->status == 404 ? "Not Found" :
+		    resp->status == 403 ? "Forbidden" : resp->status == 400 ? "Bad Request" :
+		    resp->status == 412 ? "Precondition Failed" :
+		    resp->status == 301 ? "Moved Permanently" : NULL;
+		if (reason)
+			bb_buf_adds(&msg, reason);
+	}
 	bb_msg_escape(&emsg, msg.data ? msg.data : "", msg.len);
 	if (ae->region[0] && (resp->status == 301 || resp->status == 400 ||
 	    strcmp(ae->code, "PermanentRedirect") == 0 ||

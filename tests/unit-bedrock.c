@@ -485,7 +485,7 @@ test_errors(void)
 		  "<Error><Code>SignatureDoesNotMatch</Code><Message>a &lt;b&gt; &amp; c</Message>"
 		  "</Error>", "s3", "SignatureDoesNotMatch", BB_ERR_AUTH,
 		  "SignatureDoesNotMatch: a <b> & c (HTTP 403)" },
-		{ 404, NULL, NULL, "", "s3", "404", BB_ERR_NOTFOUND, "404 (HTTP 404)" },
+		{ 404, NULL, NULL, "", "s3", "404", BB_ERR_NOTFOUND, "404: Not Found (HTTP 404)" },
 		{ 200, NULL, NULL,
 		  "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>later</Message>"
 		  "</Error>", "s3", "InternalError", BB_ERR_REMOTE,
