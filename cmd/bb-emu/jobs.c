@@ -114,15 +114,15 @@ emu_job_status_terminal(enum emu_job_status s)
 void
 emu_iso8601(double t, char *buf, size_t n)
 {
-	time_t sec = (time_t)floor(t);
-	int ms = (int)((t - floor(t)) * 1000);
+	/* from whole milliseconds, so that what is shown is what is compared */
+	long long ms = llround(t * 1000);
+	time_t sec = (time_t)(ms / 1000 - (ms % 1000 < 0));
 	struct tm tm;
 
-	if (ms > 999)
-		ms = 999;
+	ms = ((ms % 1000) + 1000) % 1000;
 	gmtime_r(&sec, &tm);
 	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
 }
 
 static char *
