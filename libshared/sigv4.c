@@ -471,7 +471,9 @@ bb_sigv4_signing_key(const char *secret, const char *date8, const char *region,
 	unsigned char a[BB_SHA256_LEN], b[BB_SHA256_LEN];
 	int rc = -1;
 
-	if (bb_buf_adds(&k, "AWS4") || bb_buf_adds(&k, secret))
+	/* one allocation, so no copy of the secret is left behind by realloc */
+	if (bb_buf_grow(&k, 4 + strlen(secret)) || bb_buf_adds(&k, "AWS4") ||
+	    bb_buf_adds(&k, secret))
 		goto out;
 	if (bb_hmac_sha256(k.data, k.len, date8, strlen(date8), a) ||
 	    bb_hmac_sha256(a, sizeof(a), region, strlen(region), b) ||
@@ -703,8 +705,13 @@ bb_sigv4_sign(const struct bb_sigv4_request *req, const struct bb_sigv4_params *
 		    expires, BB_SIGV4_MAX_EXPIRES);
 		goto out;
 	}
-	payload = req->payload_hash ? req->payload_hash :
-	    (s3 && query) ? BB_SIGV4_UNSIGNED_PAYLOAD : BB_SHA256_EMPTY_HEX;
+	payload = req->payload_hash;
+	for (i = 0; payload == NULL && req->headers && i < req->headers->n; i++)
+		if (req->headers->v[i].name && req->headers->v[i].value &&
+		    strcasecmp(req->headers->v[i].name, "x-amz-content-sha256") == 0)
+			payload = req->headers->v[i].value;     /* as botocore does */
+	if (payload == NULL)
+		payload = (s3 && query) ? BB_SIGV4_UNSIGNED_PAYLOAD : BB_SHA256_EMPTY_HEX;
 	token = c->token && *c->token ? c->token : NULL;
 	add_token = token && !(p->flags & BB_SIGV4_OMIT_TOKEN);
 	add_sha = (p->flags & BB_SIGV4_CONTENT_SHA256) || (s3 && !query);

@@ -114,8 +114,9 @@ struct bb_sigv4_request {
 	 * be re-signed after a previous attempt added them. */
 	const struct bb_http_headers *headers;
 	/* Payload hash line: lower-case hex SHA-256 of the body,
-	 * UNSIGNED-PAYLOAD or a STREAMING-* value. NULL: sha256("") (S3 query
-	 * signing: UNSIGNED-PAYLOAD). */
+	 * UNSIGNED-PAYLOAD or a STREAMING-* value. NULL: the value of an
+	 * x-amz-content-sha256 field of the list if there is one (as
+	 * botocore), else sha256("") (S3 query signing: UNSIGNED-PAYLOAD). */
 	const char *payload_hash;
 };
 

@@ -842,6 +842,31 @@ test_resign(void)
 	    "re-signing ignores the previous attempt's fields");
 	ok(strcmp(first, r2.signature) != 0 && strstr(r2.canonical_request.data,
 	    "x-amz-date:20150830T123607Z\n") != NULL, "new time, new signature");
+	/* bb_sigv4_apply on the HTTP layer's header list */
+	{
+		struct bb_http_headers hh;
+		const char *a, *t, *d;
+		int rc;
+
+		bb_http_headers_init(&hh);
+		bb_http_headers_add(&hh, "Authorization", "stale");
+		rc = bb_sigv4_apply(&r2, &hh);
+		a = bb_http_headers_get(&hh, "authorization");
+		t = bb_http_headers_get(&hh, "x-amz-security-token");
+		d = bb_http_headers_get(&hh, "x-amz-date");
+		ok(rc == 0 && a && strncmp(a, "AWS4-HMAC-SHA256 ", 17) == 0 && t &&
+		    strcmp(t, "TOK") == 0 && d && strcmp(d, "20150830T123607Z") == 0 && hh.n == 3,
+		    "bb_sigv4_apply sets the fields, replacing a stale Authorization");
+		bb_http_headers_release(&hh);
+	}
+	/* payload hash taken from an x-amz-content-sha256 field, as botocore */
+	hl_set(&h, "X-Amz-Content-SHA256", "UNSIGNED-PAYLOAD");
+	p.flags = BB_SIGV4_S3;
+	p.service = "s3";
+	ok(bb_sigv4_sign(&q, &p, &r2, &err) == 0 && strstr(r2.canonical_request.data,
+	    "\nx-amz-content-sha256:UNSIGNED-PAYLOAD\n") != NULL && strcmp(r2.canonical_request.data
+	    + r2.canonical_request.len - 17, "\nUNSIGNED-PAYLOAD") == 0,
+	    "payload hash from the x-amz-content-sha256 field");
 	cr.secret_key = NULL;
 	ok(bb_sigv4_sign(&q, &p, &r2, &err) == -1 && err.kind == BB_ERR_AUTH,
 	    "no secret: error, not a crash");
