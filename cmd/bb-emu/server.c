@@ -704,7 +704,7 @@ begin(struct emu_conn *k, struct MHD_Connection *c, const char *url, const char 
 	pick_service(k);
 	k->req.request_id = k->is_bedrock ? k->uuid : k->reqid;
 	if (k->is_control) {
-		k->limit = MEM_BODY_MAX;
+		setup_body(k);
 		return;
 	}
 	/* Faults come before authentication, as a front end's would. */
@@ -1013,6 +1013,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		k->e = e;
 		k->fd = -1;
 		k->resp.body_fd = -1;
+		k->expect_len = -1;
 		k->t0 = bb_now();
 		bb_sigv4_verify_result_init(&k->v);
 		*con_cls = k;
