@@ -14,7 +14,7 @@
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
-PATH="$top_builddir/cmd:$PATH"
+PATH="$top_builddir/cmd:$top_builddir/cmd/bb-emu:$PATH"
 LC_ALL=C
 export PATH LC_ALL
 
