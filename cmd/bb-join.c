@@ -95,12 +95,29 @@ static struct idset shard_ids;
 static void
 usage(void)
 {
-	printf("usage: bb-join [-o DIR] [--field NAME] [--raw] [--drop-input]\n"
-	    "               [--format jsonl|csv] [--failed FILE] [--retryable-only]\n"
-	    "               [--unordered] [--strict] [--max-line-bytes SIZE]\n"
-	    "               [--profile NAME] [--region REGION] [--endpoint-url URL]\n"
-	    "               [--progress | --no-progress] [-q] [-v] [FILE ...]\n"
-	    "       bb-join --help | --version\n");
+	printf("usage: bb-join [options] [FILE ...]\n"
+	    "Join the outputs of finished Bedrock batch jobs (job lines from bb-wait) to\n"
+	    "their input rows: one result row per input row, in input order.\n"
+	    "\n"
+	    "  -o, --outputs DIR        outputs on disk (DIR/JOB-ID/*.out), not S3\n"
+	    "      --field NAME         key of the output (default: output, or embedding)\n"
+	    "      --raw                add the whole modelOutput as model_output\n"
+	    "      --drop-input         leave out the input columns (adds record_id, row)\n"
+	    "      --format FORMAT      jsonl (default) or csv\n"
+	    "      --failed FILE        write the rows that failed, as they were in the input\n"
+	    "      --retryable-only     --failed leaves out errors that would fail again\n"
+	    "      --unordered          write each shard as soon as it is joined\n"
+	    "      --strict             exit 1 on any reconciliation mismatch\n"
+	    "      --max-line-bytes SIZE  longest row or output line (default 64MiB)\n"
+	    "      --profile NAME       AWS profile\n"
+	    "      --region REGION      AWS region\n"
+	    "      --endpoint-url URL   S3 endpoint\n"
+	    "      --progress           show progress even when stderr is not a terminal\n"
+	    "      --no-progress        never show progress\n"
+	    "  -q, --quiet              only errors\n"
+	    "  -v, --verbose            more notes\n"
+	    "  -h, --help               this text\n"
+	    "  -V, --version            the version\n");
 }
 
 /* ---- small helpers ---- */
