@@ -59,9 +59,35 @@ usage(int status)
 	    "              [--max-concurrent N] [--throttle-rate P] [--error-rate P]\n"
 	    "              [--drop-rate P] [--slow-ms MS] [--record-error-rate P]\n"
 	    "              [--fail-rate P] [--expire-rate P] [--partial-rate P] [--seed N]\n");
-	if (status)
+	if (status) {
 		fprintf(f, "Try 'bb-emu --help' for more information.\n");
-	exit(status);
+		exit(status);
+	}
+	fprintf(f,
+	    "\nA local Amazon Bedrock batch + S3 emulator on one port (see bb-emu(1)).\n\n"
+	    "  --listen ADDR:PORT      where to listen (127.0.0.1:0: any free port)\n"
+	    "  --data-dir DIR          objects, uploads and jobs (./bb-emu-data)\n"
+	    "  --region REGION         region of the ARNs (us-east-1)\n"
+	    "  --account ID            account of the ARNs (123456789012)\n"
+	    "  --access-key KEY        accepted access key (with --secret-key)\n"
+	    "  --secret-key SECRET     its secret (better: a keys file)\n"
+	    "  --keys-file FILE        lines 'KEY SECRET [TOKEN]' or 'bearer TOKEN'\n"
+	    "  --bearer-token TOKEN    accepted Bedrock API key (repeatable)\n"
+	    "  --time-scale X          emulated seconds per real second (1)\n"
+	    "  --min-records N         records a job needs at least (100)\n"
+	    "  --max-records N         records per file and per job at most (50000)\n"
+	    "  --max-concurrent N      jobs in progress per model (10)\n"
+	    "  --throttle-rate P       fraction of requests throttled (0)\n"
+	    "  --error-rate P          fraction answered with a 500 (0)\n"
+	    "  --drop-rate P           fraction whose connection is dropped (0)\n"
+	    "  --slow-ms MS            latency added to every response (0)\n"
+	    "  --record-error-rate P   fraction of records given an error (0)\n"
+	    "  --fail-rate P           fraction of jobs that fail (0)\n"
+	    "  --expire-rate P         fraction of jobs that expire (0)\n"
+	    "  --partial-rate P        fraction of jobs partially completed (0)\n"
+	    "  --seed N                seed of every random choice (0)\n"
+	    "  -v, --verbose           one line per request on stderr\n");
+	exit(0);
 }
 
 enum {
