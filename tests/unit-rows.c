@@ -161,7 +161,7 @@ read_all(const char *srcjson, struct bb_buf *out, struct bb_error *err)
 static void
 test_jsonl(void)
 {
-	/* offsets: line 1 at 0 (8 bytes + \n), blank line at 9, line 3 at 10 ... */
+	/* offsets: line 1 at 0 (7 bytes and \n), the blank line at 8, line 3 at 9 */
 	const char *text = "{\"a\":1}\n\n{\"a\":2,\"id\":\"k-1\"}\n{bad\n{\"a\":3,\"id\":7}\n";
 	char *p = write_file("rows.jsonl", text);
 	struct bb_buf out = BB_BUF_INIT, src = BB_BUF_INIT;
