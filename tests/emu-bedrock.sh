@@ -30,6 +30,7 @@ emu_up() {
 	_n=$1
 	shift
 	mkdir -p "$TEST_DIR/$_n"
+	rm -f "$TEST_DIR/$_n.out"   # a restart must not read the last run's port
 	"$BB_EMU" --data-dir "$TEST_DIR/$_n" --listen 127.0.0.1:0 "$@" \
 		>"$TEST_DIR/$_n.out" 2>"$TEST_DIR/$_n.log" &
 	EMU_PID=$!
