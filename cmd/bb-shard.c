@@ -12,6 +12,20 @@
  * ends with a remainder below --min-records, the held shard and the
  * remainder are re-split from their files, so memory stays at two record
  * tables whatever the input size.
+ *
+ * A final shard goes to a finisher thread, which hashes it, writes its
+ * sidecar, makes both durable and prints its line, while the main thread
+ * parses the rows of the next ones. At most one shard waits for it, so
+ * memory stays bounded whatever the input size.
+ *
+ * Durability: a shard line is a resume point, so the shard it names must
+ * be on disk before the line is printed: the file is fdatasync()ed, then
+ * renamed, then its directory fsync()ed (a crash in between leaves a .tmp
+ * file, never a half shard under the final name). To keep that cheap, the
+ * writeback of every MiB is started (sync_file_range, Linux) as soon as it
+ * is written, so the final fdatasync() has little left to wait for, and it
+ * waits in the finisher, not in the parsing loop. --no-sync skips all of
+ * this for scratch directories (tmpfs, throwaway runs).
  */
 #include "config.h"
 
@@ -19,6 +33,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +66,7 @@ static const char *opt_model, *opt_template, *opt_system, *opt_params, *opt_text
 static const char *opt_id_field, *opt_out_dir = ".", *opt_prefix = "part", *opt_rejects;
 static const char *opt_input_type;
 static enum fmt opt_format = FMT_AUTO;
-static int opt_converse, opt_strict, opt_dry_run;
+static int opt_converse, opt_strict, opt_dry_run, opt_no_sync, opt_sidecar_level = 1;
 static long long opt_max_records = 50000, opt_min_records = 100, opt_records = -1;
 static uint64_t opt_max_bytes = 1000000000ULL, opt_max_line = 64u << 20;
 static size_t opt_read_size;
@@ -73,14 +89,15 @@ struct shard {
 	unsigned index;
 	char *tmp;             /* temporary path, NULL in a dry run */
 	int fd;
-	struct bb_buf wbuf;
-	struct bb_sha256 sha;
+	struct bb_buf wbuf;    /* records not yet written */
+	uint64_t written;      /* bytes of the file written (and their writeback started) */
 	uint64_t bytes;
 	struct rec *recs;
 	size_t nrec, cap;
 	char first_id[2 * MAX_ID_VALUE + 8], last_id[2 * MAX_ID_VALUE + 8];
 	int spool_fd;          /* unlinked file of raw rows (sidecar mode) */
-	uint64_t spool_len;
+	struct bb_buf sbuf;    /* spooled rows not yet written */
+	uint64_t spool_len;    /* including sbuf */
 	unsigned file;         /* input file of the first record */
 	int multi_file;
 };
@@ -110,7 +127,7 @@ static uint64_t *idset;
 static size_t idset_cap, idset_n;
 
 /* Per-row scratch (reused: no allocation per row once warm). */
-static struct bb_buf recbuf, prompt, idbuf, scratch, spoolrow;
+static struct bb_buf recbuf, prompt, idbuf, scratch;
 static struct bb_buf *nested_vals;
 static struct bb_template_value *vals;
 static struct bb_json_span *spans;
@@ -127,7 +144,8 @@ usage(void)
 	    "                [--input-type TYPE] [--params JSON] [--id-field NAME]\n"
 	    "                [-o DIR] [-p PREFIX] [--max-records N] [--min-records N]\n"
 	    "                [--records N] [--max-bytes SIZE] [--max-line-bytes SIZE]\n"
-	    "                [--rejects FILE] [--strict] [-n] [-q] [-v] [FILE ...]\n");
+	    "                [--rejects FILE] [--strict] [--no-sync] [--sidecar-level N]\n"
+	    "                [-n] [-q] [-v] [FILE ...]\n");
 }
 
 /* ---- small helpers ---- */
@@ -266,19 +284,19 @@ shard_new(void)
 	s->spool_fd = -1;
 	s->file = cur_file;
 	bb_buf_init(&s->wbuf);
+	bb_buf_init(&s->sbuf);
 	if (!opt_dry_run) {
 		s->tmp = shard_name(s->index, ".jsonl", 1);
 		s->fd = open(s->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 		if (s->fd < 0)
 			bb_die(BB_EXIT_USAGE, "cannot create '%s': %s", s->tmp, strerror(errno));
-		if (bb_sha256_init(&s->sha))
-			bb_die(BB_EXIT_USAGE, "cannot initialise SHA-256");
 		if (sidecar_mode)
 			s->spool_fd = anon_file();
 	}
 	return s;
 }
 
+/* Write the buffered records and start their writeback (see the top). */
 static void
 shard_flush(struct shard *s)
 {
@@ -286,9 +304,23 @@ shard_flush(struct shard *s)
 		return;
 	if (s->fd >= 0) {
 		write_all(s->fd, s->wbuf.data, s->wbuf.len, s->tmp);
-		bb_sha256_update(&s->sha, s->wbuf.data, s->wbuf.len);
+#ifdef SYNC_FILE_RANGE_WRITE
+		if (!opt_no_sync)
+			(void)sync_file_range(s->fd, (off_t)s->written, (off_t)s->wbuf.len,
+			    SYNC_FILE_RANGE_WRITE);
+#endif
+		s->written += s->wbuf.len;
 	}
 	bb_buf_reset(&s->wbuf);
+}
+
+static void
+spool_flush(struct shard *s)
+{
+	if (s->sbuf.len == 0)
+		return;
+	write_all(s->spool_fd, s->sbuf.data, s->sbuf.len, "spool");
+	bb_buf_reset(&s->sbuf);
 }
 
 static void
@@ -305,12 +337,22 @@ shard_free(struct shard *s, int remove_tmp)
 	free(s->tmp);
 	free(s->recs);
 	bb_buf_release(&s->wbuf);
-	bb_sha256_release(&s->sha);
+	bb_buf_release(&s->sbuf);
 	free(s);
 }
 
 static void
-shard_add(struct shard *s, const char *line, size_t n, const struct rec *r, const char *id)
+copy_id(char *dst, size_t dstsize, const char *id, size_t n)
+{
+	if (n >= dstsize)
+		n = dstsize - 1;
+	memcpy(dst, id, n);
+	dst[n] = '\0';
+}
+
+static void
+shard_add(struct shard *s, const char *line, size_t n, const struct rec *r, const char *id,
+    size_t idlen)
 {
 	struct rec *x;
 
@@ -324,8 +366,8 @@ shard_add(struct shard *s, const char *line, size_t n, const struct rec *r, cons
 	x->out_end = s->bytes;
 	x->tokens += s->nrec > 1 ? s->recs[s->nrec - 2].tokens : 0;
 	if (s->nrec == 1)
-		snprintf(s->first_id, sizeof(s->first_id), "%s", id);
-	snprintf(s->last_id, sizeof(s->last_id), "%s", id);
+		copy_id(s->first_id, sizeof(s->first_id), id, idlen);
+	copy_id(s->last_id, sizeof(s->last_id), id, idlen);
 	if (r->line && cur_file != s->file)
 		s->multi_file = 1;
 	if (!opt_dry_run) {
@@ -355,24 +397,6 @@ read_id(struct shard *s, uint64_t off, char *out, size_t outsz)
 	    buf[sizeof(pre) - 1 + i] != '\0'; i++)
 		out[i] = buf[sizeof(pre) - 1 + i];
 	out[i] = '\0';
-}
-
-/* Recompute the digest of a shard from its file. */
-static void
-shard_rehash(struct shard *s)
-{
-	char *buf = bb_xmalloc(WBUF_SIZE);
-	uint64_t off = 0;
-	size_t got;
-
-	bb_sha256_release(&s->sha);
-	if (bb_sha256_init(&s->sha))
-		bb_die(BB_EXIT_USAGE, "cannot initialise SHA-256");
-	while ((got = read_at(s->fd, buf, WBUF_SIZE, off, s->tmp)) > 0) {
-		bb_sha256_update(&s->sha, buf, got);
-		off += got;
-	}
-	free(buf);
 }
 
 /* Copy [off, off+n) of fd `from` to the end of fd `to`. */
@@ -428,71 +452,178 @@ emit_source(struct bb_json_append *a, struct shard *s)
 	bb_buf_release(&src);
 }
 
-static void
-write_sidecar(struct shard *s)
+/* ---- the finisher thread ---- */
+
+static struct {
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int started, quit;
+	struct shard *job;     /* handed over, not yet taken */
+	int busy;              /* finishing a shard */
+	int failed;
+	char err[PATH_MAX + 256];
+	uint64_t shards, bytes, tokens;
+	int dirfd;
+} fin = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .dirfd = -1 };
+
+/* Record the finisher's first failure; the main thread reports it. -1. */
+static int
+fin_fail(const char *f, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&fin.mu);
+	if (!fin.failed) {
+		va_start(ap, f);
+		vsnprintf(fin.err, sizeof(fin.err), f, ap);
+		va_end(ap);
+		fin.failed = 1;
+	}
+	pthread_mutex_unlock(&fin.mu);
+	return -1;
+}
+
+static int
+fin_pread(int fd, char *p, size_t n, uint64_t off, const char *name, size_t *got)
+{
+	ssize_t r;
+
+	*got = 0;
+	while (*got < n) {
+		r = pread(fd, p + *got, n - *got, (off_t)(off + *got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return fin_fail("cannot read '%s': %s", name, strerror(errno));
+		if (r == 0)
+			break;
+		*got += (size_t)r;
+	}
+	return 0;
+}
+
+static int
+fin_datasync(int fd, const char *name)
+{
+	if (opt_no_sync || fdatasync(fd) == 0)
+		return 0;
+	return fin_fail("cannot sync '%s': %s", name, strerror(errno));
+}
+
+/* SHA-256 of the shard file, read back (from the page cache). */
+static int
+shard_digest(struct shard *s, char *buf, char hex[BB_SHA256_HEX])
+{
+	struct bb_sha256 sha;
+	unsigned char dig[BB_SHA256_LEN];
+	uint64_t off = 0;
+	size_t got;
+	int rc = -1;
+
+	if (bb_sha256_init(&sha))
+		return fin_fail("cannot initialise SHA-256");
+	while (off < s->bytes) {
+		if (fin_pread(s->fd, buf, WBUF_SIZE, off, s->tmp, &got))
+			goto out;
+		if (got == 0) {
+			fin_fail("cannot read '%s': unexpected end of file", s->tmp);
+			goto out;
+		}
+		bb_sha256_update(&sha, buf, got);
+		off += got;
+	}
+	if (bb_sha256_final(&sha, dig)) {
+		fin_fail("SHA-256 failed");
+		goto out;
+	}
+	bb_hex_encode(dig, sizeof(dig), hex);
+	rc = 0;
+out:
+	bb_sha256_release(&sha);
+	return rc;
+}
+
+/*
+ * The rows of the shard, from its spool, gzip-compressed at
+ * --sidecar-level (default 1: deflate's fast level is about five times
+ * faster than gzip's default for a sidecar a third larger; 0 stores).
+ */
+static int
+write_sidecar(struct shard *s, char *buf)
 {
 	char *final = shard_name(s->index, ".rows.jsonl.gz", 0);
 	char *tmp = shard_name(s->index, ".rows.jsonl.gz", 1);
-	char *buf = bb_xmalloc(WBUF_SIZE);
 	uint64_t off = s->recs[0].spool_off, end = s->recs[s->nrec - 1].spool_end;
-	gzFile gz;
-	int fd;
+	char mode[8];
+	gzFile gz = NULL;
+	size_t got;
+	int fd, gzfd = -1, rc = -1;
 
+	snprintf(mode, sizeof(mode), "wb%d", opt_sidecar_level);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (fd < 0 || (gz = gzdopen(fd, "wb6")) == NULL)
-		bb_die(BB_EXIT_USAGE, "cannot create '%s': %s", tmp, strerror(errno));
+	if (fd < 0) {
+		fin_fail("cannot create '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	/* zlib closes its own descriptor; fd stays open for the sync */
+	if ((gzfd = dup(fd)) < 0 || (gz = gzdopen(gzfd, mode)) == NULL) {
+		fin_fail("cannot create '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	gzfd = -1;
+	gzbuffer(gz, 256u << 10);
 	while (off < end) {
 		size_t want = end - off > WBUF_SIZE ? WBUF_SIZE : (size_t)(end - off);
-		size_t got = read_at(s->spool_fd, buf, want, off, "spool");
 
-		if (got == 0 || gzwrite(gz, buf, (unsigned)got) != (int)got)
-			bb_die(BB_EXIT_USAGE, "cannot write '%s'", tmp);
+		if (fin_pread(s->spool_fd, buf, want, off, "spool", &got))
+			goto out;
+		if (got == 0 || gzwrite(gz, buf, (unsigned)got) != (int)got) {
+			fin_fail("cannot write '%s'", tmp);
+			goto out;
+		}
 		off += got;
 	}
-	if (gzclose(gz) != Z_OK)
-		bb_die(BB_EXIT_USAGE, "cannot write '%s'", tmp);
+	rc = gzclose(gz);
+	gz = NULL;
+	if (rc != Z_OK) {
+		rc = fin_fail("cannot write '%s'", tmp);
+		goto out;
+	}
+	if ((rc = fin_datasync(fd, tmp)) != 0)
+		goto out;
 	if (rename(tmp, final))
-		bb_die(BB_EXIT_USAGE, "cannot rename '%s': %s", tmp, strerror(errno));
-	free(buf);
+		rc = fin_fail("cannot rename '%s': %s", tmp, strerror(errno));
+out:
+	if (gz != NULL)
+		gzclose(gz);
+	if (gzfd >= 0)
+		close(gzfd);
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
 	free(tmp);
 	free(final);
+	return rc;
 }
 
-/* The shard is complete: rename it into place and print its line. */
+/* The shard line of a finished (or planned) shard, into line. */
 static void
-shard_emit(struct shard *s)
+shard_line(struct shard *s, const char *final, const char *hex, struct bb_buf *line)
 {
-	struct bb_buf line = BB_BUF_INIT;
 	struct bb_json_append a;
-	unsigned char dig[BB_SHA256_LEN];
-	char hex[BB_SHA256_HEX];
 	uint64_t tokens = s->recs[s->nrec - 1].tokens;
 	int r = 0;
 
-	shard_flush(s);
-	if (bb_json_append_begin(&a, &line, "{}", 2, NULL))
+	if (bb_json_append_begin(&a, line, "{}", 2, NULL))
 		bb_die(BB_EXIT_USAGE, "out of memory");
-	if (opt_dry_run) {
+	if (final == NULL) {
 		r |= bb_json_append_int(&a, "index", s->index);
 		r |= bb_json_append_int(&a, "records", (long long)s->nrec);
 		r |= bb_json_append_int(&a, "bytes", (long long)s->bytes);
 		r |= bb_json_append_int(&a, "est_input_tokens", (long long)tokens);
 	} else {
-		char *final = shard_name(s->index, ".jsonl", 0);
-
-		if (bb_sha256_final(&s->sha, dig))
-			bb_die(BB_EXIT_USAGE, "SHA-256 failed");
-		bb_hex_encode(dig, sizeof(dig), hex);
-		if (sidecar_mode || (s->multi_file && source_path))
-			write_sidecar(s);
-		if (close(s->fd))
-			bb_die(BB_EXIT_USAGE, "cannot write '%s': %s", s->tmp, strerror(errno));
-		s->fd = -1;
-		if (rename(s->tmp, final))
-			bb_die(BB_EXIT_USAGE, "cannot rename '%s' to '%s': %s", s->tmp, final,
-			    strerror(errno));
-		free(s->tmp);
-		s->tmp = NULL;
 		r |= bb_json_append_str(&a, "shard", final, strlen(final));
 		r |= bb_json_append_int(&a, "index", s->index);
 		r |= bb_json_append_int(&a, "records", (long long)s->nrec);
@@ -506,17 +637,159 @@ shard_emit(struct shard *s)
 		r |= bb_json_append_str(&a, "first_record", s->first_id, strlen(s->first_id));
 		r |= bb_json_append_str(&a, "last_record", s->last_id, strlen(s->last_id));
 		emit_source(&a, s);
-		free(final);
 	}
-	if (r || bb_json_append_end(&a) || bb_buf_addc(&line, '\n'))
+	if (r || bb_json_append_end(&a) || bb_buf_addc(line, '\n'))
 		bb_die(BB_EXIT_USAGE, "out of memory");
+}
+
+/*
+ * Make a final shard durable under its name and print its line (in the
+ * finisher thread, or in the main one for a dry run). Frees s.
+ */
+static void
+shard_finish(struct shard *s)
+{
+	struct bb_buf line = BB_BUF_INIT;
+	char hex[BB_SHA256_HEX], *buf = NULL, *final = NULL;
+	uint64_t tokens = s->recs[s->nrec - 1].tokens;
+	int ok = 0;
+
+	if (opt_dry_run) {
+		shard_line(s, NULL, NULL, &line);
+		ok = 1;
+		goto print;
+	}
+	buf = bb_xmalloc(WBUF_SIZE);
+	final = shard_name(s->index, ".jsonl", 0);
+	if (shard_digest(s, buf, hex))
+		goto out;
+	if ((sidecar_mode || (s->multi_file && source_path)) && write_sidecar(s, buf))
+		goto out;
+	if (fin_datasync(s->fd, s->tmp))
+		goto out;
+	if (close(s->fd)) {
+		s->fd = -1;
+		fin_fail("cannot write '%s': %s", s->tmp, strerror(errno));
+		goto out;
+	}
+	s->fd = -1;
+	if (rename(s->tmp, final)) {
+		fin_fail("cannot rename '%s' to '%s': %s", s->tmp, final, strerror(errno));
+		goto out;
+	}
+	free(s->tmp);
+	s->tmp = NULL;
+	/* the renames themselves are on disk before the line says so */
+	if (!opt_no_sync && fin.dirfd >= 0 && fsync(fin.dirfd)) {
+		fin_fail("cannot sync '%s': %s", out_dir_abs, strerror(errno));
+		goto out;
+	}
+	shard_line(s, final, hex, &line);
+	ok = 1;
+print:
 	bb_out_write(line.data, line.len);
 	bb_out_record_end();
-	shards_done++;
-	bytes_total += s->bytes;
-	tokens_total += tokens;
+out:
+	if (ok) {
+		fin.shards++;
+		fin.bytes += s->bytes;
+		fin.tokens += tokens;
+	}
 	bb_buf_release(&line);
-	shard_free(s, 0);
+	free(buf);
+	free(final);
+	shard_free(s, 1);
+}
+
+static void *
+fin_main(void *arg)
+{
+	struct shard *s;
+	int failed;
+
+	(void)arg;
+	pthread_mutex_lock(&fin.mu);
+	for (;;) {
+		while (fin.job == NULL && !fin.quit)
+			pthread_cond_wait(&fin.cv, &fin.mu);
+		if (fin.job == NULL)
+			break;
+		s = fin.job;
+		fin.job = NULL;
+		fin.busy = 1;
+		failed = fin.failed;
+		pthread_cond_broadcast(&fin.cv);
+		pthread_mutex_unlock(&fin.mu);
+		if (failed)
+			shard_free(s, 1);   /* after a failure nothing more is printed */
+		else
+			shard_finish(s);
+		pthread_mutex_lock(&fin.mu);
+		fin.busy = 0;
+		pthread_cond_broadcast(&fin.cv);
+	}
+	pthread_mutex_unlock(&fin.mu);
+	return NULL;
+}
+
+static void
+fin_check(void)
+{
+	int failed;
+
+	pthread_mutex_lock(&fin.mu);
+	failed = fin.failed;
+	pthread_mutex_unlock(&fin.mu);
+	if (failed)
+		bb_die(BB_EXIT_USAGE, "%s", fin.err);
+}
+
+/* The shard is complete and final: hand it to the finisher. */
+static void
+shard_emit(struct shard *s)
+{
+	int e;
+
+	shard_flush(s);
+	if (s->spool_fd >= 0)
+		spool_flush(s);
+	shards_done++;
+	if (opt_dry_run) {
+		shard_finish(s);
+		return;
+	}
+	if (!fin.started) {
+		if (!opt_no_sync && (fin.dirfd = open(out_dir_abs, O_RDONLY | O_CLOEXEC)) < 0)
+			bb_die(BB_EXIT_USAGE, "cannot open '%s': %s", out_dir_abs, strerror(errno));
+		if ((e = pthread_create(&fin.tid, NULL, fin_main, NULL)) != 0)
+			bb_die(BB_EXIT_USAGE, "cannot start a thread: %s", strerror(e));
+		fin.started = 1;
+	}
+	pthread_mutex_lock(&fin.mu);
+	while (fin.job != NULL)
+		pthread_cond_wait(&fin.cv, &fin.mu);
+	fin.job = s;
+	pthread_cond_broadcast(&fin.cv);
+	pthread_mutex_unlock(&fin.mu);
+	fin_check();
+}
+
+/* Wait until every handed shard is finished. */
+static void
+fin_join(void)
+{
+	if (!fin.started)
+		return;
+	pthread_mutex_lock(&fin.mu);
+	fin.quit = 1;
+	pthread_cond_broadcast(&fin.cv);
+	pthread_mutex_unlock(&fin.mu);
+	pthread_join(fin.tid, NULL);
+	fin.started = 0;
+	if (fin.dirfd >= 0)
+		close(fin.dirfd);
+	fin.dirfd = -1;
+	fin_check();
 }
 
 /*
@@ -550,8 +823,15 @@ rebalance(struct shard *h, struct shard *c)
 	moved = h->nrec - k;
 	/* A new file for the remainder: h's tail, then c. */
 	nc = bb_xcalloc(1, sizeof(*nc));
+	shard_flush(h);
+	shard_flush(c);
+	if (h->spool_fd >= 0) {
+		spool_flush(h);
+		spool_flush(c);
+	}
 	*nc = *c;
 	bb_buf_init(&nc->wbuf);
+	bb_buf_init(&nc->sbuf);
 	nc->recs = bb_xmalloc((n - k) * sizeof(*nc->recs));
 	nc->cap = n - k;
 	nc->nrec = 0;
@@ -561,7 +841,6 @@ rebalance(struct shard *h, struct shard *c)
 		nc->fd = open(nc->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 		if (nc->fd < 0)
 			bb_die(BB_EXIT_USAGE, "cannot create '%s': %s", nc->tmp, strerror(errno));
-		memset(&nc->sha, 0, sizeof(nc->sha));
 		copy_range(h->fd, h->tmp, start_k, h->bytes - start_k, nc->fd, nc->tmp);
 		copy_range(c->fd, c->tmp, 0, c->bytes, nc->fd, nc->tmp);
 		if (h->spool_fd >= 0) {
@@ -603,8 +882,8 @@ rebalance(struct shard *h, struct shard *c)
 			bb_die(BB_EXIT_USAGE, "cannot truncate '%s': %s", h->tmp, strerror(errno));
 		read_id(h, k > 1 ? h->recs[k - 2].out_end : 0, h->last_id, sizeof(h->last_id));
 		read_id(nc, 0, nc->first_id, sizeof(nc->first_id));
-		shard_rehash(h);
-		shard_rehash(nc);
+		h->written = start_k;
+		nc->written = nc->bytes;
 		/* c's files go; nc takes c's index and final name. */
 		close(c->fd);
 		unlink(c->tmp);
@@ -615,9 +894,9 @@ rebalance(struct shard *h, struct shard *c)
 			close(c->spool_fd);
 		c->spool_fd = -1;
 	}
-	bb_sha256_release(&c->sha);
 	free(c->recs);
 	bb_buf_release(&c->wbuf);
+	bb_buf_release(&c->sbuf);
 	free(c);
 	cur = nc;
 }
@@ -655,6 +934,7 @@ reject(const char *name, uint64_t line, const char *raw, size_t n, const char *w
 		held = cur = NULL;
 		if (rejects_fp && (fclose(rejects_fp) || rename(rejects_tmp, rejects_path)))
 			bb_msg_error("cannot write '%s'", rejects_path);
+		fin_join();
 		bb_msg_info("stopped at the first bad row (--strict)");
 		exit(bb_main_finish(BB_EXIT_PARTIAL));
 	}
@@ -752,41 +1032,48 @@ static void
 spool_row(const struct row *rw, int ok, struct rec *r)
 {
 	struct shard *s = cur;
+	struct bb_buf *b;
+	size_t old;
+	int e = 0;
 
 	if (!sidecar_mode || opt_dry_run)
 		return;
 	if (s == NULL)
 		return;   /* before the first record of the input: in no region */
-	bb_buf_reset(&spoolrow);
+	b = &s->sbuf;
+	old = b->len;
 	if (fmt == FMT_CSV || fmt == FMT_TSV) {
 		size_t i, len;
 
 		if (ok && rw->csv) {
-			bb_buf_addc(&spoolrow, '{');
+			e |= bb_buf_addc(b, '{');
 			for (i = 0; i < csv_ncols; i++) {
 				const char *f = bb_csv_field(rw->csv, i, &len);
 
 				if (i)
-					bb_buf_addc(&spoolrow, ',');
-				bb_json_add_str(&spoolrow, csv_names[i], strlen(csv_names[i]));
-				bb_buf_addc(&spoolrow, ':');
-				if (bb_json_add_str(&spoolrow, f, len))
-					bb_buf_adds(&spoolrow, "null");
+					e |= bb_buf_addc(b, ',');
+				e |= bb_json_add_str(b, csv_names[i], strlen(csv_names[i]));
+				e |= bb_buf_addc(b, ':');
+				if (bb_json_add_str(b, f, len))
+					e |= bb_buf_adds(b, "null");
 			}
-			bb_buf_adds(&spoolrow, "}\n");
+			e |= bb_buf_adds(b, "}\n");
 		} else {
-			bb_buf_adds(&spoolrow, "null\n");
+			e |= bb_buf_adds(b, "null\n");
 		}
 	} else {
-		bb_buf_add(&spoolrow, rw->raw, rw->len);
-		bb_buf_addc(&spoolrow, '\n');
+		e |= bb_buf_add(b, rw->raw, rw->len);
+		e |= bb_buf_addc(b, '\n');
 	}
-	write_all(s->spool_fd, spoolrow.data, spoolrow.len, "spool");
+	if (e)
+		bb_die(BB_EXIT_USAGE, "out of memory");
 	if (r) {
 		r->spool_off = s->spool_len;
-		r->spool_end = s->spool_len + spoolrow.len;
+		r->spool_end = s->spool_len + (b->len - old);
 	}
-	s->spool_len += spoolrow.len;
+	s->spool_len += b->len - old;
+	if (b->len >= WBUF_SIZE)
+		spool_flush(s);
 }
 
 /* Template values for a JSON row; -1 on a bad row. */
@@ -1037,62 +1324,90 @@ bedrock_row(const struct row *rw, struct bb_error *err)
 	return 0;
 }
 
+/* "r" and the row number, at least ten digits: the generated record id. */
+static void
+gen_id(uint64_t n)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	while (sizeof(tmp) - i < 10)
+		tmp[--i] = '0';
+	tmp[--i] = 'r';
+	bb_buf_reset(&idbuf);
+	bb_buf_add(&idbuf, tmp + i, sizeof(tmp) - i);
+}
+
 static void
 process_row(const char *name, const struct row *rw)
 {
+	static const char head[] = "{\"recordId\":\"", mid[] = "\",\"modelInput\":";
 	struct bb_error err = BB_ERROR_INIT;
 	struct bb_json *tree = NULL;
 	struct rec r;
-	char gen[32];
-	size_t head;
+	size_t at, plen = 0;
 	int bad = 1;
 
 	rows_total++;
 	memset(&r, 0, sizeof(r));
 	bb_buf_reset(&recbuf);
-	bb_buf_adds(&recbuf, "{\"recordId\":\"");
-	head = recbuf.len;
-	bb_buf_adds(&recbuf, "\",\"modelInput\":");
-	if (fmt == FMT_BEDROCK) {
-		if (bedrock_row(rw, &err))
+	if (fmt == FMT_BEDROCK || fmt == FMT_OPENAI) {
+		/* the id comes with the body: put it in front afterwards */
+		bb_buf_add(&recbuf, head, sizeof(head) - 1);
+		at = recbuf.len;
+		bb_buf_add(&recbuf, mid, sizeof(mid) - 1);
+		if (fmt == FMT_BEDROCK ? bedrock_row(rw, &err) : openai_row(rw, &err))
 			goto out;
-	} else if (fmt == FMT_OPENAI) {
-		if (openai_row(rw, &err))
-			goto out;
+		if (idbuf.len == 0)
+			gen_id(rows_total);
+		else if (!idset_add(fingerprint(idbuf.data, idbuf.len)))
+			goto dup;
+		if (bb_buf_grow(&recbuf, idbuf.len))
+			bb_die(BB_EXIT_USAGE, "out of memory");
+		memmove(recbuf.data + at + idbuf.len, recbuf.data + at, recbuf.len - at + 1);
+		memcpy(recbuf.data + at, idbuf.data, idbuf.len);
+		recbuf.len += idbuf.len;
+		plen = prompt.len;
 	} else {
+		/* template path: the id first, the prompt rendered in place */
 		if (fmt == FMT_CSV || fmt == FMT_TSV) {
 			if (values_csv(rw, &err))
 				goto out;
 		} else if (values_json(rw, &tree, &err)) {
 			goto out;
 		}
-		bb_buf_reset(&prompt);
-		if (bb_template_render_json(tpl, vals, &prompt, &err))
+		if (!id_mode_field || idbuf.len == 0)
+			gen_id(rows_total);
+		if (bb_buf_add(&recbuf, head, sizeof(head) - 1) ||
+		    bb_buf_add(&recbuf, idbuf.data, idbuf.len) ||
+		    bb_buf_add(&recbuf, mid, sizeof(mid) - 1))
+			bb_die(BB_EXIT_USAGE, "out of memory");
+		if (bb_modelinput_prompt_begin(&mi, &recbuf, &err))
 			goto out;
-		if (bb_modelinput_prompt(&mi, prompt.data ? prompt.data : "", prompt.len,
-		    &recbuf, &err))
+		at = recbuf.len;
+		if (bb_template_render_json(tpl, vals, &recbuf, &err))
 			goto out;
+		plen = recbuf.len - at;
+		if (bb_modelinput_prompt_end(&mi, &recbuf, plen, &err))
+			goto out;
+		if (id_mode_field && !idset_add(fingerprint(idbuf.data, idbuf.len)))
+			goto dup;
 	}
-	if (!id_mode_field || idbuf.len == 0) {
-		snprintf(gen, sizeof(gen), "r%010llu", (unsigned long long)rows_total);
-		bb_buf_reset(&idbuf);
-		bb_buf_adds(&idbuf, gen);
-	} else if (!idset_add(fingerprint(idbuf.data, idbuf.len))) {
-		bb_error_set(&err, BB_ERR_INPUT, "duplicate record id '%s'", idbuf.data);
-		goto out;
-	}
-	bb_buf_adds(&recbuf, "}\n");
-	if (recbuf.len + idbuf.len > opt_max_bytes) {
+	if (bb_buf_add(&recbuf, "}\n", 2))
+		bb_die(BB_EXIT_USAGE, "out of memory");
+	if (recbuf.len > opt_max_bytes) {
 		bb_error_set(&err, BB_ERR_INPUT, "record of %zu bytes is over --max-bytes",
-		    recbuf.len + idbuf.len);
+		    recbuf.len);
 		goto out;
 	}
-	/* the id goes after the fixed head */
-	bb_buf_grow(&recbuf, idbuf.len);
-	memmove(recbuf.data + head + idbuf.len, recbuf.data + head, recbuf.len - head + 1);
-	memcpy(recbuf.data + head, idbuf.data, idbuf.len);
-	recbuf.len += idbuf.len;
 	bad = 0;
+	goto out;
+dup:
+	bb_error_set(&err, BB_ERR_INPUT, "duplicate record id '%s'", bb_buf_str(&idbuf));
 out:
 	bb_json_free(tree);
 	if (bad) {
@@ -1119,9 +1434,9 @@ out:
 	r.in_off = rw->off;
 	r.in_end = rw->off + rw->len;
 	r.line = rw->line;
-	r.tokens = (prompt.len + 3) / 4;
+	r.tokens = (plen + 3) / 4;
 	spool_row(rw, 1, &r);
-	shard_add(cur, recbuf.data, recbuf.len, &r, idbuf.data);
+	shard_add(cur, recbuf.data, recbuf.len, &r, idbuf.data, idbuf.len);
 	records_total++;
 	bb_progress_update("bb-shard: %llu rows, %llu records, %llu shards",
 	    (unsigned long long)rows_total, (unsigned long long)records_total,
@@ -1292,7 +1607,7 @@ enum {
 	O_MAX_TOKENS = 256, O_TEMPERATURE, O_TOP_P, O_STOP, O_DIMENSIONS, O_NORMALIZE,
 	O_NO_NORMALIZE, O_PARAMS, O_TEXT_FIELD, O_ID_FIELD, O_MAX_RECORDS, O_MIN_RECORDS,
 	O_RECORDS, O_MAX_BYTES, O_MAX_LINE, O_REJECTS, O_STRICT, O_INVOCATION, O_INPUT_TYPE,
-	O_READ_SIZE, O_PROGRESS, O_NO_PROGRESS,
+	O_READ_SIZE, O_PROGRESS, O_NO_PROGRESS, O_NO_SYNC, O_SIDECAR_LEVEL,
 };
 
 static const struct option longopts[] = {
@@ -1330,6 +1645,8 @@ static const struct option longopts[] = {
 	{ "read-size", required_argument, NULL, O_READ_SIZE },
 	{ "progress", no_argument, NULL, O_PROGRESS },
 	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
+	{ "no-sync", no_argument, NULL, O_NO_SYNC },
+	{ "sidecar-level", required_argument, NULL, O_SIDECAR_LEVEL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1461,6 +1778,12 @@ parse_options(int argc, char **argv)
 			break;
 		case O_PROGRESS: bb_progress_force(1); break;
 		case O_NO_PROGRESS: bb_progress_force(0); break;
+		case O_NO_SYNC: opt_no_sync = 1; break;
+		case O_SIDECAR_LEVEL:
+			if (bb_parse_int(optarg, 0, 9, &v))
+				bb_usage_die("--sidecar-level: not a gzip level 0-9: '%s'", optarg);
+			opt_sidecar_level = (int)v;
+			break;
 		default:
 			fprintf(stderr, "Try 'bb-shard --help' for more information.\n");
 			exit(bb_main_finish(BB_EXIT_USAGE));
@@ -1583,6 +1906,7 @@ main(int argc, char **argv)
 	if (failed) {
 		shard_free(held, 1);
 		shard_free(cur, 1);
+		fin_join();
 		status = BB_EXIT_USAGE;
 		goto out;
 	}
@@ -1611,6 +1935,10 @@ main(int argc, char **argv)
 	if (cur != NULL)
 		shard_emit(cur);
 	cur = NULL;
+	fin_join();
+	shards_done = fin.shards;
+	bytes_total = fin.bytes;
+	tokens_total = fin.tokens;
 	if (opt_dry_run)
 		bb_msg_info("dry run: %llu shards, %llu records, %llu bytes, about %llu input tokens",
 		    (unsigned long long)shards_done, (unsigned long long)records_total,

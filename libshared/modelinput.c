@@ -542,6 +542,26 @@ bb_modelinput_prompt(const struct bb_modelinput *mi, const char *prompt, size_t 
 }
 
 int
+bb_modelinput_prompt_begin(const struct bb_modelinput *mi, struct bb_buf *out,
+    struct bb_error *err)
+{
+	if (bb_buf_add(out, mi->prefix.data, mi->prefix.len))
+		return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+	return 0;
+}
+
+int
+bb_modelinput_prompt_end(const struct bb_modelinput *mi, struct bb_buf *out,
+    size_t prompt_len, struct bb_error *err)
+{
+	if (prompt_len == 0)
+		return bb_error_set(err, BB_ERR_INPUT, "empty prompt");
+	if (bb_buf_add(out, mi->suffix.data, mi->suffix.len))
+		return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+	return 0;
+}
+
+int
 bb_modelinput_chat(const struct bb_modelinput *mi, const struct bb_mi_message *msgs,
     size_t n, const struct bb_mi_params *p, struct bb_buf *out, struct bb_error *err)
 {

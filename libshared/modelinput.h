@@ -97,6 +97,19 @@ int bb_modelinput_prompt(const struct bb_modelinput *mi, const char *prompt, siz
     struct bb_buf *out, struct bb_error *err);
 
 /*
+ * The same in two steps, for a caller that renders the prompt straight
+ * into out (no copy of the prompt): bb_modelinput_prompt_begin() appends
+ * the prefix; the caller appends the prompt (a JSON string body);
+ * bb_modelinput_prompt_end() appends the suffix, given the prompt's length
+ * in bytes. An empty prompt is an error (BB_ERR_INPUT); on any error the
+ * caller resets out to its length before _begin.
+ */
+int bb_modelinput_prompt_begin(const struct bb_modelinput *mi, struct bb_buf *out,
+    struct bb_error *err);
+int bb_modelinput_prompt_end(const struct bb_modelinput *mi, struct bb_buf *out,
+    size_t prompt_len, struct bb_error *err);
+
+/*
  * Append the modelInput for a conversation: system messages go where the
  * family takes a system text (the options' system text when there is
  * none), the others in order. `p` overrides the

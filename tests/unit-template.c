@@ -220,6 +220,15 @@ test_modelinput(void)
 		    "passes the family check (%s)", err.msg);
 		ok(bb_modelinput_prompt(&mi, "", 0, &out, &err) == -1 &&
 		    err.kind == BB_ERR_INPUT, "empty prompt refused");
+		/* the two-step form gives the same bytes */
+		bb_buf_reset(&out);
+		ok(bb_modelinput_prompt_begin(&mi, &out, &err) == 0 &&
+		    bb_buf_adds(&out, prompt) == 0 &&
+		    bb_modelinput_prompt_end(&mi, &out, strlen(prompt), &err) == 0,
+		    "build %zu in two steps", c);
+		is_str(bb_buf_str(&out), mcases[c].want, "same modelInput in two steps");
+		ok(bb_modelinput_prompt_end(&mi, &out, 0, &err) == -1 &&
+		    err.kind == BB_ERR_INPUT, "empty prompt refused in two steps");
 		bb_modelinput_release(&mi);
 	}
 	bb_buf_release(&out);
