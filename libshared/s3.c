@@ -18,6 +18,7 @@
 #include "http.h"
 #include "json.h"
 #include "s3.h"
+#include "xml.h"
 
 /* ---- names and URLs ---- */
 
@@ -152,159 +153,54 @@ what_of(struct bb_buf *w, const char *verb, const char *bucket, const char *key)
 	bb_buf_addf(w, "%s s3://%s/%s", verb, bucket, key);
 }
 
-/* ---- a tiny reader for S3's XML documents ---- */
+/* ---- S3's XML documents (xml.h) ---- */
 
 /*
- * S3 responses are flat, machine-written XML: find elements by name
- * (with or without attributes), take their text with the predefined and
- * numeric entities decoded. No element of interest nests another of the
- * same name.
+ * Parse a response body whose root element's name starts with `root`:
+ * servers differ in the suffix (moto answers ListParts with
+ * <ListPartsResponse>, S3 with <ListPartsResult>). NULL when the body is
+ * no such document.
  */
-static int
-xml_find(const char *p, const char *end, const char *tag, const char **inner,
-    size_t *innerlen, const char **after)
+static struct bb_xml *
+xml_doc(const char *body, size_t len, const char *root)
 {
-	size_t tl = strlen(tag);
-	const char *q, *s, *e;
+	struct bb_xml *doc = NULL;
 
-	for (q = p; q + tl + 2 <= end; q++) {
-		if (q[0] != '<' || memcmp(q + 1, tag, tl) != 0)
-			continue;
-		s = q + 1 + tl;
-		if (*s == '/' && s + 1 < end && s[1] == '>') {   /* <Tag/> */
-			*inner = s;
-			*innerlen = 0;
-			*after = s + 2;
-			return 0;
-		}
-		if (*s != '>' && *s != ' ')
-			continue;
-		s = memchr(s, '>', (size_t)(end - s));
-		if (s == NULL)
-			return -1;
-		s++;
-		for (e = s; e + tl + 3 <= end; e++)
-			if (e[0] == '<' && e[1] == '/' && memcmp(e + 2, tag, tl) == 0 &&
-			    e[2 + tl] == '>')
-				break;
-		if (e + tl + 3 > end)
-			return -1;
-		*inner = s;
-		*innerlen = (size_t)(e - s);
-		*after = e + tl + 3;
-		return 0;
+	if (bb_xml_parse(body, len, &doc, NULL) != 0)
+		return NULL;
+	if (strncmp(bb_xml_name(doc), root, strlen(root)) != 0) {
+		bb_xml_free(doc);
+		return NULL;
 	}
-	return -1;
+	return doc;
+}
+
+/* Text of a child element, "" when there is none. */
+static const char *
+xml_text_of(const struct bb_xml *node, const char *name)
+{
+	const char *s = bb_xml_child_text(node, name);
+
+	return s ? s : "";
 }
 
 static int
-xml_decode(const char *s, size_t n, struct bb_buf *out)
+xml_truncated(const struct bb_xml *doc)
 {
-	static const struct { const char *ent; char c; } ents[] = {
-		{ "&lt;", '<' }, { "&gt;", '>' }, { "&amp;", '&' }, { "&quot;", '"' },
-		{ "&apos;", '\'' },
-	};
-	size_t i, k, el;
-	unsigned long cp;
-	char *endp, utf[4];
-
-	if (bb_buf_grow(out, n) < 0)
-		return -1;
-	for (i = 0; i < n; i += el) {
-		el = 1;
-		if (s[i] != '&') {
-			if (bb_buf_addc(out, s[i]) < 0)
-				return -1;
-			continue;
-		}
-		for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++) {
-			size_t l = strlen(ents[k].ent);
-			if (n - i >= l && memcmp(s + i, ents[k].ent, l) == 0) {
-				el = l;
-				break;
-			}
-		}
-		if (k < sizeof(ents) / sizeof(ents[0])) {
-			if (bb_buf_addc(out, ents[k].c) < 0)
-				return -1;
-			continue;
-		}
-		if (n - i > 3 && s[i + 1] == '#') {
-			const char *semi = memchr(s + i, ';', n - i);
-			if (semi == NULL)
-				return -1;
-			if (s[i + 2] == 'x' || s[i + 2] == 'X')
-				cp = strtoul(s + i + 3, &endp, 16);
-			else
-				cp = strtoul(s + i + 2, &endp, 10);
-			if (endp != semi || cp == 0 || cp > 0x10ffff)
-				return -1;
-			el = (size_t)(semi - (s + i)) + 1;
-			if (cp < 0x80) {
-				utf[0] = (char)cp;
-				k = 1;
-			} else if (cp < 0x800) {
-				utf[0] = (char)(0xc0 | cp >> 6);
-				utf[1] = (char)(0x80 | (cp & 0x3f));
-				k = 2;
-			} else if (cp < 0x10000) {
-				utf[0] = (char)(0xe0 | cp >> 12);
-				utf[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				utf[2] = (char)(0x80 | (cp & 0x3f));
-				k = 3;
-			} else {
-				utf[0] = (char)(0xf0 | cp >> 18);
-				utf[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-				utf[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				utf[3] = (char)(0x80 | (cp & 0x3f));
-				k = 4;
-			}
-			if (bb_buf_add(out, utf, k) < 0)
-				return -1;
-			continue;
-		}
-		return -1;
-	}
-	return 0;
+	return strcmp(xml_text_of(doc, "IsTruncated"), "true") == 0;
 }
 
-/* Decoded text of child element `tag` of s[0..n) into out (reset first):
- * 0, 1 when absent, -1 on malformed text or ENOMEM. */
+/* A key as a listing gives it into out (replaced): percent-decoded when
+ * the listing is url-encoded (encoding-type=url). */
 static int
-xml_child(const char *s, size_t n, const char *tag, struct bb_buf *out)
+listed_key(const char *s, int url_encoded, struct bb_buf *out)
 {
-	const char *inner, *after;
-	size_t len;
-
 	bb_buf_reset(out);
-	if (xml_find(s, s + n, tag, &inner, &len, &after) < 0)
-		return 1;
-	return xml_decode(inner, len, out);
-}
-
-/* The root element's name starts with `root` (after an optional <?xml
- * ...?>): servers differ in the suffix (moto answers ListParts with
- * <ListPartsResponse>, S3 with <ListPartsResult>). */
-static int
-xml_root_is(const char *body, size_t len, const char *root)
-{
-	size_t i = 0, rl = strlen(root);
-	const char *p;
-
-	for (;;) {
-		while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' ||
-		    body[i] == '\t'))
-			i++;
-		if (i + 2 <= len && body[i] == '<' && body[i + 1] == '?') {
-			p = memchr(body + i, '>', len - i);
-			if (p == NULL)
-				return 0;
-			i = (size_t)(p - body) + 1;
-			continue;
-		}
-		break;
-	}
-	return i + 1 + rl < len && body[i] == '<' && memcmp(body + i + 1, root, rl) == 0;
+	if (url_encoded)
+		return bb_aws_uri_decode(out, s, strlen(s), 1);
+	if (bb_buf_adds(out, s) < 0 || bb_buf_grow(out, 0) < 0)
+		return -1;
+	return 0;
 }
 
 static int
@@ -384,36 +280,69 @@ bb_s3_object_from_headers(const struct bb_http_headers *h, struct bb_s3_object *
 	return 0;
 }
 
-/* ---- HEAD ---- */
+/* ---- HEAD and GET ---- */
 
-int
-bb_s3_head(struct bb_aws *aws, const char *bucket, const char *key,
-    struct bb_s3_object *out, struct bb_aws_error *ae, struct bb_error *err)
+struct get_ctx {
+	bb_s3_data_fn fn;
+	void *ctx;
+};
+
+static int
+get_write(const char *p, size_t n, void *ctx)
+{
+	struct get_ctx *g = ctx;
+
+	return g->fn(p, n, g->ctx);
+}
+
+/* HEAD an object, or GET it (bytes [off, off+len) when len > 0) to fn;
+ * info (may be NULL) gets the response headers. */
+static int
+object_request(struct bb_aws *aws, const char *method, const char *bucket, const char *key,
+    uint64_t off, uint64_t len, bb_s3_data_fn fn, void *ctx, struct bb_s3_object *info,
+    struct bb_aws_error *ae, struct bb_error *err)
 {
 	struct bb_http_req req;
 	struct bb_http_resp resp;
 	struct bb_buf url = BB_BUF_INIT, what = BB_BUF_INIT;
-	int rc = -1;
+	struct get_ctx g = { fn, ctx };
+	char range[64];
+	int rc = -1, r;
 
 	bb_http_req_init(&req);
 	bb_http_resp_init(&resp);
+	what_of(&what, method, bucket, key);
 	if (object_url(aws, bucket, key, NULL, &url, err) < 0)
 		goto out;
-	what_of(&what, "HEAD", bucket, key);
-	req.method = "HEAD";
+	req.method = method;
 	req.url = url.data;
-	req.flags = BB_HTTP_HEAD;
-	if (bb_http_headers_add(&req.headers, "x-amz-checksum-mode", "ENABLED") < 0) {
+	range[0] = '\0';
+	if (fn == NULL) {
+		req.flags = BB_HTTP_HEAD;
+		r = bb_http_headers_add(&req.headers, "x-amz-checksum-mode", "ENABLED");
+	} else {
+		req.write = get_write;
+		req.write_ctx = &g;
+		if (len > 0 && off > UINT64_MAX - len) {
+			bb_error_set(err, BB_ERR_USAGE, "%s: range out of bounds", what.data);
+			goto out;
+		}
+		if (len > 0)
+			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off,
+			    off + len - 1);
+		else if (off > 0)
+			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", off);
+		r = range[0] ? bb_http_headers_add(&req.headers, "Range", range) : 0;
+	}
+	if (r < 0) {
 		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 		goto out;
 	}
 	if (bb_aws_request(aws, "s3", &req, BB_AWS_PAYLOAD_SHA256, NULL, &resp, ae, err) < 0) {
-		if (resp.status == 404 && err)
-			err->kind = BB_ERR_NOTFOUND;
 		bb_error_prefix(err, "%s", what.data);
 		goto out;
 	}
-	if (out && bb_s3_object_from_headers(&resp.headers, out) < 0) {
+	if (info && bb_s3_object_from_headers(&resp.headers, info) < 0) {
 		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 		goto out;
 	}
@@ -424,6 +353,21 @@ out:
 	bb_buf_release(&url);
 	bb_buf_release(&what);
 	return rc;
+}
+
+int
+bb_s3_head(struct bb_aws *aws, const char *bucket, const char *key,
+    struct bb_s3_object *out, struct bb_aws_error *ae, struct bb_error *err)
+{
+	return object_request(aws, "HEAD", bucket, key, 0, 0, NULL, NULL, out, ae, err);
+}
+
+int
+bb_s3_get(struct bb_aws *aws, const char *bucket, const char *key, uint64_t off,
+    uint64_t len, bb_s3_data_fn fn, void *ctx, struct bb_s3_object *info,
+    struct bb_aws_error *ae, struct bb_error *err)
+{
+	return object_request(aws, "GET", bucket, key, off, len, fn, ctx, info, ae, err);
 }
 
 /* ---- PUT and parts ---- */
@@ -480,7 +424,27 @@ bb_s3_xfer_release(struct bb_s3_xfer *x)
 	bb_s3_xfer_init(x);
 }
 
-/* Hash bytes [off, off+len) of fd: MD5, SHA-256 (hex and base64). */
+/* The digests of the body: hex SHA-256 and MD5, base64 SHA-256. */
+static void
+xfer_digests(struct bb_s3_xfer *x, const unsigned char sha[BB_SHA256_LEN],
+    const unsigned char md5[BB_MD5_LEN])
+{
+	bb_hex_encode(sha, BB_SHA256_LEN, x->sha256_hex);
+	bb_hex_encode(md5, BB_MD5_LEN, x->md5_hex);
+	bb_base64_encode(sha, BB_SHA256_LEN, x->checksum_sha256);
+}
+
+/*
+ * Hash bytes [off, off+len) of the file, before the transfer reads them
+ * again to send them. The two reads cannot be one while the payload is
+ * signed: its SHA-256 is in the signature (x-amz-content-sha256 and the
+ * canonical request), and Content-MD5 and x-amz-checksum-sha256 are
+ * headers, all sent before the first byte of the body. Reading once would
+ * mean sending UNSIGNED-PAYLOAD (fit only for TLS) with the checksum in
+ * an aws-chunked trailer and the MD5 checked against the ETag afterwards:
+ * another wire format, and not one for plain-HTTP endpoints (bb-emu,
+ * moto), so it is not done. The second read mostly hits the page cache.
+ */
 static int
 hash_range(struct bb_s3_xfer *x, const char *path, struct bb_error *err)
 {
@@ -522,9 +486,7 @@ hash_range(struct bb_s3_xfer *x, const char *path, struct bb_error *err)
 		bb_error_set(err, BB_ERR_SYSTEM, "hashing failed");
 		goto out;
 	}
-	bb_hex_encode(d, sizeof(d), x->sha256_hex);
-	bb_hex_encode(m, sizeof(m), x->md5_hex);
-	bb_base64_encode(d, sizeof(d), x->checksum_sha256);
+	xfer_digests(x, d, m);
 	rc = 0;
 out:
 	free(buf);
@@ -605,6 +567,29 @@ nomem:
 	return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 }
 
+/* Sign a PUT (object or part) of x's hashed body to x->url. */
+static int
+xfer_sign(struct bb_aws *aws, struct bb_s3_xfer *x, struct bb_error *err)
+{
+	x->req.method = "PUT";
+	x->req.url = x->url.data;
+	return bb_aws_sign_setup(aws, "s3", &x->req, BB_AWS_PAYLOAD_HEX, x->sha256_hex,
+	    &x->sign, err);
+}
+
+/* The headers of a PUT object whose body is hashed, then its signing. */
+static int
+put_setup(struct bb_aws *aws, const struct bb_s3_put_opts *opts, struct bb_s3_xfer *x,
+    struct bb_error *err)
+{
+	if (add_opts_headers(&x->req.headers, opts, 1, err) < 0 || body_headers(x, err) < 0)
+		return -1;
+	if ((x->flags & BB_S3_IF_NONE_MATCH) &&
+	    bb_http_headers_set(&x->req.headers, "If-None-Match", "*") < 0)
+		return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+	return xfer_sign(aws, x, err);
+}
+
 int
 bb_s3_put_prepare(struct bb_aws *aws, const char *bucket, const char *key,
     const char *path, uint64_t off, uint64_t len, const struct bb_s3_put_opts *opts,
@@ -614,24 +599,11 @@ bb_s3_put_prepare(struct bb_aws *aws, const char *bucket, const char *key,
 	x->flags = opts ? opts->flags : 0;
 	what_of(&x->what, "PUT", bucket, key);
 	if (object_url(aws, bucket, key, NULL, &x->url, err) < 0 ||
-	    xfer_open(x, path, off, len, err) < 0 ||
-	    add_opts_headers(&x->req.headers, opts, 1, err) < 0 ||
-	    body_headers(x, err) < 0)
-		goto fail;
-	if ((x->flags & BB_S3_IF_NONE_MATCH) &&
-	    bb_http_headers_set(&x->req.headers, "If-None-Match", "*") < 0) {
-		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-		goto fail;
+	    xfer_open(x, path, off, len, err) < 0 || put_setup(aws, opts, x, err) < 0) {
+		bb_error_prefix(err, "%s", bb_buf_str(&x->what));
+		return -1;
 	}
-	x->req.method = "PUT";
-	x->req.url = x->url.data;
-	if (bb_aws_sign_setup(aws, "s3", &x->req, BB_AWS_PAYLOAD_HEX, x->sha256_hex, &x->sign,
-	    err) < 0)
-		goto fail;
 	return 0;
-fail:
-	bb_error_prefix(err, "%s", bb_buf_str(&x->what));
-	return -1;
 }
 
 /* Check the response of a PUT object / upload part against what was sent. */
@@ -688,6 +660,7 @@ bb_s3_put_finish(struct bb_s3_xfer *x, int rc, const struct bb_error *http_err,
 	return 0;
 }
 
+/* The file is read twice, to hash and to send: see hash_range(). */
 int
 bb_s3_put_file(struct bb_aws *aws, const char *bucket, const char *key, const char *path,
     const struct bb_s3_put_opts *opts, struct bb_s3_put_result *res,
@@ -719,31 +692,19 @@ bb_s3_put_mem(struct bb_aws *aws, const char *bucket, const char *key, const voi
 
 	bb_s3_xfer_init(&x);
 	x.flags = opts ? opts->flags : 0;
+	x.len = n;
+	x.req.body = n ? p : "";
+	x.req.body_len = n;
 	what_of(&x.what, "PUT", bucket, key);
 	if (bb_sha256(p, n, d) < 0 || bb_md5(p, n, m) < 0) {
 		bb_error_set(err, BB_ERR_SYSTEM, "hashing failed");
 		goto out;
 	}
-	bb_hex_encode(d, sizeof(d), x.sha256_hex);
-	bb_hex_encode(m, sizeof(m), x.md5_hex);
-	bb_base64_encode(d, sizeof(d), x.checksum_sha256);
-	x.len = n;
-	if (object_url(aws, bucket, key, NULL, &x.url, err) < 0 ||
-	    add_opts_headers(&x.req.headers, opts, 1, err) < 0 ||
-	    body_headers(&x, err) < 0)
-		goto out;
-	if ((x.flags & BB_S3_IF_NONE_MATCH) &&
-	    bb_http_headers_set(&x.req.headers, "If-None-Match", "*") < 0) {
-		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+	xfer_digests(&x, d, m);
+	if (object_url(aws, bucket, key, NULL, &x.url, err) < 0 || put_setup(aws, opts, &x, err) < 0) {
+		bb_error_prefix(err, "%s", bb_buf_str(&x.what));
 		goto out;
 	}
-	x.req.method = "PUT";
-	x.req.url = x.url.data;
-	x.req.body = n ? p : "";
-	x.req.body_len = n;
-	if (bb_aws_sign_setup(aws, "s3", &x.req, BB_AWS_PAYLOAD_HEX, x.sha256_hex, &x.sign,
-	    err) < 0)
-		goto out;
 	hrc = bb_http_do(bb_aws_http(aws), &x.req, &x.resp, &herr);
 	rc = bb_s3_put_finish(&x, hrc, &herr, res, ae, err);
 out:
@@ -753,27 +714,29 @@ out:
 
 /* ---- multipart ---- */
 
-/* A request with an in-memory (possibly empty) body, signed with its
- * SHA-256; the response is left in resp. */
+/* A request to bucket/key?query with an in-memory (possibly empty or
+ * NULL) body signed with its SHA-256; the response is left in resp
+ * (released first). */
 static int
-simple_request(struct bb_aws *aws, const char *method, const char *url, const char *what,
-    const char *body, size_t len, const struct bb_s3_put_opts *opts, const char *ctype,
-    struct bb_http_resp *resp, struct bb_aws_error *ae, struct bb_error *err)
+s3_call(struct bb_aws *aws, const char *method, const char *bucket, const char *key,
+    const char *query, const char *what, const char *body, size_t len,
+    const struct bb_s3_put_opts *opts, struct bb_http_resp *resp, struct bb_aws_error *ae,
+    struct bb_error *err)
 {
 	struct bb_http_req req;
+	struct bb_buf url = BB_BUF_INIT;
 	int rc = -1;
 
 	bb_http_req_init(&req);
+	bb_http_resp_release(resp);
+	if (object_url(aws, bucket, key, query, &url, err) < 0)
+		goto out;
 	req.method = method;
-	req.url = url;
+	req.url = url.data;
 	req.body = body;
 	req.body_len = len;
 	if (opts && add_opts_headers(&req.headers, opts, 1, err) < 0)
 		goto out;
-	if (ctype && bb_http_headers_set(&req.headers, "Content-Type", ctype) < 0) {
-		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-		goto out;
-	}
 	if (bb_aws_request(aws, "s3", &req, BB_AWS_PAYLOAD_SHA256, NULL, resp, ae, err) < 0) {
 		bb_error_prefix(err, "%s", what);
 		goto out;
@@ -781,6 +744,7 @@ simple_request(struct bb_aws *aws, const char *method, const char *url, const ch
 	rc = 0;
 out:
 	bb_http_req_release(&req);
+	bb_buf_release(&url);
 	return rc;
 }
 
@@ -789,10 +753,12 @@ bb_s3_mpu_create(struct bb_aws *aws, const char *bucket, const char *key,
     const struct bb_s3_put_opts *opts, char **upload_id, struct bb_aws_error *ae,
     struct bb_error *err)
 {
-	struct bb_buf url = BB_BUF_INIT, what = BB_BUF_INIT, id = BB_BUF_INIT;
+	struct bb_buf what = BB_BUF_INIT;
 	struct bb_http_resp resp;
 	struct bb_s3_put_opts o;
 	struct bb_http_headers h;
+	struct bb_xml *doc = NULL;
+	const char *id;
 	int rc = -1;
 
 	*upload_id = NULL;
@@ -810,23 +776,24 @@ bb_s3_mpu_create(struct bb_aws *aws, const char *bucket, const char *key,
 		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 		goto out;
 	}
-	if (object_url(aws, bucket, key, "uploads", &url, err) < 0 ||
-	    simple_request(aws, "POST", url.data, what.data, "", 0, &o, NULL, &resp, ae,
+	if (s3_call(aws, "POST", bucket, key, "uploads", what.data, "", 0, &o, &resp, ae,
 	    err) < 0)
 		goto out;
-	if (!xml_root_is(resp.body.data ? resp.body.data : "", resp.body.len,
-	    "InitiateMultipartUpload") ||
-	    xml_child(bb_buf_str(&resp.body), resp.body.len, "UploadId", &id) != 0 ||
-	    id.len == 0) {
+	doc = xml_doc(bb_buf_str(&resp.body), resp.body.len, "InitiateMultipartUpload");
+	id = doc ? bb_xml_child_text(doc, "UploadId") : NULL;
+	if (id == NULL || *id == '\0') {
 		bb_error_set(err, BB_ERR_REMOTE, "%s: no UploadId in the response", what.data);
 		goto out;
 	}
-	*upload_id = bb_buf_detach(&id, NULL);
+	*upload_id = strdup(id);
+	if (*upload_id == NULL) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
 	rc = 0;
 out:
-	bb_buf_release(&url);
+	bb_xml_free(doc);
 	bb_buf_release(&what);
-	bb_buf_release(&id);
 	bb_http_headers_release(&h);
 	bb_http_resp_release(&resp);
 	return rc;
@@ -858,12 +825,8 @@ bb_s3_part_prepare(struct bb_aws *aws, const char *bucket, const char *key,
 		goto out;
 	}
 	if (object_url(aws, bucket, key, q.data, &x->url, err) < 0 ||
-	    xfer_open(x, path, off, len, err) < 0 || body_headers(x, err) < 0)
-		goto out;
-	x->req.method = "PUT";
-	x->req.url = x->url.data;
-	if (bb_aws_sign_setup(aws, "s3", &x->req, BB_AWS_PAYLOAD_HEX, x->sha256_hex, &x->sign,
-	    err) < 0)
+	    xfer_open(x, path, off, len, err) < 0 || body_headers(x, err) < 0 ||
+	    xfer_sign(aws, x, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -911,21 +874,13 @@ out:
 	return rc;
 }
 
+/* Add an element <tag>text</tag>, text escaped. */
 static int
-xml_add_text(struct bb_buf *out, const char *s)
+add_element(struct bb_buf *out, const char *tag, const char *text)
 {
-	for (; *s; s++) {
-		int r;
-		switch (*s) {
-		case '<': r = bb_buf_adds(out, "&lt;"); break;
-		case '>': r = bb_buf_adds(out, "&gt;"); break;
-		case '&': r = bb_buf_adds(out, "&amp;"); break;
-		case '"': r = bb_buf_adds(out, "&quot;"); break;
-		default: r = bb_buf_addc(out, *s); break;
-		}
-		if (r < 0)
-			return -1;
-	}
+	if (bb_buf_addf(out, "<%s>", tag) < 0 || bb_xml_add_escaped(out, text, strlen(text)) < 0 ||
+	    bb_buf_addf(out, "</%s>", tag) < 0)
+		return -1;
 	return 0;
 }
 
@@ -941,13 +896,10 @@ bb_s3_complete_body(const struct bb_s3_part *parts, size_t n, struct bb_buf *out
 		if (bb_buf_adds(out, "<Part>") < 0)
 			return -1;
 		if (parts[i].checksum_sha256[0] &&
-		    (bb_buf_adds(out, "<ChecksumSHA256>") < 0 ||
-		    xml_add_text(out, parts[i].checksum_sha256) < 0 ||
-		    bb_buf_adds(out, "</ChecksumSHA256>") < 0))
+		    add_element(out, "ChecksumSHA256", parts[i].checksum_sha256) < 0)
 			return -1;
-		if (bb_buf_adds(out, "<ETag>") < 0 || xml_add_text(out, parts[i].etag) < 0 ||
-		    bb_buf_addf(out, "</ETag><PartNumber>%d</PartNumber></Part>",
-		    parts[i].number) < 0)
+		if (add_element(out, "ETag", parts[i].etag) < 0 ||
+		    bb_buf_addf(out, "<PartNumber>%d</PartNumber></Part>", parts[i].number) < 0)
 			return -1;
 	}
 	return bb_buf_adds(out, "</CompleteMultipartUpload>");
@@ -958,12 +910,12 @@ bb_s3_mpu_complete(struct bb_aws *aws, const char *bucket, const char *key,
     const char *upload_id, const struct bb_s3_part *parts, size_t n, unsigned flags,
     char *etag, struct bb_aws_error *ae, struct bb_error *err)
 {
-	struct bb_buf url = BB_BUF_INIT, what = BB_BUF_INIT, q = BB_BUF_INIT,
-	    body = BB_BUF_INIT, et = BB_BUF_INIT;
+	struct bb_buf what = BB_BUF_INIT, q = BB_BUF_INIT, body = BB_BUF_INIT;
 	struct bb_http_resp resp;
 	struct bb_http_headers h;
 	struct bb_s3_put_opts o = { "application/xml", 0, NULL };
 	struct bb_aws_query aq;
+	struct bb_xml *doc = NULL;
 	int rc = -1;
 
 	bb_http_resp_init(&resp);
@@ -977,29 +929,24 @@ bb_s3_mpu_complete(struct bb_aws *aws, const char *bucket, const char *key,
 		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 		goto out;
 	}
-	if (object_url(aws, bucket, key, q.data, &url, err) < 0 ||
-	    simple_request(aws, "POST", url.data, what.data, body.data, body.len, &o, NULL,
-	    &resp, ae, err) < 0)
+	if (s3_call(aws, "POST", bucket, key, q.data, what.data, body.data, body.len, &o, &resp,
+	    ae, err) < 0)
 		goto out;
 	/* bb_aws_check_response already failed a 200 with <Error>; anything
 	 * else than the result document is a failure too. */
-	if (!xml_root_is(bb_buf_str(&resp.body), resp.body.len,
-	    "CompleteMultipartUpload")) {
+	doc = xml_doc(bb_buf_str(&resp.body), resp.body.len, "CompleteMultipartUpload");
+	if (doc == NULL) {
 		bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
 		goto out;
 	}
-	if (etag) {
-		etag[0] = '\0';
-		if (xml_child(bb_buf_str(&resp.body), resp.body.len, "ETag", &et) == 0)
-			copy_field(etag, 128, et.data);
-	}
+	if (etag)
+		copy_field(etag, 128, bb_xml_child_text(doc, "ETag"));
 	rc = 0;
 out:
-	bb_buf_release(&url);
+	bb_xml_free(doc);
 	bb_buf_release(&what);
 	bb_buf_release(&q);
 	bb_buf_release(&body);
-	bb_buf_release(&et);
 	bb_http_headers_release(&h);
 	bb_http_resp_release(&resp);
 	return rc;
@@ -1009,7 +956,7 @@ int
 bb_s3_mpu_abort(struct bb_aws *aws, const char *bucket, const char *key,
     const char *upload_id, struct bb_aws_error *ae, struct bb_error *err)
 {
-	struct bb_buf url = BB_BUF_INIT, what = BB_BUF_INIT, q = BB_BUF_INIT;
+	struct bb_buf what = BB_BUF_INIT, q = BB_BUF_INIT;
 	struct bb_http_resp resp;
 	struct bb_aws_query aq;
 	int rc = -1;
@@ -1021,46 +968,15 @@ bb_s3_mpu_abort(struct bb_aws *aws, const char *bucket, const char *key,
 		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 		goto out;
 	}
-	if (object_url(aws, bucket, key, q.data, &url, err) < 0 ||
-	    simple_request(aws, "DELETE", url.data, what.data, NULL, 0, NULL, NULL, &resp, ae,
+	if (s3_call(aws, "DELETE", bucket, key, q.data, what.data, NULL, 0, NULL, &resp, ae,
 	    err) < 0)
 		goto out;
 	rc = 0;
 out:
-	bb_buf_release(&url);
 	bb_buf_release(&what);
 	bb_buf_release(&q);
 	bb_http_resp_release(&resp);
 	return rc;
-}
-
-/* GET a listing page: url built from the bucket URL and the query. */
-static int
-list_page(struct bb_aws *aws, const char *bucket, const char *key, const char *query,
-    const char *what, struct bb_http_resp *resp, struct bb_aws_error *ae,
-    struct bb_error *err)
-{
-	struct bb_buf url = BB_BUF_INIT;
-	int rc = -1;
-
-	bb_http_resp_release(resp);
-	if (object_url(aws, bucket, key, query, &url, err) < 0 ||
-	    simple_request(aws, "GET", url.data, what, NULL, 0, NULL, NULL, resp, ae, err) < 0)
-		goto out;
-	rc = 0;
-out:
-	bb_buf_release(&url);
-	return rc;
-}
-
-static int
-xml_truncated(const char *body, size_t len)
-{
-	struct bb_buf t = BB_BUF_INIT;
-	int r = xml_child(body, len, "IsTruncated", &t) == 0 && strcmp(bb_buf_str(&t), "true") == 0;
-
-	bb_buf_release(&t);
-	return r;
 }
 
 int
@@ -1068,13 +984,12 @@ bb_s3_mpu_list_parts(struct bb_aws *aws, const char *bucket, const char *key,
     const char *upload_id, bb_s3_part_fn fn, void *ctx, struct bb_aws_error *ae,
     struct bb_error *err)
 {
-	struct bb_buf what = BB_BUF_INIT, q = BB_BUF_INIT, marker = BB_BUF_INIT,
-	    t = BB_BUF_INIT;
+	struct bb_buf what = BB_BUF_INIT, q = BB_BUF_INIT, marker = BB_BUF_INIT;
 	struct bb_http_resp resp;
 	struct bb_aws_query aq;
 	struct bb_s3_part part;
-	const char *p, *end, *inner, *after;
-	size_t ilen;
+	struct bb_xml *doc = NULL;
+	const struct bb_xml *p;
 	uint64_t v;
 	int rc = -1;
 
@@ -1088,38 +1003,37 @@ bb_s3_mpu_list_parts(struct bb_aws *aws, const char *bucket, const char *key,
 			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 			goto out;
 		}
-		if (list_page(aws, bucket, key, q.data, what.data, &resp, ae, err) < 0)
+		if (s3_call(aws, "GET", bucket, key, q.data, what.data, NULL, 0, NULL, &resp, ae,
+		    err) < 0)
 			goto out;
-		p = bb_buf_str(&resp.body);
-		end = p + resp.body.len;
-		if (!xml_root_is(p, resp.body.len, "ListParts")) {
+		bb_xml_free(doc);
+		doc = xml_doc(bb_buf_str(&resp.body), resp.body.len, "ListParts");
+		if (doc == NULL) {
 			bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
 			goto out;
 		}
-		while (xml_find(p, end, "Part", &inner, &ilen, &after) == 0) {
+		for (p = bb_xml_child(doc, "Part"); p != NULL; p = bb_xml_next(p, "Part")) {
 			memset(&part, 0, sizeof(part));
-			if (xml_child(inner, ilen, "PartNumber", &t) != 0 ||
-			    parse_u64(t.data, &v) < 0 || v < 1 || v > 10000) {
+			if (parse_u64(bb_xml_child_text(p, "PartNumber"), &v) < 0 || v < 1 ||
+			    v > 10000) {
 				bb_error_set(err, BB_ERR_REMOTE, "%s: bad PartNumber", what.data);
 				goto out;
 			}
 			part.number = (int)v;
-			if (xml_child(inner, ilen, "ETag", &t) == 0)
-				copy_field(part.etag, sizeof(part.etag), t.data);
-			if (xml_child(inner, ilen, "ChecksumSHA256", &t) == 0)
-				copy_field(part.checksum_sha256, sizeof(part.checksum_sha256), t.data);
-			if (xml_child(inner, ilen, "Size", &t) == 0 && parse_u64(t.data, &v) == 0)
+			copy_field(part.etag, sizeof(part.etag), bb_xml_child_text(p, "ETag"));
+			copy_field(part.checksum_sha256, sizeof(part.checksum_sha256),
+			    bb_xml_child_text(p, "ChecksumSHA256"));
+			if (parse_u64(bb_xml_child_text(p, "Size"), &v) == 0)
 				part.size = v;
 			if (fn(&part, ctx) != 0) {
 				rc = 0;
 				goto out;
 			}
-			p = after;
 		}
-		p = bb_buf_str(&resp.body);
-		if (!xml_truncated(p, resp.body.len))
+		if (!xml_truncated(doc))
 			break;
-		if (xml_child(p, resp.body.len, "NextPartNumberMarker", &marker) != 0 ||
+		bb_buf_reset(&marker);
+		if (bb_buf_adds(&marker, xml_text_of(doc, "NextPartNumberMarker")) < 0 ||
 		    marker.len == 0) {
 			bb_error_set(err, BB_ERR_REMOTE, "%s: truncated without a marker", what.data);
 			goto out;
@@ -1127,10 +1041,10 @@ bb_s3_mpu_list_parts(struct bb_aws *aws, const char *bucket, const char *key,
 	}
 	rc = 0;
 out:
+	bb_xml_free(doc);
 	bb_buf_release(&what);
 	bb_buf_release(&q);
 	bb_buf_release(&marker);
-	bb_buf_release(&t);
 	bb_http_resp_release(&resp);
 	return rc;
 }
@@ -1140,13 +1054,13 @@ bb_s3_mpu_list(struct bb_aws *aws, const char *bucket, const char *key,
     bb_s3_upload_fn fn, void *ctx, struct bb_aws_error *ae, struct bb_error *err)
 {
 	struct bb_buf what = BB_BUF_INIT, q = BB_BUF_INIT, kmark = BB_BUF_INIT,
-	    umark = BB_BUF_INIT, k = BB_BUF_INIT, id = BB_BUF_INIT, ini = BB_BUF_INIT,
-	    enc = BB_BUF_INIT;
+	    umark = BB_BUF_INIT, k = BB_BUF_INIT;
 	struct bb_http_resp resp;
 	struct bb_aws_query aq;
 	struct bb_s3_upload u;
-	const char *p, *end, *inner, *after;
-	size_t ilen;
+	struct bb_xml *doc = NULL;
+	const struct bb_xml *up;
+	const char *raw, *id;
 	int rc = -1, url_enc;
 
 	bb_http_resp_init(&resp);
@@ -1165,134 +1079,62 @@ bb_s3_mpu_list(struct bb_aws *aws, const char *bucket, const char *key,
 			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 			goto out;
 		}
-		if (list_page(aws, bucket, "", q.data, what.data, &resp, ae, err) < 0)
+		if (s3_call(aws, "GET", bucket, "", q.data, what.data, NULL, 0, NULL, &resp, ae,
+		    err) < 0)
 			goto out;
-		p = bb_buf_str(&resp.body);
-		end = p + resp.body.len;
-		if (!xml_root_is(p, resp.body.len, "ListMultipartUploads")) {
+		bb_xml_free(doc);
+		doc = xml_doc(bb_buf_str(&resp.body), resp.body.len, "ListMultipartUploads");
+		if (doc == NULL) {
 			bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
 			goto out;
 		}
-		url_enc = xml_child(p, resp.body.len, "EncodingType", &enc) == 0 &&
-		    strcmp(bb_buf_str(&enc), "url") == 0;
-		while (xml_find(p, end, "Upload", &inner, &ilen, &after) == 0) {
-			if (xml_child(inner, ilen, "Key", &enc) != 0 ||
-			    xml_child(inner, ilen, "UploadId", &id) != 0) {
+		url_enc = strcmp(xml_text_of(doc, "EncodingType"), "url") == 0;
+		for (up = bb_xml_child(doc, "Upload"); up != NULL; up = bb_xml_next(up, "Upload")) {
+			raw = bb_xml_child_text(up, "Key");
+			id = bb_xml_child_text(up, "UploadId");
+			if (raw == NULL || id == NULL) {
 				bb_error_set(err, BB_ERR_REMOTE, "%s: bad Upload entry", what.data);
 				goto out;
 			}
-			bb_buf_reset(&k);
-			if (url_enc ? bb_aws_uri_decode(&k, enc.data, enc.len, 1) < 0 :
-			    bb_buf_add(&k, bb_buf_str(&enc), enc.len) < 0) {
+			if (listed_key(raw, url_enc, &k) < 0) {
 				bb_error_set(err, BB_ERR_REMOTE, "%s: bad Key", what.data);
 				goto out;
 			}
-			xml_child(inner, ilen, "Initiated", &ini);
-			if (strcmp(bb_buf_str(&k), key) == 0) {
-				u.key = bb_buf_str(&k);
-				u.upload_id = bb_buf_str(&id);
-				u.initiated = bb_buf_str(&ini);
-				if (fn(&u, ctx) != 0) {
-					rc = 0;
-					goto out;
-				}
+			if (strcmp(bb_buf_str(&k), key) != 0)
+				continue;
+			u.key = bb_buf_str(&k);
+			u.upload_id = id;
+			u.initiated = xml_text_of(up, "Initiated");
+			if (fn(&u, ctx) != 0) {
+				rc = 0;
+				goto out;
 			}
-			p = after;
 		}
-		p = bb_buf_str(&resp.body);
-		if (!xml_truncated(p, resp.body.len))
+		if (!xml_truncated(doc))
 			break;
-		xml_child(p, resp.body.len, "NextUploadIdMarker", &umark);
-		if (xml_child(p, resp.body.len, "NextKeyMarker", &enc) != 0) {
+		bb_buf_reset(&umark);
+		if (bb_buf_adds(&umark, xml_text_of(doc, "NextUploadIdMarker")) < 0) {
+			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+			goto out;
+		}
+		if ((raw = bb_xml_child_text(doc, "NextKeyMarker")) == NULL) {
 			bb_error_set(err, BB_ERR_REMOTE, "%s: truncated without a marker", what.data);
 			goto out;
 		}
-		bb_buf_reset(&kmark);
-		if (url_enc ? bb_aws_uri_decode(&kmark, enc.data, enc.len, 1) < 0 :
-		    bb_buf_add(&kmark, bb_buf_str(&enc), enc.len) < 0) {
+		if (listed_key(raw, url_enc, &kmark) < 0) {
 			bb_error_set(err, BB_ERR_REMOTE, "%s: bad NextKeyMarker", what.data);
 			goto out;
 		}
 	}
 	rc = 0;
 out:
+	bb_xml_free(doc);
 	bb_buf_release(&what);
 	bb_buf_release(&q);
 	bb_buf_release(&kmark);
 	bb_buf_release(&umark);
 	bb_buf_release(&k);
-	bb_buf_release(&id);
-	bb_buf_release(&ini);
-	bb_buf_release(&enc);
 	bb_http_resp_release(&resp);
-	return rc;
-}
-
-/* ---- GET ---- */
-
-struct get_ctx {
-	bb_s3_data_fn fn;
-	void *ctx;
-};
-
-static int
-get_write(const char *p, size_t n, void *ctx)
-{
-	struct get_ctx *g = ctx;
-
-	return g->fn(p, n, g->ctx);
-}
-
-int
-bb_s3_get(struct bb_aws *aws, const char *bucket, const char *key, uint64_t off,
-    uint64_t len, bb_s3_data_fn fn, void *ctx, struct bb_s3_object *info,
-    struct bb_aws_error *ae, struct bb_error *err)
-{
-	struct bb_http_req req;
-	struct bb_http_resp resp;
-	struct bb_buf url = BB_BUF_INIT, what = BB_BUF_INIT;
-	struct get_ctx g = { fn, ctx };
-	char range[64];
-	int rc = -1;
-
-	bb_http_req_init(&req);
-	bb_http_resp_init(&resp);
-	what_of(&what, "GET", bucket, key);
-	if (object_url(aws, bucket, key, NULL, &url, err) < 0)
-		goto out;
-	req.method = "GET";
-	req.url = url.data;
-	req.write = get_write;
-	req.write_ctx = &g;
-	if (len > 0) {
-		if (off > UINT64_MAX - len) {
-			bb_error_set(err, BB_ERR_USAGE, "%s: range out of bounds", what.data);
-			goto out;
-		}
-		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
-	} else if (off > 0) {
-		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", off);
-	} else {
-		range[0] = '\0';
-	}
-	if (range[0] && bb_http_headers_add(&req.headers, "Range", range) < 0) {
-		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-		goto out;
-	}
-	if (bb_aws_request(aws, "s3", &req, BB_AWS_PAYLOAD_SHA256, NULL, &resp, ae, err) < 0) {
-		bb_error_prefix(err, "%s", what.data);
-		goto out;
-	}
-	if (info && bb_s3_object_from_headers(&resp.headers, info) < 0) {
-		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-		goto out;
-	}
-	rc = 0;
-out:
-	bb_http_req_release(&req);
-	bb_http_resp_release(&resp);
-	bb_buf_release(&url);
-	bb_buf_release(&what);
 	return rc;
 }
 
@@ -1302,72 +1144,62 @@ int
 bb_s3_list_parse(const char *body, size_t len, int url_encoded, bb_s3_list_fn fn,
     void *ctx, struct bb_buf *next_token, struct bb_error *err)
 {
-	struct bb_buf raw = BB_BUF_INIT, key = BB_BUF_INIT, etag = BB_BUF_INIT,
-	    lm = BB_BUF_INIT, t = BB_BUF_INIT;
+	static const char *const tags[2] = { "Contents", "CommonPrefixes" };
+	struct bb_buf key = BB_BUF_INIT;
 	struct bb_s3_entry e;
-	const char *p = body, *end = body + len, *inner, *after;
-	const char *tags[2] = { "Contents", "CommonPrefixes" };
-	size_t ilen, k;
+	struct bb_xml *doc;
+	const struct bb_xml *x;
+	const char *s;
+	size_t k;
 	int rc = -1;
 
 	bb_buf_reset(next_token);
-	if (!xml_root_is(body, len, "ListBucketResult")) {
+	doc = xml_doc(body, len, "ListBucketResult");
+	if (doc == NULL) {
 		bb_error_set(err, BB_ERR_REMOTE, "ListObjectsV2: unexpected response");
 		goto out;
 	}
-	if (xml_child(body, len, "EncodingType", &t) == 0)
-		url_encoded = strcmp(bb_buf_str(&t), "url") == 0;
+	if ((s = bb_xml_child_text(doc, "EncodingType")) != NULL)
+		url_encoded = strcmp(s, "url") == 0;
 	for (k = 0; k < 2; k++) {
-		p = body;
-		while (xml_find(p, end, tags[k], &inner, &ilen, &after) == 0) {
+		for (x = bb_xml_child(doc, tags[k]); x != NULL; x = bb_xml_next(x, tags[k])) {
 			memset(&e, 0, sizeof(e));
 			e.is_prefix = k == 1;
-			if (xml_child(inner, ilen, k == 0 ? "Key" : "Prefix", &raw) != 0) {
+			if ((s = bb_xml_child_text(x, k == 0 ? "Key" : "Prefix")) == NULL) {
 				bb_error_set(err, BB_ERR_REMOTE, "ListObjectsV2: entry without a key");
 				goto out;
 			}
-			bb_buf_reset(&key);
-			if (url_encoded ? bb_aws_uri_decode(&key, raw.data, raw.len, 1) < 0 :
-			    bb_buf_add(&key, bb_buf_str(&raw), raw.len) < 0 ||
-			    bb_buf_grow(&key, 0) < 0) {
+			if (listed_key(s, url_encoded, &key) < 0) {
 				bb_error_set(err, BB_ERR_REMOTE, "ListObjectsV2: bad key encoding");
 				goto out;
 			}
 			e.key = bb_buf_str(&key);
 			if (k == 0) {
-				if (xml_child(inner, ilen, "Size", &t) != 0 ||
-				    parse_u64(t.data, &e.size) < 0) {
+				if (parse_u64(bb_xml_child_text(x, "Size"), &e.size) < 0) {
 					bb_error_set(err, BB_ERR_REMOTE,
 					    "ListObjectsV2: bad Size for '%.200s'", e.key);
 					goto out;
 				}
-				xml_child(inner, ilen, "ETag", &etag);
-				xml_child(inner, ilen, "LastModified", &lm);
-				e.etag = bb_buf_str(&etag);
-				e.last_modified = bb_buf_str(&lm);
+				e.etag = xml_text_of(x, "ETag");
+				e.last_modified = xml_text_of(x, "LastModified");
 			}
 			if (fn(&e, ctx) != 0) {
 				rc = 1;
 				goto out;
 			}
-			p = after;
 		}
 	}
-	if (xml_child(body, len, "IsTruncated", &t) == 0 && strcmp(bb_buf_str(&t), "true") == 0) {
-		if (xml_child(body, len, "NextContinuationToken", next_token) != 0 ||
-		    next_token->len == 0) {
-			bb_error_set(err, BB_ERR_REMOTE,
-			    "ListObjectsV2: truncated without a continuation token");
-			goto out;
-		}
+	if (xml_truncated(doc) &&
+	    (bb_buf_adds(next_token, xml_text_of(doc, "NextContinuationToken")) < 0 ||
+	    next_token->len == 0)) {
+		bb_error_set(err, BB_ERR_REMOTE,
+		    "ListObjectsV2: truncated without a continuation token");
+		goto out;
 	}
 	rc = 0;
 out:
-	bb_buf_release(&raw);
+	bb_xml_free(doc);
 	bb_buf_release(&key);
-	bb_buf_release(&etag);
-	bb_buf_release(&lm);
-	bb_buf_release(&t);
 	return rc;
 }
 
@@ -1394,7 +1226,8 @@ bb_s3_list_v2(struct bb_aws *aws, const char *bucket, const char *prefix,
 			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 			goto out;
 		}
-		if (list_page(aws, bucket, "", q.data, what.data, &resp, ae, err) < 0)
+		if (s3_call(aws, "GET", bucket, "", q.data, what.data, NULL, 0, NULL, &resp, ae,
+		    err) < 0)
 			goto out;
 		r = bb_s3_list_parse(bb_buf_str(&resp.body), resp.body.len, 1, fn, ctx, &token, err);
 		if (r < 0) {
