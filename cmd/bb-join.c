@@ -794,7 +794,8 @@ load_local(const char *job_id, const char *input_name, struct bb_buf *manifest, 
 				names[nnames++] = bb_xstrdup(de->d_name);
 			}
 			closedir(d);
-			qsort(names, nnames, sizeof(*names), cmp_str);
+			if (nnames > 1)
+				qsort(names, nnames, sizeof(*names), cmp_str);
 			for (i = 0; i < nnames; i++) {
 				bb_buf_reset(&path);
 				oom(bb_buf_addf(&path, "%s/%s", dir.data, names[i]));
@@ -884,7 +885,8 @@ load_s3(const char *prefix_uri, struct bb_buf *manifest, int *found, struct bb_e
 	if (bb_s3_list_v2(aws, u.bucket, bb_buf_str(&key), NULL, list_cb, &l, NULL, err))
 		goto out;
 	*found = l.n > 0 || l.manifest;
-	qsort(l.keys, l.n, sizeof(*l.keys), cmp_str);
+	if (l.n > 1)
+		qsort(l.keys, l.n, sizeof(*l.keys), cmp_str);
 	for (i = 0; i < l.n; i++) {
 		struct linefeed lf;
 
@@ -1412,7 +1414,8 @@ finish_pending(void)
 {
 	size_t i;
 
-	qsort(pending, npending, sizeof(*pending), cmp_job);
+	if (npending > 1)
+		qsort(pending, npending, sizeof(*pending), cmp_job);
 	for (i = 0; i < npending; i++) {
 		struct job *j = &pending[i];
 
