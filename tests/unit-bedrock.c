@@ -501,6 +501,16 @@ test_errors(void)
 		  "s3", "AuthorizationHeaderMalformed", BB_ERR_USAGE,
 		  "AuthorizationHeaderMalformed: the bucket is in region 'ap-south-1': use --region "
 		  "ap-south-1 (HTTP 400)" },
+		/* the code is the status as text only when the response named none */
+		{ 500, NULL, NULL, "<Error><Code>InternalError</Code><Message>retry</Message></Error>",
+		  "s3", "InternalError", BB_ERR_REMOTE, "InternalError: retry (HTTP 500)" },
+		{ 412, NULL, NULL, "", "s3", "412", BB_ERR_REMOTE,
+		  "412: Precondition Failed (HTTP 412)" },
+		{ 403, NULL, NULL, "", "s3", "403", BB_ERR_AUTH, "403: Forbidden (HTTP 403)" },
+		{ 400, NULL, NULL, "<Error><Message>no code</Message></Error>", "s3", "400",
+		  BB_ERR_REMOTE, "400: no code (HTTP 400)" },
+		{ 502, NULL, NULL, "<html><body>Bad Gateway</body></html>\n", "bedrock", "502",
+		  BB_ERR_REMOTE, "502: <html><body>Bad Gateway</body></html> (HTTP 502)" },
 	};
 	struct bb_http_resp resp;
 	struct bb_aws_error ae;
@@ -544,6 +554,21 @@ test_errors(void)
 	ok(!bb_aws_error_retryable(&ae), "ServiceQuotaExceededException is not retried now");
 	strcpy(ae.code, "ValidationException");
 	ok(!bb_aws_error_retryable(&ae), "ValidationException not retryable");
+	strcpy(ae.code, "503");
+	ae.status = 503;
+	ok(bb_aws_error_retryable(&ae), "bare 503 retryable");
+	strcpy(ae.code, "429");
+	ae.status = 429;
+	ok(bb_aws_error_retryable(&ae), "bare 429 retryable");
+	strcpy(ae.code, "501");
+	ae.status = 501;
+	ok(!bb_aws_error_retryable(&ae), "501 Not Implemented not retryable");
+	strcpy(ae.code, "404");
+	ae.status = 404;
+	ok(!bb_aws_error_retryable(&ae), "404 not retryable");
+	bb_aws_error_clear(&ae);
+	ok(bb_aws_error_retryable(&ae), "no response (status 0) retryable");
+	ok(!bb_aws_error_retryable(NULL), "NULL not retryable");
 }
 
 static void
@@ -556,6 +581,10 @@ test_time(void)
 		{ "2024-08-01T14:00:00+02:00", 1722513600 },
 		{ "2024-08-01T10:30:00-01:30", 1722513600 },
 		{ "2000-02-29T00:00:00Z", 951782400 },
+		{ "2024-08-01T12:00:00.25+02:00", 1722506400.25 },
+		{ "2024-04-31T00:00:00Z", -1 },
+		{ "2023-02-30T00:00:00Z", -1 },
+		{ "2024-08-01T24:00:00Z", -1 },
 		{ "2024-13-01T00:00:00Z", -1 },
 		{ "2024-08-01 12:00:00", -1 },
 		{ "2024-08-01T12:00:00", -1 },
