@@ -118,25 +118,31 @@ int bb_aws_request(struct bb_aws *aws, const char *service, struct bb_http_req *
     struct bb_aws_error *ae, struct bb_error *err);
 
 /*
- * Interpret a response: 0 for 2xx; -1 for anything else with err set to
- * "<what>: <Code>: <Message> (HTTP <status>)", the remote text escaped,
- * and kind: BB_ERR_NOTFOUND (404, NoSuchKey, NoSuchBucket, NoSuchUpload,
- * ResourceNotFoundException), BB_ERR_AUTH (403 and the credential and
- * signature codes), BB_ERR_REMOTE otherwise. The S3 wrong-region case
- * (301/400 with x-amz-bucket-region) names the right region. `what` (may
- * be NULL) says what was attempted ("PUT s3://b/k").
+ * Interpret a response: 0 for 2xx (for "s3", unless the body is an
+ * <Error> document); -1 for anything else with err set to
+ * "<what>: <Code>: <Message> (HTTP <status>)", the remote text escaped.
+ * The response is parsed and classified by awserror.h: kind
+ * BB_ERR_NOTFOUND or BB_ERR_AUTH for those classes (404, NoSuchKey,
+ * ResourceNotFoundException...; 401, 403 and the credential and signature
+ * codes), BB_ERR_REMOTE otherwise. The S3 wrong-region case (301/400 with
+ * x-amz-bucket-region or <Region>) names the right region, kind
+ * BB_ERR_USAGE. `what` (may be NULL) says what was attempted
+ * ("PUT s3://b/k").
  */
 int bb_aws_check_response(const char *service, const char *what,
     const struct bb_http_resp *resp, struct bb_aws_error *ae, struct bb_error *err);
 
-/* 1 for error codes worth retrying later (throttling, 5xx, timeouts). */
+/* 1 for errors worth retrying later: no response at all (status 0), or
+ * the throttling and transient classes of bb_awserror_classify() (429,
+ * 408, 500, 502, 503, 504, SlowDown, ThrottlingException...). */
 int bb_aws_error_retryable(const struct bb_aws_error *ae);
 
 /* ---- URL helpers ---- */
 
 /* Percent-encode s[0..n) for a URL path or query: unreserved characters
  * (A-Z a-z 0-9 - . _ ~) are kept, '/' too when keep_slash, everything
- * else becomes %XX (upper-case hex). Appends to out. */
+ * else becomes %XX (upper-case hex). Appends to out. The same encoding as
+ * the signer's (bb_sigv4_uri_encode), so URLs and signatures agree. */
 int bb_aws_uri_encode(struct bb_buf *out, const char *s, size_t n, int keep_slash);
 /* Decode %XX escapes (and '+' as a space when plus_space) into out; -1
  * (errno EINVAL) on a malformed escape. */
@@ -156,7 +162,9 @@ int bb_aws_query_add(struct bb_aws_query *q, const char *key, const char *value)
 /* ---- time ---- */
 
 /* Parse an RFC 3339 / ISO 8601 time ("2024-08-01T12:00:00Z",
- * "2024-08-01T12:00:00.123+02:00") into epoch seconds. 0 or -1. */
+ * "2024-08-01T12:00:00.123+02:00") into epoch seconds, the fraction kept;
+ * the form is bb_creds_parse_time()'s, and a day past the end of its
+ * month is refused. 0 or -1. */
 int bb_aws_time_parse(const char *s, double *epoch);
 /* Format epoch seconds as "2024-08-01T12:00:00Z" into out (21 bytes). */
 void bb_aws_time_format(double epoch, char out[21]);

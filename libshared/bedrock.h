@@ -9,7 +9,7 @@
  * the "bedrock" scope, or carry "Authorization: Bearer" when a Bedrock API
  * key is configured (aws.h). Errors come back in struct bb_error, with
  * the service's error code in struct bb_aws_error when the caller passes
- * one (aws.h: bb_aws_last_error()).
+ * one (aws.h: struct bb_aws_error).
  *
  * Ownership: struct bb_bedrock_job owns its strings; fill it with
  * bb_bedrock_get_job() or bb_bedrock_job_parse() and free the contents

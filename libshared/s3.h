@@ -109,7 +109,8 @@ struct bb_s3_put_result {
 
 /*
  * PUT an object from memory or from a file (the whole file, read twice:
- * once to hash, once to send). The payload is signed with its SHA-256.
+ * once to hash, once to send, as the payload's SHA-256 is signed and goes
+ * out in the headers before the body). The payload is signed with its SHA-256.
  * The returned ETag is checked against the MD5 (when it has the form of
  * one and the object is not KMS-encrypted) and a returned
  * x-amz-checksum-sha256 against the local one: a mismatch is an error.
