@@ -15,8 +15,8 @@
  *
  * A final shard goes to a finisher thread, which hashes it, writes its
  * sidecar, makes both durable and prints its line, while the main thread
- * parses the rows of the next ones. At most one shard waits for it, so
- * memory stays bounded whatever the input size.
+ * parses the rows of the next ones. The finisher takes one shard at a
+ * time, so at most three record tables exist whatever the input size.
  *
  * Durability: a shard line is a resume point, so the shard it names must
  * be on disk before the line is printed: the file is fdatasync()ed, then
@@ -54,7 +54,7 @@
 #include "ndjson.h"
 #include "template.h"
 
-#define WBUF_SIZE (1u << 20)
+#define WBUF_SIZE (256u << 10)  /* write and writeback unit */
 #define MAX_ID_VALUE 64          /* bytes of an --id-field value */
 
 enum fmt { FMT_AUTO, FMT_JSONL, FMT_CSV, FMT_TSV, FMT_BEDROCK, FMT_OPENAI };
@@ -79,10 +79,12 @@ static size_t nstops;
 struct rec {
 	uint64_t out_end;      /* end of the record in the shard file */
 	uint64_t row;          /* global row number, 1-based */
-	uint64_t in_off, in_end;
 	uint64_t line;
-	uint64_t spool_off, spool_end;
 	uint64_t tokens;       /* cumulative estimate */
+	union {                /* where the row is: input file, or spool (sidecar mode) */
+		struct { uint64_t in_off, in_end; };
+		struct { uint64_t spool_off, spool_end; };
+	};
 };
 
 struct shard {
@@ -371,10 +373,10 @@ shard_add(struct shard *s, const char *line, size_t n, const struct rec *r, cons
 	if (r->line && cur_file != s->file)
 		s->multi_file = 1;
 	if (!opt_dry_run) {
+		if (s->wbuf.len + n > WBUF_SIZE)
+			shard_flush(s);
 		if (bb_buf_add(&s->wbuf, line, n))
 			bb_die(BB_EXIT_USAGE, "out of memory");
-		if (s->wbuf.len >= WBUF_SIZE)
-			shard_flush(s);
 	}
 }
 
@@ -753,6 +755,8 @@ shard_emit(struct shard *s)
 	shard_flush(s);
 	if (s->spool_fd >= 0)
 		spool_flush(s);
+	bb_buf_release(&s->wbuf);
+	bb_buf_release(&s->sbuf);
 	shards_done++;
 	if (opt_dry_run) {
 		shard_finish(s);
@@ -765,8 +769,9 @@ shard_emit(struct shard *s)
 			bb_die(BB_EXIT_USAGE, "cannot start a thread: %s", strerror(e));
 		fin.started = 1;
 	}
+	/* one shard at a time: memory stays at three record tables */
 	pthread_mutex_lock(&fin.mu);
-	while (fin.job != NULL)
+	while (fin.job != NULL || fin.busy)
 		pthread_cond_wait(&fin.cv, &fin.mu);
 	fin.job = s;
 	pthread_cond_broadcast(&fin.cv);
@@ -1041,6 +1046,8 @@ spool_row(const struct row *rw, int ok, struct rec *r)
 	if (s == NULL)
 		return;   /* before the first record of the input: in no region */
 	b = &s->sbuf;
+	if (b->len + rw->len + 1 > WBUF_SIZE)
+		spool_flush(s);
 	old = b->len;
 	if (fmt == FMT_CSV || fmt == FMT_TSV) {
 		size_t i, len;
@@ -1072,8 +1079,6 @@ spool_row(const struct row *rw, int ok, struct rec *r)
 		r->spool_end = s->spool_len + (b->len - old);
 	}
 	s->spool_len += b->len - old;
-	if (b->len >= WBUF_SIZE)
-		spool_flush(s);
 }
 
 /* Template values for a JSON row; -1 on a bad row. */
@@ -1423,6 +1428,11 @@ out:
 			    "within --max-bytes %llu, below --min-records %lld", cur->index, cur->nrec,
 			    (unsigned long long)opt_max_bytes, opt_min_records);
 		shard_flush(cur);
+		if (cur->spool_fd >= 0)
+			spool_flush(cur);
+		/* a held shard only shrinks (rebalance): its buffers can go */
+		bb_buf_release(&cur->wbuf);
+		bb_buf_release(&cur->sbuf);
 		if (held != NULL)
 			shard_emit(held);
 		held = cur;
