@@ -1469,6 +1469,41 @@ format_of(const char *path)
 	return FMT_JSONL;
 }
 
+/*
+ * Standard input redirected from a regular file (`bb-shard < rows.jsonl`)
+ * can be re-read like a named file, so it needs no sidecar: its path, when
+ * /proc names it, it is still that file, and reading starts at its first
+ * byte (offsets are from there). NULL otherwise. Call before reading.
+ */
+static char *
+stdin_path(void)
+{
+	char link[PATH_MAX];
+	struct stat a, b;
+	ssize_t n;
+
+	if (fstat(0, &a) || !S_ISREG(a.st_mode) || lseek(0, 0, SEEK_CUR) != 0)
+		return NULL;
+	n = readlink("/proc/self/fd/0", link, sizeof(link) - 1);
+	if (n <= 0 || link[0] != '/')
+		return NULL;
+	link[n] = '\0';
+	if (stat(link, &b) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return NULL;
+	return bb_xstrdup(link);
+}
+
+/* The path of a single seekable input (see stdin_path), else NULL. */
+static const char *
+input_path(const char *path, char *stdin_file, int seekable)
+{
+	if (!seekable || opt_dry_run)
+		return NULL;
+	if (strcmp(path, "-") == 0)
+		return stdin_file;
+	return realpath(path, NULL);
+}
+
 static int
 read_jsonl(const char *path, int single)
 {
@@ -1476,17 +1511,23 @@ read_jsonl(const char *path, int single)
 	struct bb_ndjson *r;
 	struct bb_ndjson_line ln;
 	struct row rw;
+	char *sfile = NULL;
 	int n;
 
+	if (single && strcmp(path, "-") == 0)
+		sfile = stdin_path();
 	r = bb_ndjson_open(path, opt_max_line, BB_NDJSON_SKIP_BLANK, &err);
 	if (r == NULL) {
 		bb_msg_error("%s", err.msg);
+		free(sfile);
 		return -1;
 	}
 	if (opt_read_size)
 		bb_ndjson_set_read_size(r, opt_read_size);
-	if (single && bb_ndjson_is_seekable(r) && !opt_dry_run)
-		source_path = realpath(path, NULL);
+	if (single)
+		source_path = input_path(path, sfile, bb_ndjson_is_seekable(r));
+	if (source_path != sfile)
+		free(sfile);
 	sidecar_mode = !opt_dry_run && source_path == NULL;
 	while ((n = bb_ndjson_next(r, &ln, &err)) != 0) {
 		if (n < 0) {
@@ -1557,16 +1598,22 @@ read_csv(const char *path, int single)
 	struct bb_csv_record rec;
 	struct row rw;
 	int n, have_header = 0, rc = -1;
+	char *sfile = NULL;
 
+	if (single && strcmp(path, "-") == 0)
+		sfile = stdin_path();
 	r = bb_csv_reader_open(path, fmt == FMT_TSV ? '\t' : ',', opt_max_line, &err);
 	if (r == NULL) {
 		bb_msg_error("%s", err.msg);
+		free(sfile);
 		return -1;
 	}
 	if (opt_read_size)
 		bb_csv_reader_set_read_size(r, opt_read_size);
-	if (single && bb_csv_reader_is_seekable(r) && !opt_dry_run)
-		source_path = realpath(path, NULL);
+	if (single)
+		source_path = input_path(path, sfile, bb_csv_reader_is_seekable(r));
+	if (source_path != sfile)
+		free(sfile);
 	sidecar_mode = !opt_dry_run && source_path == NULL;
 	while ((n = bb_csv_reader_next(r, &rec, &err)) != 0) {
 		if (n < 0 && bb_csv_reader_failed(r) && rec.rawlen == 0) {

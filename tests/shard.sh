@@ -198,6 +198,29 @@ test_expect_success 'stdin and gzip input: a sidecar holds the rows' '
 	test_cmp in.jsonl side &&
 	cmp s1/part-00001.jsonl o1/part-00001.jsonl
 '
+test_expect_success 'stdin from a regular file: its path and offsets, no sidecar' '
+	rows 250 >in250.jsonl &&
+	bb-shard -m $HAIKU -t "{q}" --max-records 200 -o s3 <in250.jsonl >l &&
+	test_grep "\"path\":\"[^\"]*/in250.jsonl\",\"offset\":0," l &&
+	! ls s3/*.rows.jsonl.gz 2>/dev/null &&
+	bb-shard -m $HAIKU -t "{q}" --max-records 200 -o s4 in250.jsonl >l2 &&
+	sed "s,/s3/,/s4/," l >l1 && test_cmp l2 l1
+'
+test_expect_success 'stdin from a regular file read from its middle: a sidecar' '
+	(head -n 1 >/dev/null; bb-shard -m $HAIKU -t "{q}" --max-records 200 -o s5 >l) <in250.jsonl &&
+	test_grep "\"sidecar\":" l
+'
+test_expect_success '--sidecar-level 0 and 9, --no-sync: same shards, same rows' '
+	cat s4/part-0000[12].jsonl >want &&
+	for o in "--sidecar-level 0" "--sidecar-level 9 --no-sync"; do
+		rm -rf s6 &&
+		cat in250.jsonl | bb-shard -m $HAIKU -t "{q}" --max-records 200 $o -o s6 >l &&
+		gzip -dc s6/part-00001.rows.jsonl.gz s6/part-00002.rows.jsonl.gz >side &&
+		test_cmp in250.jsonl side &&
+		cat s6/part-0000[12].jsonl >got && test_cmp want got || return 1
+	done &&
+	test_expect_code 2 bb-shard -m $HAIKU -t "{q}" --sidecar-level 10 <in250.jsonl
+'
 test_expect_success 'several input files: sidecars, rows in order' '
 	rows 250 >a.jsonl && head -n 125 a.jsonl >h1 && tail -n +126 a.jsonl >h2 &&
 	bb-shard -m $HAIKU -t "{q}" --max-records 200 -o s2 h1 h2 >l &&
