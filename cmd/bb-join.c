@@ -351,18 +351,34 @@ struct result {
 	int ok;
 };
 
+/* A count in decimal (no printf: this is per row). */
+static void
+add_count(struct bb_buf *o, long long v)
+{
+	char d[24];
+	int n = 0;
+	unsigned long long u = v < 0 ? 0 : (unsigned long long)v;
+
+	do {
+		d[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	while (n > 0)
+		oom(bb_buf_addc(o, d[--n]));
+}
+
 static void
 tok_json(struct bb_buf *o, long long in, long long out)
 {
-	int first = 1;
-
 	oom(bb_buf_addc(o, '{'));
 	if (in >= 0) {
-		oom(bb_buf_addf(o, "\"input_tokens\":%lld", in));
-		first = 0;
+		oom(bb_buf_adds(o, "\"input_tokens\":"));
+		add_count(o, in);
 	}
-	if (out >= 0)
-		oom(bb_buf_addf(o, "%s\"output_tokens\":%lld", first ? "" : ",", out));
+	if (out >= 0) {
+		oom(bb_buf_adds(o, in >= 0 ? ",\"output_tokens\":" : "\"output_tokens\":"));
+		add_count(o, out);
+	}
 	oom(bb_buf_addc(o, '}'));
 }
 

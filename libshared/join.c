@@ -25,22 +25,36 @@ skip_ws(const char *p, const char *e)
 	return p;
 }
 
-/* p at '"': the byte after the closing quote. */
+/* Bytes of x equal to c have their high bit set in the result (SWAR). */
+static inline uint64_t
+has_byte(uint64_t x, unsigned char c)
+{
+	uint64_t v = x ^ (0x0101010101010101ULL * c);
+
+	return (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
+}
+
+/* p at '"': the byte after the closing quote. Eight bytes at a time to
+ * the next '"' or '\\'. */
 static const char *
 skip_str(const char *p, const char *e)
 {
-	for (p++; p < e; p++) {
-		const char *q = memchr(p, '"', (size_t)(e - p));
-		const char *b;
-		size_t nb = 0;
+	uint64_t w;
 
-		if (q == NULL)
-			return e;
-		for (b = q; b > p && b[-1] == '\\'; b--)
-			nb++;
-		if (nb % 2 == 0)
-			return q + 1;
-		p = q;
+	for (p++; p < e;) {
+		if (e - p >= 8) {
+			memcpy(&w, p, 8);
+			if ((has_byte(w, '"') | has_byte(w, '\\')) == 0) {
+				p += 8;
+				continue;
+			}
+		}
+		if (*p == '\\')
+			p += 2;
+		else if (*p == '"')
+			return p + 1;
+		else
+			p++;
 	}
 	return e;
 }
@@ -385,6 +399,72 @@ bb_join_extract(enum bb_family f, const char *text, size_t len, struct bb_buf *o
 	return 0;
 }
 
+/*
+ * The values of recordId, modelOutput and error in an output line. Only
+ * the structure of the top level is checked here: the caller validates
+ * what it uses; the echoed modelInput is skipped, not validated.
+ */
+static int
+line_fields(const char *line, size_t len, struct span *sp, struct bb_error *err)
+{
+	static const char *const names[] = { "recordId", "modelOutput", "error" };
+	const char *p = line, *e = line + len, *k, *ke;
+	size_t i;
+
+	memset(sp, 0, 3 * sizeof(*sp));
+	p = skip_ws(p, e);
+	if (p >= e || *p != '{')
+		return bb_error_set(err, BB_ERR_INPUT, "not a JSON object");
+	p = skip_ws(p + 1, e);
+	if (p < e && *p == '}')
+		goto end;
+	for (;;) {
+		if (p >= e || *p != '"')
+			goto bad;
+		k = p + 1;
+		ke = skip_str(p, e);
+		if (ke >= e)
+			goto bad;
+		p = skip_ws(ke, e);
+		if (p >= e || *p != ':')
+			goto bad;
+		p = skip_ws(p + 1, e);
+		if (p >= e)
+			goto bad;
+		for (i = 0; i < 3; i++) {
+			if ((size_t)(ke - 1 - k) == strlen(names[i]) &&
+			    memcmp(k, names[i], strlen(names[i])) == 0) {
+				if (sp[i].p != NULL)
+					return bb_error_set(err, BB_ERR_INPUT, "duplicate key '%s'",
+					    names[i]);
+				sp[i].p = p;
+			}
+		}
+		k = p;
+		p = skip_value(p, e);
+		if (p == k)
+			goto bad;
+		for (i = 0; i < 3; i++)
+			if (sp[i].p == k)
+				sp[i].n = (size_t)(p - k);
+		p = skip_ws(p, e);
+		if (p < e && *p == ',') {
+			p = skip_ws(p + 1, e);
+			continue;
+		}
+		if (p < e && *p == '}')
+			break;
+		goto bad;
+	}
+end:
+	p = skip_ws(p + 1, e);
+	if (p == e)
+		return 0;
+bad:
+	return bb_error_set(err, BB_ERR_INPUT, "invalid JSON at column %zu",
+	    (size_t)(p - line) + 1);
+}
+
 /* ---- the index ---- */
 
 static uint64_t
@@ -438,11 +518,19 @@ bb_join_index_release(struct bb_join_index *x)
 	bb_join_index_init(x, x->family, x->flags);
 }
 
+/* A table slot: the high half of the hash (compared before the entry is
+ * touched, which keeps probes in the table's cache lines) and the index. */
+static inline uint64_t
+slot(uint64_t h, size_t i)
+{
+	return (h & 0xffffffff00000000ULL) | (uint64_t)(i + 1);
+}
+
 static int
 table_grow(struct bb_join_index *x)
 {
 	size_t ncap = x->tcap ? x->tcap * 2 : 1024, i, j;
-	uint32_t *t;
+	uint64_t *t;
 
 	if (ncap > ((size_t)1 << 31))
 		return -1;
@@ -452,7 +540,7 @@ table_grow(struct bb_join_index *x)
 	for (i = 0; i < x->n; i++) {
 		for (j = x->entries[i].hash & (ncap - 1); t[j]; j = (j + 1) & (ncap - 1))
 			;
-		t[j] = (uint32_t)(i + 1);
+		t[j] = slot(x->entries[i].hash, i);
 	}
 	free(x->table);
 	x->table = t;
@@ -468,10 +556,14 @@ find(struct bb_join_index *x, uint64_t h, const char *id, size_t len)
 	if (x->tcap == 0)
 		return NULL;
 	for (j = h & (x->tcap - 1); x->table[j]; j = (j + 1) & (x->tcap - 1)) {
-		struct bb_join_entry *e = &x->entries[x->table[j] - 1];
+		struct bb_join_entry *e;
 
+		if ((x->table[j] >> 32) != (h >> 32))
+			continue;
+		e = &x->entries[(x->table[j] & 0xffffffffu) - 1];
 		if (e->hash == h && e->id.len == len &&
-		    memcmp(x->arena.data + e->id.off, id, len) == 0)
+		    memcmp(len <= sizeof(e->idshort) ? e->idshort : x->arena.data + e->id.off,
+		    id, len) == 0)
 			return e;
 	}
 	return NULL;
@@ -500,24 +592,36 @@ put(struct bb_buf *a, const char *p, size_t n, struct bb_join_ref *r)
 int
 bb_join_index_add(struct bb_join_index *x, const char *line, size_t len, struct bb_error *err)
 {
-	static const char *const keys[] = { "recordId", "modelOutput", "error" };
+	struct span ls[3];
 	struct bb_buf *id = &x->id, *out = &x->out, *stop = &x->stop;
 	struct bb_json_span sp[3];
 	struct bb_join_entry ne, *e;
 	struct bb_error xerr = BB_ERROR_INIT;
 	uint64_t h;
-	size_t mark;
+	size_t mark, k;
 	int r = 0, dup = 0;
 
 	x->lines++;
-	if (bb_json_fields(line, len, keys, 3, sp, err))
+	if (line_fields(line, len, ls, err))
 		return -1;
+	for (k = 0; k < 3; k++) {
+		sp[k].p = ls[k].p;
+		sp[k].n = ls[k].n;
+		sp[k].type = ls[k].p == NULL ? BB_JSON_NONE : ls[k].p[0] == '"' ? BB_JSON_STRING :
+		    ls[k].p[0] == '{' ? BB_JSON_OBJECT : BB_JSON_NULL;
+	}
 	if (sp[0].p == NULL || sp[0].type != BB_JSON_STRING)
 		return bb_error_set(err, BB_ERR_INPUT, "no \"recordId\" string");
 	if (sp[1].p == NULL && sp[2].p == NULL)
 		return bb_error_set(err, BB_ERR_INPUT, "neither \"modelOutput\" nor \"error\"");
+	for (k = 1; k < 3; k++) {
+		if (sp[k].p != NULL && bb_json_validate(sp[k].p, sp[k].n, 0, err)) {
+			bb_error_prefix(err, "%s", k == 1 ? "modelOutput" : "error");
+			return -1;
+		}
+	}
 	bb_buf_reset(id);
-	if (bb_json_span_str(&sp[0], id))
+	if (bb_json_span_str(&sp[0], id) || memchr(id->data ? id->data : "", '\0', id->len))
 		return bb_error_set(err, BB_ERR_INPUT, "bad \"recordId\"");
 	h = hash_id(id->data, id->len);
 	e = find(x, h, id->data, id->len);
@@ -534,6 +638,8 @@ bb_join_index_add(struct bb_join_index *x, const char *line, size_t len, struct 
 	ne.input_tokens = ne.output_tokens = -1;
 	mark = x->arena.len;
 	r |= put(&x->arena, id->data, id->len, &ne.id);
+	if (id->len <= sizeof(ne.idshort))
+		memcpy(ne.idshort, id->data, id->len);
 	if (sp[1].p != NULL) {
 		bb_buf_reset(out);
 		if (bb_join_extract(x->family, sp[1].p, sp[1].n, out, stop, &ne.input_tokens,
@@ -594,7 +700,7 @@ bb_join_index_add(struct bb_join_index *x, const char *line, size_t len, struct 
 
 		for (j = h & (x->tcap - 1); x->table[j]; j = (j + 1) & (x->tcap - 1))
 			;
-		x->table[j] = (uint32_t)(x->n + 1);
+		x->table[j] = slot(h, x->n);
 	}
 	x->n++;
 	return 0;

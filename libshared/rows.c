@@ -141,6 +141,29 @@ out:
 
 /* ---- ids ---- */
 
+/* "r" and the row number in 10 digits, as bb-shard makes it (printf's
+ * "r%010llu", without printf: this is per row). */
+static int
+generated_id(struct bb_buf *out, uint64_t row)
+{
+	char d[24];
+	int n = 0, w;
+
+	do {
+		d[n++] = (char)('0' + row % 10);
+		row /= 10;
+	} while (row > 0);
+	if (bb_buf_addc(out, 'r'))
+		return -1;
+	for (w = n; w < 10; w++)
+		if (bb_buf_addc(out, '0'))
+			return -1;
+	while (n > 0)
+		if (bb_buf_addc(out, d[--n]))
+			return -1;
+	return 0;
+}
+
 static int
 id_alnum(const char *s, size_t n)
 {
@@ -224,7 +247,7 @@ id_of_json(struct bb_rows *r, const char *row, size_t len, uint64_t rowno)
 	}
 	return;
 generated:
-	bb_buf_addf(&r->id, "r%010llu", (unsigned long long)rowno);
+	generated_id(&r->id, rowno);
 }
 
 /* ---- reading ---- */
@@ -380,7 +403,7 @@ bb_rows_next(struct bb_rows *r, struct bb_rows_row *row, struct bb_error *err)
 			row->jsonlen = r->json.len;
 			bb_buf_reset(&r->id);
 			if (r->src.id_field == NULL) {
-				bb_buf_addf(&r->id, "r%010llu", (unsigned long long)rowno);
+				generated_id(&r->id, rowno);
 			} else if (r->id_col >= 0 && (size_t)r->id_col < bb_csv_nfields(rec.fields)) {
 				size_t fl;
 				const char *f = bb_csv_field(rec.fields, (size_t)r->id_col, &fl);
