@@ -53,9 +53,10 @@ xml_elem(struct bb_buf *out, const char *name, const char *value)
 	bb_buf_addf(out, "</%s>", name);
 }
 
-/* URL-encode for encoding-type=url: all but unreserved and '/'. */
+/* URL-encode all but unreserved and '/'. With form set, as S3 lists keys
+ * for encoding-type=url: a space is '+' ("a b" lists as "a+b"). */
 static void
-url_encode(struct bb_buf *out, const char *s)
+url_encode(struct bb_buf *out, const char *s, int form)
 {
 	static const char hx[] = "0123456789ABCDEF";
 	const unsigned char *p;
@@ -64,6 +65,8 @@ url_encode(struct bb_buf *out, const char *s)
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
 		    *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == '/')
 			bb_buf_addc(out, (char)*p);
+		else if (form && *p == ' ')
+			bb_buf_addc(out, '+');
 		else
 			bb_buf_addf(out, "%%%c%c", hx[*p >> 4], hx[*p & 15]);
 	}
@@ -75,7 +78,7 @@ key_elem(struct bb_buf *out, const char *name, const char *value, int enc_url)
 	struct bb_buf tmp = BB_BUF_INIT;
 
 	if (enc_url) {
-		url_encode(&tmp, value);
+		url_encode(&tmp, value, 1);
 		xml_elem(out, name, bb_buf_str(&tmp));
 	} else
 		xml_elem(out, name, value);
@@ -87,6 +90,7 @@ emu_s3_error(struct emu_response *resp, const struct emu_request *req, int statu
     const char *code, const char *fmt, ...)
 {
 	struct bb_buf msg = BB_BUF_INIT;
+	struct bb_buf bucket = BB_BUF_INIT, key = BB_BUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -97,6 +101,15 @@ emu_s3_error(struct emu_response *resp, const struct emu_request *req, int statu
 	bb_buf_adds(&resp->body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>");
 	xml_elem(&resp->body, "Code", code);
 	xml_elem(&resp->body, "Message", bb_buf_str(&msg));
+	/* S3 names what was not found */
+	if (req && req->path && (strcmp(code, "NoSuchBucket") == 0 ||
+	    strcmp(code, "NoSuchKey") == 0) &&
+	    emu_s3_parse_target(req, &bucket, &key) == 0) {
+		if (code[6] == 'B')
+			xml_elem(&resp->body, "BucketName", bb_buf_str(&bucket));
+		else
+			xml_elem(&resp->body, "Key", bb_buf_str(&key));
+	}
 	if (req && req->path)
 		xml_elem(&resp->body, "Resource", req->path);
 	if (req && req->request_id)
@@ -104,6 +117,8 @@ emu_s3_error(struct emu_response *resp, const struct emu_request *req, int statu
 	bb_buf_adds(&resp->body, "</Error>");
 	bb_http_headers_set(&resp->headers, "Content-Type", "application/xml");
 	bb_buf_release(&msg);
+	bb_buf_release(&bucket);
+	bb_buf_release(&key);
 }
 
 static void
@@ -1093,7 +1108,7 @@ complete_upload(struct emu *e, const struct emu_request *req, struct emu_respons
 		const char *host = bb_http_headers_get(&req->headers, "Host");
 
 		bb_buf_addf(&loc, "http://%s/%s/", host ? host : "localhost", bucket);
-		url_encode(&loc, key);
+		url_encode(&loc, key, 0);
 		xml_elem(&out, "Location", bb_buf_str(&loc));
 		bb_buf_release(&loc);
 	}
