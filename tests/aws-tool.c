@@ -16,6 +16,9 @@
  *                                 ListMultipartUploads, list its parts,
  *                                 upload the rest, complete
  *     mpu-abort S3URI             create an upload, abort it, check it is gone
+ *     mpu-create S3URI            CreateMultipartUpload; prints the upload id
+ *     mpu-list S3URI              the key's uploads (ListMultipartUploads),
+ *                                 one "id initiated" a line
  *     create NAME ROLE MODEL IN OUT [TOKEN]   prints the job ARN
  *     get-job JOB                 "status name model in out token"
  *     list-jobs [STATUS [NAME]]   one "arn status" a line
@@ -303,6 +306,14 @@ out:
 }
 
 static int
+out_upload(const struct bb_s3_upload *up, void *ctx)
+{
+	(void)ctx;
+	printf("%s %s\n", up->upload_id, up->initiated);
+	return 0;
+}
+
+static int
 out_job(const struct bb_bedrock_job *j, void *ctx)
 {
 	(void)ctx;
@@ -396,6 +407,19 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "mpu-abort") == 0 && argc == 2) {
 		rc = cmd_mpu_abort(argv[1]);
 		goto out;
+	} else if (strcmp(cmd, "mpu-create") == 0 && argc == 2) {
+		char *id = NULL;
+		if (uri(argv[1], &u) < 0)
+			goto out;
+		if (bb_s3_mpu_create(aws, u.bucket, u.key, NULL, &id, &ae, &err) < 0)
+			goto fail;
+		printf("%s\n", id);
+		free(id);
+	} else if (strcmp(cmd, "mpu-list") == 0 && argc == 2) {
+		if (uri(argv[1], &u) < 0)
+			goto out;
+		if (bb_s3_mpu_list(aws, u.bucket, u.key, out_upload, NULL, &ae, &err) < 0)
+			goto fail;
 	} else if (strcmp(cmd, "create") == 0 && (argc == 6 || argc == 7)) {
 		struct bb_bedrock_job_spec s;
 		char *arn = NULL;

@@ -85,21 +85,33 @@ test_expect_success 'S3: wrong secret key is refused (SignatureDoesNotMatch)' '
 	AWS_SECRET_ACCESS_KEY=wrong test_must_fail $TOOL get s3://bkt1/in/in.jsonl 2>err &&
 	test_grep SignatureDoesNotMatch err
 '
-# ListMultipartUploads: skipped while bb-emu answers NotImplemented.
-if $TOOL mpu-abort s3://bkt1/probe.bin >/dev/null 2>"$TEST_DIR/probe.err" ||
-	! grep -q NotImplemented "$TEST_DIR/probe.err"; then
-	test_expect_success 'S3: multipart resume via ListMultipartUploads + ListParts' '
-		$TOOL mpu-resume s3://bkt1/big3.bin big.bin 5242880 >out &&
-		mpetag big.bin 5242880 >want && test_cmp want out
-	'
-	test_expect_success 'S3: multipart abort' '
-		$TOOL mpu-abort s3://bkt1/ab.bin >out && echo "aborted NoSuchUpload" >want &&
-		test_cmp want out
-	'
-else
-	test_skip 'S3: multipart resume' 'bb-emu has no ListMultipartUploads yet'
-	test_skip 'S3: multipart abort' 'bb-emu has no ListMultipartUploads yet'
-fi
+test_expect_success 'S3: multipart resume via ListMultipartUploads + ListParts' '
+	$TOOL mpu-resume s3://bkt1/big3.bin big.bin 5242880 >out &&
+	mpetag big.bin 5242880 >want && test_cmp want out
+'
+test_expect_success 'S3: multipart abort' '
+	$TOOL mpu-abort s3://bkt1/ab.bin >out && echo "aborted NoSuchUpload" >want &&
+	test_cmp want out
+'
+test_expect_success 'S3: ListMultipartUploads lists exactly the key, oldest first' '
+	$TOOL mpu-create "s3://bkt1/up/k é+1" >id1 &&
+	$TOOL mpu-create "s3://bkt1/up/k é+1.more" >id2 &&
+	$TOOL mpu-create "s3://bkt1/up/k é+1" >id3 &&
+	$TOOL mpu-list "s3://bkt1/up/k é+1" >out &&
+	cut -d" " -f1 out >got && cat id1 id3 >want && test_cmp want got &&
+	grep -E " [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$" out
+'
+# (curl signs the query as written: parameters in canonical order)
+test_expect_success 'bb-emu: ListMultipartUploads pages with max-uploads and the markers' '
+	S3="curl -s --aws-sigv4 aws:amz:us-east-1:s3 --user $AK:$SK -H x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" &&
+	$S3 "http://127.0.0.1:$PORT/bkt1?max-uploads=2&prefix=up%2F&uploads=" >p1 &&
+	grep "<IsTruncated>true</IsTruncated>" p1 &&
+	test $(grep -o "<Upload>" p1 | wc -l) = 2 &&
+	grep "<NextUploadIdMarker>$(cat id3)</NextUploadIdMarker>" p1 &&
+	$S3 "http://127.0.0.1:$PORT/bkt1?key-marker=up%2Fk%20%C3%A9%2B1&max-uploads=2&prefix=up%2F&upload-id-marker=$(cat id3)&uploads=" >p2 &&
+	grep "<IsTruncated>false</IsTruncated>" p2 &&
+	grep "<UploadId>$(cat id2)</UploadId>" p2 && test $(grep -o "<Upload>" p2 | wc -l) = 1
+'
 
 R=arn:aws:iam::123456789012:role/BatchRole
 M=anthropic.claude-3-haiku-20240307-v1:0

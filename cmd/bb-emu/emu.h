@@ -208,6 +208,12 @@ int emu_store_upload_complete(struct emu_store *s, const char *upload_id, const 
     const char *key, const struct emu_part_info *parts, size_t nparts,
     const struct emu_object_info *info, struct bb_error *err);
 int emu_store_upload_abort(struct emu_store *s, const char *upload_id, struct bb_error *err);
+/* Every upload in progress in bucket, in no order: fn gets its key, id
+ * and initiation time; non-zero from fn stops. */
+typedef int (*emu_store_upload_fn)(const char *key, const char *upload_id, double initiated,
+    void *ctx);
+int emu_store_upload_list(struct emu_store *s, const char *bucket, emu_store_upload_fn fn,
+    void *ctx, struct bb_error *err);
 
 /* ---- server.c / faults.c: helpers for every handler ---- */
 

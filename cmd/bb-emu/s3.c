@@ -1222,6 +1222,158 @@ out:
 	bb_buf_release(&v);
 }
 
+/* ---- ListMultipartUploads ---- */
+
+struct upload_ent {
+	char *key;
+	char id[33];
+	double initiated;
+};
+
+struct upload_list {
+	const char *prefix;
+	struct upload_ent *v;
+	size_t n, cap;
+	int failed;
+};
+
+static int
+upload_cb(const char *key, const char *upload_id, double initiated, void *ctx)
+{
+	struct upload_list *l = ctx;
+	struct upload_ent *nv;
+
+	if (strncmp(key, l->prefix, strlen(l->prefix)) != 0)
+		return 0;
+	if (l->n == l->cap) {
+		nv = realloc(l->v, (l->cap ? 2 * l->cap : 16) * sizeof(*nv));
+		if (nv == NULL)
+			return l->failed = 1;
+		l->v = nv;
+		l->cap = l->cap ? 2 * l->cap : 16;
+	}
+	if ((l->v[l->n].key = strdup(key)) == NULL)
+		return l->failed = 1;
+	snprintf(l->v[l->n].id, sizeof(l->v[l->n].id), "%s", upload_id);
+	l->v[l->n].initiated = initiated;
+	l->n++;
+	return 0;
+}
+
+/* S3's order: by key, then by initiation time. */
+static int
+upload_cmp(const void *a, const void *b)
+{
+	const struct upload_ent *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c == 0 && x->initiated != y->initiated)
+		c = x->initiated < y->initiated ? -1 : 1;
+	return c ? c : strcmp(x->id, y->id);
+}
+
+/* GET /bucket?uploads with prefix, key-marker, upload-id-marker,
+ * max-uploads and encoding-type (no delimiter). */
+static void
+list_uploads(struct emu *e, const struct emu_request *req, struct emu_response *resp,
+    const char *bucket)
+{
+	struct bb_buf prefix = BB_BUF_INIT, kmark = BB_BUF_INIT, umark = BB_BUF_INIT,
+	    maxu = BB_BUF_INIT, enc = BB_BUF_INIT, out = BB_BUF_INIT;
+	struct bb_error err = BB_ERROR_INIT;
+	struct upload_list l;
+	size_t i, first = 0, end;
+	long max = 1000;
+	int enc_url = 0;
+	char num[32], ts[32];
+
+	memset(&l, 0, sizeof(l));
+	if (emu_query_param(req->query, "prefix", &prefix) < 0 ||
+	    emu_query_param(req->query, "key-marker", &kmark) < 0 ||
+	    emu_query_param(req->query, "upload-id-marker", &umark) < 0) {
+		emu_s3_error(resp, req, 400, "InvalidArgument", "Badly encoded query parameter");
+		goto out;
+	}
+	if (emu_query_param(req->query, "max-uploads", &maxu) == 1) {
+		char *endp;
+
+		errno = 0;
+		max = strtol(bb_buf_str(&maxu), &endp, 10);
+		if (errno || *endp || endp == maxu.data || max < 0) {
+			emu_s3_error(resp, req, 400, "InvalidArgument",
+			    "Provided max-uploads not an integer or within integer range");
+			goto out;
+		}
+		if (max > 1000)
+			max = 1000;
+	}
+	if (emu_query_param(req->query, "encoding-type", &enc) == 1) {
+		if (strcmp(bb_buf_str(&enc), "url") != 0) {
+			emu_s3_error(resp, req, 400, "InvalidArgument", "Invalid Encoding Method specified in Request");
+			goto out;
+		}
+		enc_url = 1;
+	}
+	if (need_bucket(e, resp, req, bucket) < 0)
+		goto out;
+	l.prefix = bb_buf_str(&prefix);
+	if (emu_store_upload_list(e->store, bucket, upload_cb, &l, &err) < 0 || l.failed) {
+		if (l.failed)
+			bb_error_set(&err, BB_ERR_SYSTEM, "out of memory");
+		store_failed(resp, req, &err);
+		goto out;
+	}
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), upload_cmp);
+	/* Start after key-marker, or after upload-id-marker among its uploads. */
+	if (kmark.len) {
+		while (first < l.n && strcmp(l.v[first].key, kmark.data) < 0)
+			first++;
+		for (end = first; end < l.n && strcmp(l.v[end].key, kmark.data) == 0; end++)
+			;
+		for (i = first; umark.len && i < end; i++)
+			if (strcmp(l.v[i].id, umark.data) == 0)
+				break;
+		first = umark.len && i < end ? i + 1 : end;
+	}
+	end = l.n - first > (size_t)max ? first + (size_t)max : l.n;
+	bb_buf_addf(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<ListMultipartUploadsResult xmlns=\"%s\">", S3_NS);
+	xml_elem(&out, "Bucket", bucket);
+	key_elem(&out, "KeyMarker", bb_buf_str(&kmark), enc_url);
+	xml_elem(&out, "UploadIdMarker", bb_buf_str(&umark));
+	key_elem(&out, "NextKeyMarker", end > first ? l.v[end - 1].key : "", enc_url);
+	key_elem(&out, "Prefix", l.prefix, enc_url);
+	xml_elem(&out, "NextUploadIdMarker", end > first ? l.v[end - 1].id : "");
+	snprintf(num, sizeof(num), "%ld", max);
+	xml_elem(&out, "MaxUploads", num);
+	xml_elem(&out, "IsTruncated", end < l.n ? "true" : "false");
+	for (i = first; i < end; i++) {
+		bb_buf_adds(&out, "<Upload>");
+		key_elem(&out, "Key", l.v[i].key, enc_url);
+		xml_elem(&out, "UploadId", l.v[i].id);
+		bb_buf_addf(&out, "<Initiator><ID>%s</ID></Initiator><Owner><ID>%s</ID></Owner>"
+		    "<StorageClass>STANDARD</StorageClass>", e->account, e->account);
+		emu_format_iso8601(l.v[i].initiated, ts);
+		xml_elem(&out, "Initiated", ts);
+		bb_buf_adds(&out, "</Upload>");
+	}
+	if (enc_url)
+		xml_elem(&out, "EncodingType", "url");
+	bb_buf_adds(&out, "</ListMultipartUploadsResult>");
+	xml_ok(resp, &out);
+out:
+	for (i = 0; i < l.n; i++)
+		free(l.v[i].key);
+	free(l.v);
+	bb_buf_release(&prefix);
+	bb_buf_release(&kmark);
+	bb_buf_release(&umark);
+	bb_buf_release(&maxu);
+	bb_buf_release(&enc);
+	bb_buf_release(&out);
+}
+
 /* POST /bucket?delete */
 static void
 delete_objects(struct emu *e, const struct emu_request *req, struct emu_response *resp,
@@ -1326,9 +1478,10 @@ emu_s3_handle(struct emu *e, const struct emu_request *req, struct emu_response 
 			else
 				emu_s3_error(resp, req, 400, "InvalidArgument", "Invalid list-type");
 			bb_buf_release(&lt);
-		} else if (strcmp(m, "GET") == 0 && (has_param(req, "uploads") ||
-		    has_param(req, "versioning") || has_param(req, "versions") ||
-		    has_param(req, "policy") || has_param(req, "acl")))
+		} else if (strcmp(m, "GET") == 0 && has_param(req, "uploads"))
+			list_uploads(e, req, resp, b);
+		else if (strcmp(m, "GET") == 0 && (has_param(req, "versioning") ||
+		    has_param(req, "versions") || has_param(req, "policy") || has_param(req, "acl")))
 			emu_s3_error(resp, req, 501, "NotImplemented",
 			    "A header or query you provided implies functionality that is not implemented");
 		else if (strcmp(m, "GET") == 0)

@@ -1468,3 +1468,48 @@ out:
 	bb_buf_release(&path);
 	return rc;
 }
+
+int
+emu_store_upload_list(struct emu_store *s, const char *bucket, emu_store_upload_fn fn,
+    void *ctx, struct bb_error *err)
+{
+	struct bb_buf path = BB_BUF_INIT, text = BB_BUF_INIT;
+	struct emu_obj o;
+	struct dirent *de;
+	struct stat st;
+	DIR *d = NULL;
+	char *nl;
+	int rc = -1;
+
+	memset(&o, 0, sizeof(o));
+	if (path_of(&path, s, "uploads") < 0) {
+		bb_error_errno(err, "out of memory");
+		goto out;
+	}
+	if ((d = opendir(path.data)) == NULL) {
+		bb_error_errno(err, "cannot read '%s'", path.data);
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		/* an upload completed or aborted meanwhile is skipped */
+		if (!valid_upload_id(de->d_name) ||
+		    path_of(&path, s, "uploads/%s/upload", de->d_name) < 0 ||
+		    stat(path.data, &st) < 0 || read_small_file(path.data, &text, 1 << 20) < 0 ||
+		    strncmp(text.data, "bucket ", 7) != 0 || (nl = strchr(text.data, '\n')) == NULL)
+			continue;
+		*nl = '\0';
+		obj_release(&o);
+		if (meta_parse(nl + 1, &o) < 0 || o.key == NULL || strcmp(text.data + 7, bucket) != 0)
+			continue;
+		if (fn(o.key, de->d_name, (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9, ctx))
+			break;
+	}
+	rc = 0;
+out:
+	if (d)
+		closedir(d);
+	obj_release(&o);
+	bb_buf_release(&path);
+	bb_buf_release(&text);
+	return rc;
+}
