@@ -512,6 +512,13 @@ test_errors(void)
 		{ 502, NULL, NULL, "<html><body>Bad Gateway</body></html>\n", "bedrock", "502",
 		  BB_ERR_REMOTE, "502: <html><body>Bad Gateway</body></html> (HTTP 502)" },
 	};
+	/* retryable: by code, by bare status (HEAD, proxies), or no response */
+	static const struct { long status; const char *code; int retryable; } rt[] = {
+		{ 503, "SlowDown", 1 }, { 400, "ThrottlingException", 1 },
+		{ 400, "ServiceQuotaExceededException", 0 }, { 400, "ValidationException", 0 },
+		{ 503, "503", 1 }, { 429, "429", 1 }, { 500, "InternalError", 1 },
+		{ 501, "501", 0 }, { 404, "404", 0 }, { 403, "AccessDenied", 0 }, { 0, "", 1 },
+	};
 	struct bb_http_resp resp;
 	struct bb_aws_error ae;
 	struct bb_error err;
@@ -544,30 +551,13 @@ test_errors(void)
 	ok(bb_aws_check_response("bedrock", NULL, &resp, &ae, NULL) == 0,
 	    "<Error> in a 200 body matters only for S3");
 	bb_http_resp_release(&resp);
-	strcpy(ae.code, "SlowDown");
-	ae.status = 503;
-	ok(bb_aws_error_retryable(&ae), "SlowDown retryable");
-	strcpy(ae.code, "ThrottlingException");
-	ae.status = 400;
-	ok(bb_aws_error_retryable(&ae), "ThrottlingException retryable");
-	strcpy(ae.code, "ServiceQuotaExceededException");
-	ok(!bb_aws_error_retryable(&ae), "ServiceQuotaExceededException is not retried now");
-	strcpy(ae.code, "ValidationException");
-	ok(!bb_aws_error_retryable(&ae), "ValidationException not retryable");
-	strcpy(ae.code, "503");
-	ae.status = 503;
-	ok(bb_aws_error_retryable(&ae), "bare 503 retryable");
-	strcpy(ae.code, "429");
-	ae.status = 429;
-	ok(bb_aws_error_retryable(&ae), "bare 429 retryable");
-	strcpy(ae.code, "501");
-	ae.status = 501;
-	ok(!bb_aws_error_retryable(&ae), "501 Not Implemented not retryable");
-	strcpy(ae.code, "404");
-	ae.status = 404;
-	ok(!bb_aws_error_retryable(&ae), "404 not retryable");
-	bb_aws_error_clear(&ae);
-	ok(bb_aws_error_retryable(&ae), "no response (status 0) retryable");
+	for (i = 0; i < sizeof(rt) / sizeof(rt[0]); i++) {
+		bb_aws_error_clear(&ae);
+		ae.status = rt[i].status;
+		strcpy(ae.code, rt[i].code);
+		ok(bb_aws_error_retryable(&ae) == rt[i].retryable, "%s (HTTP %ld) %s",
+		    rt[i].code, rt[i].status, rt[i].retryable ? "retryable" : "not retryable");
+	}
 	ok(!bb_aws_error_retryable(NULL), "NULL not retryable");
 }
 
