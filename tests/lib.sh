@@ -181,3 +181,80 @@ emu_stop() {
 emu_faults() {
 	curl -sS -f -X POST -H 'Content-Type: application/json' --data "$1" "$EMU_URL/_emu/faults"
 }
+
+# ---- Ceph radosgw, a production S3, for differential tests ----
+#
+#   rgw_available      0 when $BB_SHARED/peers/rgw-up.sh and radosgw,
+#       ceph-mon and ceph-osd are there; otherwise RGW_WHY says what is not.
+#   rgw_start          a throw-away one-monitor, one in-memory-OSD cluster
+#       and radosgw (rgw-up.sh, ~12 s) in $TEST_DIR/rgw on a free port of
+#       127.0.0.1. Sets RGW_URL, RGW_ACCESS_KEY, RGW_SECRET_KEY and stops it
+#       at exit. The monitor's port (3300) is fixed, so one cluster runs at
+#       a time: rgw_start waits (up to 120 s each) for a lock that tests
+#       hold while theirs runs and for port 3300 to be free. Returns 1 with
+#       RGW_WHY set when it could not start one (log in $TEST_DIR/rgw.log).
+#       Call it at the top level.
+#   rgw_stop           rgw-down.sh, then the lock is released.
+RGW_DIR=
+RGW_URL=
+RGW_ACCESS_KEY=AKIDTESTRGW
+RGW_SECRET_KEY=secretTESTRGW
+RGW_WHY=
+
+rgw_available() {
+	_peers=${BB_SHARED:-}/peers
+	if test -z "${BB_SHARED:-}" || ! test -x "$_peers/rgw-up.sh"; then
+		RGW_WHY="no \$BB_SHARED/peers/rgw-up.sh (BB_SHARED='${BB_SHARED:-}')"
+		return 1
+	fi
+	for _p in radosgw ceph-mon ceph-osd monmaptool radosgw-admin ceph curl; do
+		if ! command -v $_p >/dev/null 2>&1; then
+			RGW_WHY="$_p is not installed (apt-get install radosgw ceph-mon ceph-osd)"
+			return 1
+		fi
+	done
+	return 0
+}
+
+rgw_start() {
+	rgw_available || return 1
+	if command -v flock >/dev/null 2>&1; then
+		exec 8>"${TMPDIR:-/tmp}/bb-rgw-3300.lock"
+		if ! flock -w 120 8; then
+			RGW_WHY="another Ceph cluster held port 3300 for 120 s"
+			exec 8>&-
+			return 1
+		fi
+	fi
+	# a cluster started without the lock: wait for it too
+	_i=0
+	while ! "${PYTHON3:-python3}" -c \
+		'import socket; s=socket.socket(); s.bind(("127.0.0.1",3300))' 2>/dev/null; do
+		_i=$((_i + 1))
+		if test $_i -gt 120; then
+			RGW_WHY="port 3300 (the Ceph monitor's) stayed in use for 120 s"
+			exec 8>&-
+			return 1
+		fi
+		sleep 1
+	done
+	RGW_DIR=$TEST_DIR/rgw
+	_port=$(free_port)
+	test_at_exit rgw_stop
+	if ! timeout 90 "$BB_SHARED/peers/rgw-up.sh" "$RGW_DIR" "$_port" \
+		"$RGW_ACCESS_KEY" "$RGW_SECRET_KEY" >"$TEST_DIR/rgw.log" 2>&1; then
+		RGW_WHY="radosgw did not come up: $(tail -n 1 "$TEST_DIR/rgw.log")"
+		return 1
+	fi
+	RGW_URL=http://127.0.0.1:$_port
+	export RGW_URL RGW_ACCESS_KEY RGW_SECRET_KEY
+}
+
+rgw_stop() {
+	if test -n "$RGW_DIR"; then
+		"$BB_SHARED/peers/rgw-down.sh" "$RGW_DIR" >/dev/null 2>&1
+		RGW_DIR=
+		RGW_URL=
+		exec 8>&-
+	fi
+}
