@@ -1,7 +1,7 @@
 #!/bin/sh
 # fuzz.sh - a short run of every libFuzzer harness in tests/fuzz/ (the CI
 # part of scripts/fuzz): one test point per target. Each runs for
-# $BB_FUZZ_SECONDS (6) from its seed corpus, two at a time; any crash,
+# $BB_FUZZ_SECONDS (5) from its seed corpus, two at a time; any crash,
 # leak, sanitizer report or broken invariant fails the point, which names
 # the reproducer (kept in $top_builddir/tests/fuzz-crashes/) and shows
 # the start of the report. Replay: tests/fuzz.build/fuzz-TARGET FILE.
@@ -13,7 +13,7 @@ why=$("$fuzz" --check) || test_skip_all "cannot build fuzzers: $why"
 
 build="$top_builddir/tests/fuzz.build"
 crashes="$top_builddir/tests/fuzz-crashes"
-secs=${BB_FUZZ_SECONDS:-6}
+secs=${BB_FUZZ_SECONDS:-5}
 mkdir -p "$crashes"
 "$fuzz" --build "$build" >"$TEST_DIR/build.log" 2>&1
 targets=$("$fuzz" --list)
