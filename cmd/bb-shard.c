@@ -97,6 +97,7 @@ struct shard {
 	struct rec *recs;
 	size_t nrec, cap;
 	char first_id[2 * MAX_ID_VALUE + 8], last_id[2 * MAX_ID_VALUE + 8];
+	char hex[BB_SHA256_HEX];  /* digest of the file, once final */
 	int spool_fd;          /* unlinked file of raw rows (sidecar mode) */
 	struct bb_buf sbuf;    /* spooled rows not yet written */
 	uint64_t spool_len;    /* including sbuf */
@@ -683,31 +684,37 @@ shard_line(struct shard *s, const char *final, const char *hex, struct bb_buf *l
 		bb_die(BB_EXIT_USAGE, "out of memory");
 }
 
-/*
- * Make a final shard durable under its name and print its line (in the
- * finisher thread, or in the main one for a dry run). Frees s.
- */
-static void
-shard_finish(struct shard *s)
+/* Hash a final shard, write its sidecar, make both durable. 0 or -1. */
+static int
+shard_prepare(struct shard *s)
 {
-	struct bb_buf line = BB_BUF_INIT;
-	char hex[BB_SHA256_HEX], *buf = NULL, *final = NULL;
-	uint64_t tokens = s->recs[s->nrec - 1].tokens;
-	int ok = 0;
+	char *buf = bb_xmalloc(WBUF_SIZE);
+	int rc = -1;
 
-	if (opt_dry_run) {
-		shard_line(s, NULL, NULL, &line);
-		ok = 1;
-		goto print;
-	}
-	buf = bb_xmalloc(WBUF_SIZE);
-	final = shard_name(s->index, ".jsonl", 0);
-	if (shard_digest(s, buf, hex))
+	if (shard_digest(s, buf, s->hex))
 		goto out;
 	if ((sidecar_mode || (s->multi_file && source_path)) && write_sidecar(s, buf))
 		goto out;
 	if (fin_datasync(s->fd, s->tmp))
 		goto out;
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* Rename a prepared shard into place and print its line. Frees s. */
+static void
+shard_publish(struct shard *s)
+{
+	struct bb_buf line = BB_BUF_INIT;
+	char *final = NULL;
+
+	if (opt_dry_run) {
+		shard_line(s, NULL, NULL, &line);
+		goto print;
+	}
+	final = shard_name(s->index, ".jsonl", 0);
 	if (close(s->fd)) {
 		s->fd = -1;
 		fin_fail("cannot write '%s': %s", s->tmp, strerror(errno));
@@ -725,21 +732,27 @@ shard_finish(struct shard *s)
 		fin_fail("cannot sync '%s': %s", out_dir_abs, strerror(errno));
 		goto out;
 	}
-	shard_line(s, final, hex, &line);
-	ok = 1;
+	shard_line(s, final, s->hex, &line);
 print:
 	bb_out_write(line.data, line.len);
 	bb_out_record_end();
+	fin.shards++;
+	fin.bytes += s->bytes;
+	fin.tokens += s->recs[s->nrec - 1].tokens;
 out:
-	if (ok) {
-		fin.shards++;
-		fin.bytes += s->bytes;
-		fin.tokens += tokens;
-	}
 	bb_buf_release(&line);
-	free(buf);
 	free(final);
 	shard_free(s, 1);
+}
+
+/* Both steps (in the finisher thread, or in the main one for a dry run). */
+static void
+shard_finish(struct shard *s)
+{
+	if (opt_dry_run || shard_prepare(s) == 0)
+		shard_publish(s);
+	else
+		shard_free(s, 1);
 }
 
 static void *
@@ -785,25 +798,39 @@ fin_check(void)
 		bb_die(BB_EXIT_USAGE, "%s", fin.err);
 }
 
+/* A final shard: written out, buffers gone. */
+static void
+shard_close_buffers(struct shard *s)
+{
+	shard_flush(s);
+	if (s->spool_fd >= 0)
+		spool_flush(s);
+	bb_buf_release(&s->wbuf);
+	bb_buf_release(&s->sbuf);
+}
+
+static void
+fin_open_dir(void)
+{
+	if (!opt_no_sync && fin.dirfd < 0 &&
+	    (fin.dirfd = open(out_dir_abs, O_RDONLY | O_CLOEXEC)) < 0)
+		bb_die(BB_EXIT_USAGE, "cannot open '%s': %s", out_dir_abs, strerror(errno));
+}
+
 /* The shard is complete and final: hand it to the finisher. */
 static void
 shard_emit(struct shard *s)
 {
 	int e;
 
-	shard_flush(s);
-	if (s->spool_fd >= 0)
-		spool_flush(s);
-	bb_buf_release(&s->wbuf);
-	bb_buf_release(&s->sbuf);
+	shard_close_buffers(s);
 	shards_done++;
 	if (opt_dry_run) {
 		shard_finish(s);
 		return;
 	}
 	if (!fin.started) {
-		if (!opt_no_sync && (fin.dirfd = open(out_dir_abs, O_RDONLY | O_CLOEXEC)) < 0)
-			bb_die(BB_EXIT_USAGE, "cannot open '%s': %s", out_dir_abs, strerror(errno));
+		fin_open_dir();
 		if ((e = pthread_create(&fin.tid, NULL, fin_main, NULL)) != 0)
 			bb_die(BB_EXIT_USAGE, "cannot start a thread: %s", strerror(e));
 		fin.started = 1;
@@ -822,18 +849,52 @@ shard_emit(struct shard *s)
 static void
 fin_join(void)
 {
-	if (!fin.started)
+	if (!fin.started) {
+		fin_check();
 		return;
+	}
 	pthread_mutex_lock(&fin.mu);
 	fin.quit = 1;
 	pthread_cond_broadcast(&fin.cv);
 	pthread_mutex_unlock(&fin.mu);
 	pthread_join(fin.tid, NULL);
 	fin.started = 0;
+	fin.quit = 0;
+	fin_check();
+}
+
+/*
+ * End of input: the held shard goes to the finisher while this thread
+ * prepares the last one (the two hashes and syncs overlap); the last
+ * line is printed after the held one.
+ */
+static void
+finish_last(void)
+{
+	struct shard *c = cur;
+	int ok;
+
+	cur = NULL;
+	if (held != NULL)
+		shard_emit(held);
+	held = NULL;
+	if (c != NULL && opt_dry_run) {
+		shard_emit(c);
+	} else if (c != NULL) {
+		shard_close_buffers(c);
+		shards_done++;
+		fin_open_dir();
+		ok = shard_prepare(c) == 0;
+		fin_join();
+		if (ok)
+			shard_publish(c);
+		else
+			shard_free(c, 1);
+	}
+	fin_join();
 	if (fin.dirfd >= 0)
 		close(fin.dirfd);
 	fin.dirfd = -1;
-	fin_check();
 }
 
 /*
@@ -2025,13 +2086,7 @@ main(int argc, char **argv)
 		status = BB_EXIT_USAGE;
 		goto out;
 	}
-	if (held != NULL)
-		shard_emit(held);
-	held = NULL;
-	if (cur != NULL)
-		shard_emit(cur);
-	cur = NULL;
-	fin_join();
+	finish_last();
 	shards_done = fin.shards;
 	bytes_total = fin.bytes;
 	tokens_total = fin.tokens;
