@@ -655,7 +655,6 @@ main(int argc, char **argv)
 		pthread_sigmask(SIG_BLOCK, &block, &old);
 		if (pthread_create(&th, NULL, reader, &q) != 0)
 			bb_die(BB_EXIT_USAGE, "cannot start the reader thread");
-		pthread_detach(th);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		eof = 0;
 		while (!got_signal) {
@@ -671,6 +670,12 @@ main(int argc, char **argv)
 			if (bb_upload_pending(u) > 0 && bb_upload_run(u, 20, &err) < 0)
 				bb_die(BB_EXIT_USAGE, "%s", err.msg);
 			show_progress(u, t0);
+		}
+		if (!got_signal) {
+			pthread_join(th, NULL);
+			bb_ndjson_free(q.r);
+			pthread_cond_destroy(&q.cond);
+			pthread_mutex_destroy(&q.lock);
 		}
 	}
 	if (got_signal) {
