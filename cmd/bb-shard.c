@@ -33,6 +33,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1569,6 +1572,16 @@ format_of(const char *path)
 	return FMT_JSONL;
 }
 
+/* Once per input; written only when it changes (the finisher reads it). */
+static void
+set_sidecar_mode(void)
+{
+	int m = !opt_dry_run && source_path == NULL;
+
+	if (m != sidecar_mode)
+		sidecar_mode = m;
+}
+
 /*
  * Standard input redirected from a regular file (`bb-shard < rows.jsonl`)
  * can be re-read like a named file, so it needs no sidecar: its path, when
@@ -1628,7 +1641,7 @@ read_jsonl(const char *path, int single)
 		source_path = input_path(path, sfile, bb_ndjson_is_seekable(r));
 	if (source_path != sfile)
 		free(sfile);
-	sidecar_mode = !opt_dry_run && source_path == NULL;
+	set_sidecar_mode();
 	while ((n = bb_ndjson_next(r, &ln, &err)) != 0) {
 		if (n < 0) {
 			struct bb_error e2 = BB_ERROR_INIT;
@@ -1714,7 +1727,7 @@ read_csv(const char *path, int single)
 		source_path = input_path(path, sfile, bb_csv_reader_is_seekable(r));
 	if (source_path != sfile)
 		free(sfile);
-	sidecar_mode = !opt_dry_run && source_path == NULL;
+	set_sidecar_mode();
 	while ((n = bb_csv_reader_next(r, &rec, &err)) != 0) {
 		if (n < 0 && bb_csv_reader_failed(r) && rec.rawlen == 0) {
 			bb_msg_error("%s", err.msg);
@@ -1960,6 +1973,14 @@ main(int argc, char **argv)
 	struct stat st;
 
 	bb_main_init(argc, argv, "bb-shard");
+#ifdef M_MMAP_THRESHOLD
+	/*
+	 * Record tables and zlib states come and go once a shard: served by
+	 * mmap and given back on free, they cannot fragment the heap, so the
+	 * peak RSS does not creep up with the number of shards.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
+#endif
 	parse_options(argc, argv);
 	inputs = optind < argc ? argv + optind : stdin_arg;
 	ninputs = optind < argc ? (size_t)(argc - optind) : 1;
