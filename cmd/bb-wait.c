@@ -447,8 +447,9 @@ poll_job(struct job *j, struct bb_jobs_rate *rate)
 				bb_msg_warn("job '%s': %s (retrying)", j->label, err.msg);
 			else
 				bb_msg_note(2, "job '%s': %s (retrying)", j->label, err.msg);
-			j->next = now + bb_jobs_backoff(j->failures, 1, opt_interval > 1 ?
-			    opt_interval * 4 : 4, rand_unit());
+			j->next = now + bb_jobs_backoff(j->failures, opt_interval < 1 ?
+			    opt_interval : 1, opt_interval * 4 > 1 ? opt_interval * 4 : 1,
+			    rand_unit());
 			return;
 		}
 		bb_msg_error("job '%s': %s (at %s:%llu)", j->label, err.msg, j->src,
@@ -732,7 +733,8 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	t_start = bb_now();
-	bb_jobs_rate_init(&rate, opt_max_rate, opt_max_rate < 5 ? 5 : opt_max_rate, t_start);
+	/* a small burst: a few polls at once, never a second's worth twice */
+	bb_jobs_rate_init(&rate, opt_max_rate, opt_max_rate < 10 ? opt_max_rate : 10, t_start);
 	if ((errno = pthread_create(&reader, NULL, reader_main, NULL)) != 0)
 		bb_die(BB_EXIT_USAGE, "cannot start a thread: %s", strerror(errno));
 	pthread_detach(reader);
