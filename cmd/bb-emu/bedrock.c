@@ -609,17 +609,53 @@ parse_time(const char *s, double *out)
 	return 0;
 }
 
-static double sort_sign;
+static int sort_sign;
+
+/* Jobs in (submitTime in whole milliseconds, jobArn) order, or the reverse:
+ * a total order, so a page boundary is a position in it. */
+static int
+cmp_pos(long long ams, const char *aarn, long long bms, const char *barn)
+{
+	int c = ams != bms ? (ams < bms ? -1 : 1) : strcmp(aarn, barn);
+
+	return c * sort_sign;
+}
 
 static int
 cmp_jobs(const void *a, const void *b)
 {
-	double x = emu_job_submit_time(*(struct emu_job *const *)a);
-	double y = emu_job_submit_time(*(struct emu_job *const *)b);
+	const struct emu_job *x = *(struct emu_job *const *)a, *y = *(struct emu_job *const *)b;
 
-	if (x == y)
-		return 0;
-	return (x < y ? -1 : 1) * (int)sort_sign;
+	return cmp_pos(llround(emu_job_submit_time(x) * 1000), emu_job_arn(x),
+	    llround(emu_job_submit_time(y) * 1000), emu_job_arn(y));
+}
+
+/*
+ * nextToken: the position of the last job returned, "<submitTime ms>-<job
+ * id>", so that jobs created (or ended) between two pages do not shift the
+ * next page as an offset would. 0, or -1 when it is not such a token.
+ */
+static int
+parse_page_token(const char *tok, long long *ms, char id[13])
+{
+	char *end;
+	size_t i;
+
+	errno = 0;
+	if (!isdigit((unsigned char)tok[0]))
+		return -1;
+	*ms = strtoll(tok, &end, 10);
+	if (errno != 0 || *end != '-' || strlen(end + 1) != 12)
+		return -1;
+	for (i = 0; i < 12; i++) {
+		char c = end[1 + i];
+
+		if (!(isdigit((unsigned char)c) || (c >= 'a' && c <= 'z')))
+			return -1;
+		id[i] = c;
+	}
+	id[12] = '\0';
+	return 0;
 }
 
 static void
@@ -642,8 +678,9 @@ op_list(struct emu *e, const struct emu_request *req, struct emu_response *resp)
 	struct emu_job **sel = NULL;
 	const char *q = req->query ? req->query : "";
 	double after = 0, before = 0;
-	long long max = 1000, start = 0;
-	size_t i, k, nsel = 0;
+	long long max = 1000, tok_ms = 0;
+	char tok_id[13], tok_arn[192];
+	size_t i, k, nsel = 0, start = 0, stop;
 	int status = -1;
 
 	for (k = 0; k < 8; k++) {
@@ -710,16 +747,10 @@ op_list(struct emu *e, const struct emu_request *req, struct emu_response *resp)
 		error_reply(req, resp, 400, "ValidationException", msg.data);
 		goto out;
 	}
-	if (have[5]) {
-		char *end;
-
-		errno = 0;
-		start = vals[5].data[0] == 'p' ? strtoll(vals[5].data + 1, &end, 10) : -1;
-		if (start < 0 || errno != 0 || end == vals[5].data + 1 || *end != '\0') {
-			error_reply(req, resp, 400, "ValidationException",
-			    "The provided pagination token is invalid.");
-			goto out;
-		}
+	if (have[5] && parse_page_token(vals[5].data, &tok_ms, tok_id) < 0) {
+		error_reply(req, resp, 400, "ValidationException",
+		    "The provided pagination token is invalid.");
+		goto out;
 	}
 	if (have[2])
 		status = emu_job_status_parse(vals[2].data);
@@ -740,15 +771,29 @@ op_list(struct emu *e, const struct emu_request *req, struct emu_response *resp)
 	}
 	sort_sign = have[7] && strcmp(vals[7].data, "Ascending") == 0 ? 1 : -1;
 	qsort(sel, nsel, sizeof(*sel), cmp_jobs);
+	if (have[5]) {
+		/* the first job after the token's position (the job itself may
+		 * be gone from the selection, e.g. its status changed) */
+		snprintf(tok_arn, sizeof(tok_arn), "arn:aws:bedrock:%s:%s:model-invocation-job/%s",
+		    e->region, e->account, tok_id);
+		while (start < nsel && cmp_pos(llround(emu_job_submit_time(sel[start]) * 1000),
+		    emu_job_arn(sel[start]), tok_ms, tok_arn) <= 0)
+			start++;
+	}
+	stop = nsel - start > (size_t)max ? start + (size_t)max : nsel;
 	bb_buf_adds(&body, "{\"invocationJobSummaries\":[");
-	for (i = (size_t)start; i < nsel && i < (size_t)start + (size_t)max; i++) {
-		if (i > (size_t)start)
+	for (i = start; i < stop; i++) {
+		if (i > start)
 			bb_buf_addc(&body, ',');
 		emu_job_write_json(sel[i], &body);
 	}
 	bb_buf_addc(&body, ']');
-	if ((size_t)start + (size_t)max < nsel)
-		bb_buf_addf(&body, ",\"nextToken\":\"p%lld\"", start + max);
+	if (stop < nsel) {
+		const char *arn = emu_job_arn(sel[stop - 1]);
+
+		bb_buf_addf(&body, ",\"nextToken\":\"%lld-%s\"",
+		    llround(emu_job_submit_time(sel[stop - 1]) * 1000), arn + strlen(arn) - 12);
+	}
 	bb_buf_addc(&body, '}');
 	reply_json(req, resp, 200, &body);
 out:

@@ -81,6 +81,7 @@ struct knob {
 
 #define FOFF(f) offsetof(struct emu, faults.f)
 #define QOFF(f) offsetof(struct emu, quotas.f)
+#define TOFF(f) offsetof(struct emu, timing.f)
 
 static const struct knob knobs[] = {
 	{ "throttle_rate", FOFF(throttle_rate), 0, 1, 0 },
@@ -94,6 +95,12 @@ static const struct knob knobs[] = {
 	{ "max_concurrent", QOFF(max_concurrent), 1, 1e6, 1 },
 	{ "min_records", QOFF(min_records), 0, 1e9, 1 },
 	{ "max_records", QOFF(max_records_job), 1, 1e9, 1 },
+	/* the per-state durations of --durations, in emulated seconds */
+	{ "submitted_s", TOFF(submitted_s), 0, 1e9, 0 },
+	{ "validating_s", TOFF(validating_s), 0, 1e9, 0 },
+	{ "scheduled_s", TOFF(scheduled_s), 0, 1e9, 0 },
+	{ "record_s", TOFF(per_record_s), 0, 1e9, 0 },
+	{ "stopping_s", TOFF(stopping_s), 0, 1e9, 0 },
 };
 
 static void

@@ -7,8 +7,18 @@
  *
  * Every state change happens at an exact emulated time (the previous
  * change plus the state's duration), whatever the ticker's rhythm, so a
- * run is reproducible; a job in progress at a restart resumes by
- * re-processing its input from the start, which gives the same outputs.
+ * run is reproducible.
+ *
+ * A job in progress writes its current output file to
+ * <data-dir>/_jobs/<id>.part and, whenever its output window is empty,
+ * takes a checkpoint (input file, input offset, output bytes, counts,
+ * shuffle state) that the job file keeps: a restart resumes from there,
+ * so the counts never go back and the outputs are those of an
+ * uninterrupted run. A clean shutdown flushes the window first.
+ *
+ * The Validating scan reads the whole input: the ticker does it without
+ * e->lock (on a private run, reading only what never changes in a job)
+ * and applies the result under the lock, unless a Stop came meanwhile.
  */
 #include "config.h"
 
@@ -50,6 +60,7 @@ struct emu_run {
 	struct bb_buf rbuf;            /* read buffer ... */
 	size_t rpos;                   /* ... and the start of the next line */
 	int eof;
+	uint64_t in_off;               /* bytes read from fd so far */
 	int out_fd;
 	struct bb_buf out_path;
 	uint64_t out_bytes;
@@ -57,6 +68,15 @@ struct emu_run {
 	size_t nwin, winbytes;
 	uint64_t rng;
 	long long recno;               /* records seen (for generated ids) */
+};
+
+/* Where a job in progress can resume: taken when its window is empty. */
+struct emu_ckpt {
+	int have;
+	int open;                      /* file `file` was started */
+	size_t file;
+	uint64_t in_off, out_bytes, rng;
+	long long recno, processed, success, errors, in_tokens, out_tokens;
 };
 
 struct emu_job {
@@ -72,13 +92,16 @@ struct emu_job {
 	int validated;
 	int fault;
 	struct emu_run *run;
+	struct emu_ckpt ck;
 	double saved_real;
+	double saved_at;               /* emulated time of the last save */
 };
 
 struct emu_jobs {
 	struct emu_job **v;
 	size_t n, cap;
 	struct bb_buf dir;
+	long long last_submit_ms;      /* submit times strictly increase */
 };
 
 static const char *const status_names[] = {
@@ -142,10 +165,10 @@ run_free(struct emu_run *r)
 		return;
 	if (r->fd >= 0)
 		close(r->fd);
-	if (r->out_fd >= 0) {
+	/* the .part file stays: set_status removes it when the job ends,
+	 * a restart resumes from it */
+	if (r->out_fd >= 0)
 		close(r->out_fd);
-		unlink(bb_buf_str(&r->out_path));
-	}
 	for (i = 0; i < r->nfiles; i++) {
 		free(r->files[i].key);
 		free(r->files[i].rel);
@@ -228,7 +251,22 @@ emu_job_write_json(const struct emu_job *j, struct bb_buf *o)
 	return bb_buf_addc(o, '}');
 }
 
-/* The file on disk: the API view plus what the engine needs. */
+static int flush_window(struct emu_run *r);
+static void checkpoint(struct emu_job *j);
+
+/* <data-dir>/_jobs/<id>.part: the output file being written. */
+static void
+part_path(struct emu *e, const struct emu_job *j, struct bb_buf *path)
+{
+	bb_buf_reset(path);
+	bb_buf_addf(path, "%s/%s.part", bb_buf_str(&e->jobs->dir), j->id);
+}
+
+/*
+ * The file on disk: the API view plus what the engine needs. A job in
+ * progress first flushes its output window, so that the counts saved are
+ * those of the outputs saved (the checkpoint).
+ */
 static int
 job_save(struct emu *e, struct emu_job *j)
 {
@@ -236,6 +274,13 @@ job_save(struct emu *e, struct emu_job *j)
 	int fd = -1, rc = -1;
 	size_t off = 0;
 
+	if (j->run != NULL && (j->status == EMU_JOB_IN_PROGRESS ||
+	    (j->status == EMU_JOB_STOPPING && j->stopped_from == EMU_JOB_IN_PROGRESS))) {
+		if (j->run->nwin > 0 && flush_window(j->run) < 0)
+			bb_msg_warn("job %s: cannot write outputs: %s", j->id, strerror(errno));
+		checkpoint(j);
+	}
+	j->saved_at = emu_now(e);
 	emu_job_write_json(j, &o);
 	bb_buf_setlen(&o, o.len - 1);
 	bb_buf_addf(&o, ",\"_state\":{\"id\":\"%s\",\"status\":%d,\"stoppedFrom\":%d,"
@@ -248,6 +293,15 @@ job_save(struct emu *e, struct emu_job *j)
 	add_key_str(&o, "outputUri", j->output_uri);
 	if (j->tags != NULL)
 		bb_buf_addf(&o, ",\"tags\":%s", j->tags);
+	bb_buf_addf(&o, ",\"saved\":%.17g", j->saved_at);
+	if (j->ck.have)
+		bb_buf_addf(&o, ",\"run\":{\"open\":%d,\"file\":%zu,\"inOff\":%llu,"
+		    "\"outBytes\":%llu,\"rng\":\"%016llx\",\"recno\":%lld,\"processed\":%lld,"
+		    "\"success\":%lld,\"errors\":%lld,\"inputTokens\":%lld,"
+		    "\"outputTokens\":%lld}", j->ck.open, j->ck.file,
+		    (unsigned long long)j->ck.in_off, (unsigned long long)j->ck.out_bytes,
+		    (unsigned long long)j->ck.rng, j->ck.recno, j->ck.processed, j->ck.success,
+		    j->ck.errors, j->ck.in_tokens, j->ck.out_tokens);
 	bb_buf_adds(&o, "}}\n");
 	bb_buf_addf(&path, "%s/%s.json", bb_buf_str(&e->jobs->dir), j->id);
 	bb_buf_addf(&tmp, "%s/.%s.json.tmp", bb_buf_str(&e->jobs->dir), j->id);
@@ -359,6 +413,23 @@ job_load(const char *text, size_t len, struct bb_error *err)
 	j->processed = (long long)num_at(doc, "processedRecordCount");
 	j->success = (long long)num_at(doc, "successRecordCount");
 	j->errors = (long long)num_at(doc, "errorRecordCount");
+	j->saved_at = num_at(doc, "_state.saved");
+	if (bb_json_path(doc, "_state.run") != NULL) {
+		const char *rng = bb_json_str(bb_json_path(doc, "_state.run.rng"));
+
+		j->ck.have = 1;
+		j->ck.open = (int)num_at(doc, "_state.run.open");
+		j->ck.file = (size_t)num_at(doc, "_state.run.file");
+		j->ck.in_off = (uint64_t)num_at(doc, "_state.run.inOff");
+		j->ck.out_bytes = (uint64_t)num_at(doc, "_state.run.outBytes");
+		j->ck.rng = rng != NULL ? (uint64_t)strtoull(rng, NULL, 16) : 0;
+		j->ck.recno = (long long)num_at(doc, "_state.run.recno");
+		j->ck.processed = (long long)num_at(doc, "_state.run.processed");
+		j->ck.success = (long long)num_at(doc, "_state.run.success");
+		j->ck.errors = (long long)num_at(doc, "_state.run.errors");
+		j->ck.in_tokens = (long long)num_at(doc, "_state.run.inputTokens");
+		j->ck.out_tokens = (long long)num_at(doc, "_state.run.outputTokens");
+	}
 	if (j->name == NULL || j->model_id == NULL || j->role_arn == NULL ||
 	    j->input_config == NULL || j->output_config == NULL || j->input_uri == NULL ||
 	    j->output_uri == NULL || (unsigned)j->status > EMU_JOB_EXPIRED) {
@@ -438,6 +509,10 @@ emu_jobs_open(struct emu *e, struct bb_error *err)
 			latest = j->last_modified;
 		if (j->state_since > latest)
 			latest = j->state_since;
+		if (j->saved_at > latest)
+			latest = j->saved_at;
+		if (llround(j->submit_time * 1000) > js->last_submit_ms)
+			js->last_submit_ms = llround(j->submit_time * 1000);
 		jobs_push(js, j);
 	}
 	if (js->n > 1)
@@ -468,6 +543,8 @@ emu_jobs_close(struct emu *e)
 	if (js == NULL)
 		return;
 	for (i = 0; i < js->n; i++) {
+		/* a job in progress saves its window and checkpoint: the next
+		 * start resumes it from there */
 		if (js->v[i]->run != NULL)
 			job_save(e, js->v[i]);
 		job_free(js->v[i]);
@@ -519,6 +596,12 @@ emu_job_name(const struct emu_job *j)
 	return j->name;
 }
 
+const char *
+emu_job_arn(const struct emu_job *j)
+{
+	return j->arn;
+}
+
 static int
 active(enum emu_job_status s)
 {
@@ -534,6 +617,7 @@ emu_jobs_create(struct emu *e, const struct emu_job_spec *spec, const char **arn
 	struct emu_job *j;
 	uint64_t st;
 	long busy = 0;
+	long long ms;
 	double now = emu_now(e), u;
 	size_t i;
 	int k;
@@ -588,8 +672,13 @@ emu_jobs_create(struct emu *e, const struct emu_job_spec *spec, const char **arn
 	j->timeout_given = spec->timeout_given;
 	j->converse = spec->converse;
 	j->status = EMU_JOB_SUBMITTED;
-	/* whole milliseconds: the time shown is the time compared in List */
-	now = floor(now * 1000) / 1000;
+	/* whole milliseconds: the time shown is the time compared in List;
+	 * strictly increasing, so that the creation order is the time order */
+	ms = (long long)floor(now * 1000);
+	if (ms <= js->last_submit_ms)
+		ms = js->last_submit_ms + 1;
+	js->last_submit_ms = ms;
+	now = (double)ms / 1000;
 	j->submit_time = j->last_modified = j->state_since = now;
 	j->expire_time = now + j->timeout_hours * 3600.0;
 	st = emu_hash64(j->id, 12, e->faults.seed);
@@ -617,8 +706,15 @@ set_status(struct emu *e, struct emu_job *j, enum emu_job_status s, double at, c
 	j->status = s;
 	j->state_since = at;
 	j->last_modified = at;
-	if (emu_job_status_terminal(s))
+	if (emu_job_status_terminal(s)) {
+		struct bb_buf part = BB_BUF_INIT;
+
 		j->end_time = at;
+		j->ck.have = 0;
+		part_path(e, j, &part);
+		unlink(part.data);
+		bb_buf_release(&part);
+	}
 	if (msg != NULL) {
 		free(j->message);
 		j->message = bb_xstrdup(msg);
@@ -682,11 +778,13 @@ list_cb(const char *key, const struct emu_object_info *info, void *ctx)
 }
 
 /*
- * Set up the run: family, buckets, the list of input files. 0, or -1 with
- * a message for the job (the job fails).
+ * Set up a run: family, buckets, the list of input files. 0 with *out set,
+ * or -1 with a message for the job (the job fails). Reads only what never
+ * changes in a job, and the store (which has its own lock): may be called
+ * without e->lock.
  */
 static int
-run_setup(struct emu *e, struct emu_job *j, struct bb_error *err)
+run_setup(struct emu *e, const struct emu_job *j, struct emu_run **out, struct bb_error *err)
 {
 	struct emu_run *r = bb_xcalloc(1, sizeof(*r));
 	struct emu_object_info info;
@@ -750,7 +848,7 @@ run_setup(struct emu *e, struct emu_job *j, struct bb_error *err)
 			goto out;
 		}
 	}
-	j->run = r;
+	*out = r;
 	r = NULL;
 	rc = 0;
 out:
@@ -803,6 +901,7 @@ read_line(struct emu_run *r, uint64_t max, const char **line, size_t *len)
 		if (got == 0)
 			r->eof = 1;
 		else {
+			r->in_off += (uint64_t)got;
 			/* bb_buf_setlen only shortens: extend by hand (room was made) */
 			r->rbuf.len += (size_t)got;
 			r->rbuf.data[r->rbuf.len] = '\0';
@@ -831,6 +930,7 @@ open_input(struct emu *e, struct emu_run *r, struct bb_error *err)
 	bb_buf_reset(&r->rbuf);
 	r->rpos = 0;
 	r->eof = 0;
+	r->in_off = 0;
 	rc = emu_store_open_read(e->store, r->in_bucket, r->files[r->file].key, &r->fd, &info, err);
 	emu_object_info_release(&info);
 	return rc;
@@ -845,16 +945,16 @@ close_input(struct emu_run *r)
 }
 
 /*
- * The Validating state's checks (spec 3.5): the files are .jsonl, each
- * line a JSON object with a modelInput object, record counts and sizes
- * within the quotas. 0, or -1 with the message the job fails with.
+ * The Validating state's checks (spec 3.5) on run r: the files are .jsonl,
+ * each line a JSON object with a modelInput object, record counts and
+ * sizes within the quotas q. 0 with *count set, or -1 with the message the
+ * job fails with. Called without e->lock (see run_setup).
  */
 static int
-validate(struct emu *e, struct emu_job *j, struct bb_error *err)
+validate(struct emu *e, const struct emu_quotas *q, const struct emu_job *j,
+    struct emu_run *r, long long *count, struct bb_error *err)
 {
 	static const char *const keys[] = { "recordId", "modelInput" };
-	struct emu_run *r = j->run;
-	const struct emu_quotas *q = &e->quotas;
 	uint64_t job_bytes = 0;
 	long long total = 0;
 	size_t i;
@@ -939,7 +1039,7 @@ validate(struct emu *e, struct emu_job *j, struct bb_error *err)
 		    "the required minimum of: %ld", j->arn, total, q->min_records);
 		goto out;
 	}
-	j->total = total;
+	*count = total;
 	rc = 0;
 out:
 	close_input(r);
@@ -999,14 +1099,15 @@ out_key(struct bb_buf *k, const struct emu_run *r, const struct emu_job *j, cons
 	bb_buf_addf(k, "%s/%s", j->id, name);
 }
 
-/* Finish the current output file: flush, close, put it in place. */
+/* Finish the current output file: flush, close, put it in place (by way
+ * of a store temporary name, which is what emu_store_commit takes). */
 static int
 commit_output(struct emu *e, struct emu_job *j, struct bb_error *err)
 {
 	struct emu_run *r = j->run;
 	struct emu_object_info info;
-	struct bb_buf key = BB_BUF_INIT, name = BB_BUF_INIT;
-	int rc = -1;
+	struct bb_buf key = BB_BUF_INIT, name = BB_BUF_INIT, tmp = BB_BUF_INIT;
+	int rc = -1, fd = -1;
 
 	memset(&info, 0, sizeof(info));
 	if (r->out_fd < 0)
@@ -1021,20 +1122,121 @@ commit_output(struct emu *e, struct emu_job *j, struct bb_error *err)
 		goto out;
 	}
 	r->out_fd = -1;
+	if (emu_store_tmpfile(e->store, &tmp, &fd, err) < 0)
+		goto out;
+	close(fd);
+	if (rename(r->out_path.data, tmp.data) < 0) {
+		bb_error_errno(err, "cannot rename '%s'", r->out_path.data);
+		goto out;
+	}
 	bb_buf_addf(&name, "%s.out", r->files[r->file].rel);
 	out_key(&key, r, j, name.data);
 	info.size = r->out_bytes;
 	info.mtime = emu_wall_now();
 	snprintf(info.content_type, sizeof(info.content_type), "application/octet-stream");
-	if (emu_store_commit(e->store, r->out_bucket, key.data, r->out_path.data, &info, err) < 0)
+	if (emu_store_commit(e->store, r->out_bucket, key.data, tmp.data, &info, err) < 0)
 		goto out;
 	rc = 0;
 out:
-	if (rc < 0)
+	if (rc < 0) {
 		unlink(bb_buf_str(&r->out_path));
+		if (tmp.data != NULL)
+			unlink(tmp.data);
+	}
 	bb_buf_release(&key);
 	bb_buf_release(&name);
+	bb_buf_release(&tmp);
 	return rc;
+}
+
+/* Record where the job can resume; the window must be empty. */
+static void
+checkpoint(struct emu_job *j)
+{
+	struct emu_run *r = j->run;
+	struct emu_ckpt *ck = &j->ck;
+
+	ck->have = 1;
+	ck->open = r->fd >= 0 && r->out_fd >= 0;
+	ck->file = r->file;
+	ck->in_off = ck->open ? r->in_off - (r->rbuf.len - r->rpos) : 0;
+	ck->out_bytes = ck->open ? r->out_bytes : 0;
+	ck->rng = r->rng;
+	ck->recno = r->recno;
+	ck->processed = j->processed;
+	ck->success = j->success;
+	ck->errors = j->errors;
+	ck->in_tokens = j->in_tokens;
+	ck->out_tokens = j->out_tokens;
+}
+
+/*
+ * Open input file r->file and the .part output: from the start, or (ck)
+ * at a checkpoint: the input at its offset, the output cut to its length.
+ */
+static int
+start_file(struct emu *e, struct emu_job *j, const struct emu_ckpt *ck, struct bb_error *err)
+{
+	struct emu_run *r = j->run;
+	struct stat st;
+
+	r->rng = ck ? ck->rng : emu_hash64(j->id, 12, e->faults.seed + r->file);
+	r->out_bytes = ck ? ck->out_bytes : 0;
+	part_path(e, j, &r->out_path);
+	if (open_input(e, r, err) < 0)
+		return -1;
+	if (ck != NULL) {
+		if (lseek(r->fd, (off_t)ck->in_off, SEEK_SET) < 0)
+			return bb_error_errno(err, "cannot seek the input");
+		r->in_off = ck->in_off;
+	}
+	r->out_fd = open(r->out_path.data, O_WRONLY | O_CREAT | O_CLOEXEC | (ck ? 0 : O_TRUNC),
+	    0644);
+	if (r->out_fd < 0)
+		return bb_error_errno(err, "cannot open '%s'", r->out_path.data);
+	if (ck != NULL && (fstat(r->out_fd, &st) < 0 || (uint64_t)st.st_size < ck->out_bytes ||
+	    ftruncate(r->out_fd, (off_t)ck->out_bytes) < 0 ||
+	    lseek(r->out_fd, (off_t)ck->out_bytes, SEEK_SET) < 0))
+		return bb_error_set(err, BB_ERR_INPUT, "'%s' does not match the job's checkpoint",
+		    r->out_path.data);
+	return 0;
+}
+
+/*
+ * After a restart: set up the run again and continue from the checkpoint,
+ * or from the start when there is none (a job file of an older bb-emu) or
+ * it does not fit the input any more. -1 when the input is gone.
+ */
+static int
+resume_run(struct emu *e, struct emu_job *j, struct bb_error *err)
+{
+	struct emu_run *r = NULL;
+	struct emu_ckpt ck = j->ck;
+
+	if (run_setup(e, j, &r, err) < 0)
+		return -1;
+	j->run = r;
+	if (ck.have && ck.file <= r->nfiles && ck.processed <= j->total &&
+	    (!ck.open || ck.file < r->nfiles)) {
+		r->file = ck.file;
+		r->recno = ck.recno;
+		j->processed = ck.processed;
+		j->success = ck.success;
+		j->errors = ck.errors;
+		j->in_tokens = ck.in_tokens;
+		j->out_tokens = ck.out_tokens;
+		if (!ck.open || start_file(e, j, &ck, err) == 0)
+			return 0;
+		bb_msg_warn("job %s: cannot resume (%s): starting over", j->id, err->msg);
+		close_input(r);
+		if (r->out_fd >= 0)
+			close(r->out_fd);
+		r->out_fd = -1;
+	}
+	r->file = 0;
+	r->recno = 0;
+	j->processed = j->success = j->errors = j->in_tokens = j->out_tokens = 0;
+	return 0;
 }
 
 static int
@@ -1152,13 +1354,11 @@ progress(struct emu *e, struct emu_job *j, double now)
 	long long budget, limit = j->total, n = 0;
 	int got;
 
-	if (j->run == NULL) {
-		/* resuming after a restart: start over, the outputs are the same */
-		if (run_setup(e, j, &err) < 0) {
-			set_status(e, j, EMU_JOB_FAILED, now, err.msg);
-			return 1;
-		}
-		j->processed = j->success = j->errors = j->in_tokens = j->out_tokens = 0;
+	if (j->run == NULL && resume_run(e, j, &err) < 0) {
+		run_free(j->run);
+		j->run = NULL;
+		set_status(e, j, EMU_JOB_FAILED, now, err.msg);
+		return 1;
 	}
 	r = j->run;
 	if (j->fault == FAULT_PARTIAL && j->total > 1)
@@ -1172,11 +1372,7 @@ progress(struct emu *e, struct emu_job *j, double now)
 		size_t len;
 
 		if (r->fd < 0) {
-			r->rng = emu_hash64(j->id, 12, e->faults.seed + r->file);
-			r->out_bytes = 0;
-			bb_buf_reset(&r->out_path);
-			if (open_input(e, r, &err) < 0 ||
-			    emu_store_tmpfile(e->store, &r->out_path, &r->out_fd, &err) < 0) {
+			if (start_file(e, j, NULL, &err) < 0) {
 				set_status(e, j, EMU_JOB_FAILED, now, "Unable to read the input "
 				    "files or write the output files.");
 				bb_msg_warn("job %s: %s", j->id, err.msg);
@@ -1191,6 +1387,7 @@ progress(struct emu *e, struct emu_job *j, double now)
 			if (commit_output(e, j, &err) < 0)
 				bb_msg_warn("job %s: %s", j->id, err.msg);
 			r->file++;
+			checkpoint(j);
 			continue;
 		}
 		if (blank(line, len))
@@ -1201,6 +1398,10 @@ progress(struct emu *e, struct emu_job *j, double now)
 			if (flush_window(r) < 0)
 				bb_msg_warn("job %s: cannot write outputs: %s", j->id,
 				    strerror(errno));
+			/* saved only here, with an empty window, so that the
+			 * output order does not depend on when saves happen */
+			if (bb_now() - j->saved_real > SAVE_EVERY_S)
+				job_save(e, j);
 		}
 	}
 	if (j->processed >= limit || r->file >= r->nfiles) {
@@ -1222,12 +1423,14 @@ progress(struct emu *e, struct emu_job *j, double now)
 		    "records could be processed before the job timed out.");
 		return 1;
 	}
-	if (bb_now() - j->saved_real > SAVE_EVERY_S)
-		job_save(e, j);
 	return 0;
 }
 
-/* Make every transition that is due at `now`; 1 when something changed. */
+/*
+ * Make every transition that is due at `now`; 1 when something changed,
+ * 2 when the job's validation is due (the caller runs it without the
+ * lock, then validated()).
+ */
 static int
 step(struct emu *e, struct emu_job *j, double now)
 {
@@ -1258,24 +1461,9 @@ step(struct emu *e, struct emu_job *j, double now)
 		set_status(e, j, EMU_JOB_VALIDATING, due, NULL);
 		return 1;
 	case EMU_JOB_VALIDATING:
-		if (now < (due = j->state_since + t->validating_s))
+		if (now < j->state_since + t->validating_s)
 			return 0;
-		if (run_setup(e, j, &err) < 0 || validate(e, j, &err) < 0) {
-			run_free(j->run);
-			j->run = NULL;
-			set_status(e, j, EMU_JOB_FAILED, due, err.msg);
-			return 1;
-		}
-		if (j->fault == FAULT_FAIL) {
-			run_free(j->run);
-			j->run = NULL;
-			set_status(e, j, EMU_JOB_FAILED, due, "An internal error occurred while "
-			    "processing the job. Try again later.");
-			return 1;
-		}
-		j->validated = 1;
-		set_status(e, j, EMU_JOB_SCHEDULED, due, NULL);
-		return 1;
+		return 2;
 	case EMU_JOB_SCHEDULED:
 		if (j->fault == FAULT_EXPIRE || now < (due = j->state_since + t->scheduled_s))
 			return 0;
@@ -1286,8 +1474,12 @@ step(struct emu *e, struct emu_job *j, double now)
 	case EMU_JOB_STOPPING:
 		if (now < (due = j->state_since + t->stopping_s))
 			return 0;
-		if (j->stopped_from == EMU_JOB_IN_PROGRESS)
+		if (j->stopped_from == EMU_JOB_IN_PROGRESS) {
+			/* stopped before a restart: the outputs of the checkpoint */
+			if (j->run == NULL && resume_run(e, j, &err) < 0)
+				bb_msg_warn("job %s: cannot write outputs: %s", j->id, err.msg);
 			finish_outputs(e, j);
+		}
 		run_free(j->run);
 		j->run = NULL;
 		set_status(e, j, EMU_JOB_STOPPED, due, NULL);
@@ -1297,19 +1489,87 @@ step(struct emu *e, struct emu_job *j, double now)
 	}
 }
 
+/* A validation run outside the lock, and its outcome. */
+struct pending {
+	struct emu_job *job;
+	double due;
+	struct emu_run *run;
+	long long total;
+	int rc;
+	struct bb_error err;
+};
+
+/* Apply a validation's outcome (under the lock): unless the job left
+ * Validating meanwhile (a Stop), it fails or is Scheduled. */
+static void
+validated(struct emu *e, struct pending *p)
+{
+	struct emu_job *j = p->job;
+
+	if (j->status != EMU_JOB_VALIDATING) {
+		run_free(p->run);
+		return;
+	}
+	if (p->rc < 0) {
+		run_free(p->run);
+		set_status(e, j, EMU_JOB_FAILED, p->due, p->err.msg);
+	} else if (j->fault == FAULT_FAIL) {
+		run_free(p->run);
+		set_status(e, j, EMU_JOB_FAILED, p->due, "An internal error occurred while "
+		    "processing the job. Try again later.");
+	} else {
+		run_free(j->run);
+		j->run = p->run;
+		j->total = p->total;
+		j->validated = 1;
+		set_status(e, j, EMU_JOB_SCHEDULED, p->due, NULL);
+	}
+}
+
 void
 emu_jobs_tick(struct emu *e)
 {
-	size_t i;
-	int guard;
+	struct pending *pend = NULL;
+	struct emu_quotas q;
+	size_t i, npend = 0, cap = 0;
+	int guard, rc;
 
 	pthread_mutex_lock(&e->lock);
 	for (i = 0; e->jobs != NULL && i < e->jobs->n; i++) {
 		struct emu_job *j = e->jobs->v[i];
 
-		for (guard = 0; guard < 16 && !emu_job_status_terminal(j->status); guard++)
-			if (!step(e, j, emu_now(e)))
+		for (guard = 0; guard < 16 && !emu_job_status_terminal(j->status); guard++) {
+			if ((rc = step(e, j, emu_now(e))) == 0)
 				break;
+			if (rc == 2) {
+				if (npend == cap) {
+					cap = cap ? cap * 2 : 8;
+					pend = bb_xrealloc(pend, cap * sizeof(*pend));
+				}
+				memset(&pend[npend], 0, sizeof(pend[npend]));
+				pend[npend].job = j;
+				pend[npend].due = j->state_since + e->timing.validating_s;
+				npend++;
+				break;
+			}
+		}
 	}
+	q = e->quotas;
 	pthread_mutex_unlock(&e->lock);
+	if (npend == 0)
+		return;
+	/* Jobs are never freed while the ticker runs, and what run_setup and
+	 * validate read of them never changes: no lock for the long part. */
+	for (i = 0; i < npend; i++) {
+		struct pending *p = &pend[i];
+
+		p->rc = run_setup(e, p->job, &p->run, &p->err);
+		if (p->rc == 0)
+			p->rc = validate(e, &q, p->job, p->run, &p->total, &p->err);
+	}
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < npend; i++)
+		validated(e, &pend[i]);
+	pthread_mutex_unlock(&e->lock);
+	free(pend);
 }

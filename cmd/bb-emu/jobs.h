@@ -3,7 +3,8 @@
  * rest of the emulator only sees emu.h).
  *
  * Locking: emu_bedrock_handle() and emu_jobs_tick() take e->lock
- * themselves; every emu_jobs_* function below expects the caller to hold it.
+ * themselves (the ticker lets go of it while it validates a job's input);
+ * every emu_jobs_* function below expects the caller to hold it.
  */
 #ifndef BB_EMU_JOBS_H
 #define BB_EMU_JOBS_H
@@ -62,6 +63,7 @@ struct emu_job *emu_jobs_at(struct emu *e, size_t i);
 double emu_job_submit_time(const struct emu_job *j);
 enum emu_job_status emu_job_status(const struct emu_job *j);
 const char *emu_job_name(const struct emu_job *j);
+const char *emu_job_arn(const struct emu_job *j);
 /* The job as GetModelInvocationJob's response / a list summary (JSON object). */
 int emu_job_write_json(const struct emu_job *j, struct bb_buf *out);
 /* "2024-08-01T12:00:00.123Z" */

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,8 @@ usage(int status)
 	    "usage: bb-emu [-v] [--listen ADDR:PORT] [--data-dir DIR] [--region REGION]\n"
 	    "              [--account ID] [--access-key KEY --secret-key SECRET]\n"
 	    "              [--keys-file FILE] [--bearer-token TOKEN]...\n"
-	    "              [--time-scale X] [--min-records N] [--max-records N]\n"
+	    "              [--bucket NAME]... [--time-scale X] [--durations LIST]\n"
+	    "              [--min-records N] [--max-records N]\n"
 	    "              [--max-concurrent N] [--throttle-rate P] [--error-rate P]\n"
 	    "              [--drop-rate P] [--slow-ms MS] [--record-error-rate P]\n"
 	    "              [--fail-rate P] [--expire-rate P] [--partial-rate P] [--seed N]\n");
@@ -73,7 +75,10 @@ usage(int status)
 	    "  --secret-key SECRET     its secret (better: a keys file)\n"
 	    "  --keys-file FILE        lines 'KEY SECRET [TOKEN]' or 'bearer TOKEN'\n"
 	    "  --bearer-token TOKEN    accepted Bedrock API key (repeatable)\n"
+	    "  --bucket NAME           create this bucket at start-up if missing (repeatable)\n"
 	    "  --time-scale X          emulated seconds per real second (1)\n"
+	    "  --durations LIST        emulated seconds per job state, e.g. submitted=5,\n"
+	    "                          validating=30,scheduled=60,record=0.05,stopping=10\n"
 	    "  --min-records N         records a job needs at least (100)\n"
 	    "  --max-records N         records per file and per job at most (50000)\n"
 	    "  --max-concurrent N      jobs in progress per model (10)\n"
@@ -94,7 +99,8 @@ enum {
 	OPT_LISTEN = 256, OPT_DATA_DIR, OPT_ACCESS_KEY, OPT_SECRET_KEY, OPT_KEYS_FILE,
 	OPT_BEARER, OPT_REGION, OPT_ACCOUNT, OPT_TIME_SCALE, OPT_MIN_RECORDS, OPT_MAX_RECORDS,
 	OPT_MAX_CONCURRENT, OPT_THROTTLE, OPT_ERROR, OPT_DROP, OPT_SLOW, OPT_RECORD_ERROR,
-	OPT_FAIL, OPT_EXPIRE, OPT_PARTIAL, OPT_SEED, OPT_HELP, OPT_VERSION,
+	OPT_FAIL, OPT_EXPIRE, OPT_PARTIAL, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_BUCKET,
+	OPT_DURATIONS,
 };
 
 static const struct option longopts[] = {
@@ -106,7 +112,9 @@ static const struct option longopts[] = {
 	{ "bearer-token", required_argument, NULL, OPT_BEARER },
 	{ "region", required_argument, NULL, OPT_REGION },
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
+	{ "bucket", required_argument, NULL, OPT_BUCKET },
 	{ "time-scale", required_argument, NULL, OPT_TIME_SCALE },
+	{ "durations", required_argument, NULL, OPT_DURATIONS },
 	{ "min-records", required_argument, NULL, OPT_MIN_RECORDS },
 	{ "max-records", required_argument, NULL, OPT_MAX_RECORDS },
 	{ "max-concurrent", required_argument, NULL, OPT_MAX_CONCURRENT },
@@ -143,6 +151,50 @@ count_arg(const char *name, const char *s, long long min)
 	if (bb_parse_int(s, min, 1000000000LL, &v) < 0)
 		bb_usage_die("--%s: '%s' is not a whole number >= %lld", name, s, min);
 	return (long)v;
+}
+
+/*
+ * --durations: "submitted=5,validating=30,scheduled=60,record=0.05,stopping=10",
+ * any subset, in any order; the others keep their values.
+ */
+static void
+parse_durations(const char *s, struct emu_timing *t)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} names[] = {
+		{ "submitted", offsetof(struct emu_timing, submitted_s) },
+		{ "validating", offsetof(struct emu_timing, validating_s) },
+		{ "scheduled", offsetof(struct emu_timing, scheduled_s) },
+		{ "record", offsetof(struct emu_timing, per_record_s) },
+		{ "stopping", offsetof(struct emu_timing, stopping_s) },
+	};
+	const char *p = s;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ","), klen = strcspn(p, "=");
+		char val[64];
+		double d;
+		size_t i;
+
+		if (klen >= len || len - klen - 1 >= sizeof(val))
+			bb_usage_die("--durations: '%.*s' is not NAME=SECONDS", (int)len, p);
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == klen && strncmp(p, names[i].name, klen) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			bb_usage_die("--durations: unknown state '%.*s' (submitted, validating, "
+			    "scheduled, record, stopping)", (int)klen, p);
+		memcpy(val, p + klen + 1, len - klen - 1);
+		val[len - klen - 1] = '\0';
+		if (bb_parse_double(val, 0, 1e9, &d) < 0)
+			bb_usage_die("--durations: '%s' is not a number of seconds in [0, 1e9]", val);
+		*(double *)(void *)((char *)t + names[i].off) = d;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
 }
 
 /* "127.0.0.1:8080", "[::1]:0", ":0" or a bare port. */
@@ -186,7 +238,8 @@ main(int argc, char **argv)
 	int c, status = BB_EXIT_OK, have_store = 0, have_jobs = 0;
 	long long seed;
 	char **bearers = NULL;
-	size_t nbearers = 0;
+	size_t nbearers = 0, nbuckets = 0, i;
+	const char **buckets = NULL;
 
 	bb_main_init(argc, argv, "bb-emu");
 	memset(&e, 0, sizeof(e));
@@ -236,6 +289,13 @@ main(int argc, char **argv)
 				bb_usage_die("--account: '%s' is not a 12-digit account id", optarg);
 			e.account = optarg;
 			break;
+		case OPT_BUCKET:
+			if (!emu_store_valid_bucket(optarg))
+				bb_usage_die("--bucket: '%s' is not a valid bucket name", optarg);
+			buckets = bb_xrealloc(buckets, (nbuckets + 1) * sizeof(*buckets));
+			buckets[nbuckets++] = optarg;
+			break;
+		case OPT_DURATIONS: parse_durations(optarg, &e.timing); break;
 		case OPT_TIME_SCALE:
 			if (bb_parse_double(optarg, 1e-3, 1e9, &e.timing.time_scale) < 0)
 				bb_usage_die("--time-scale: '%s' is not a number in [0.001, 1e9]", optarg);
@@ -300,7 +360,7 @@ main(int argc, char **argv)
 	if ((env = getenv("BB_EMU_BEARER_TOKEN")) != NULL && *env &&
 	    emu_server_add_bearer(&e, env) < 0)
 		bb_die(BB_EXIT_USAGE, "out of memory");
-	for (size_t i = 0; i < nbearers; i++) {
+	for (i = 0; i < nbearers; i++) {
 		if (emu_server_add_bearer(&e, bearers[i]) < 0)
 			bb_die(BB_EXIT_USAGE, "out of memory");
 		OPENSSL_cleanse(bearers[i], strlen(bearers[i]));
@@ -329,6 +389,16 @@ main(int argc, char **argv)
 		goto out;
 	}
 	have_store = 1;
+	for (i = 0; i < nbuckets; i++) {
+		if (emu_store_bucket_exists(e.store, buckets[i]))
+			continue;
+		if (emu_store_create_bucket(e.store, buckets[i], &err) < 0) {
+			bb_msg_error("cannot create bucket '%s': %s", buckets[i], err.msg);
+			status = BB_EXIT_USAGE;
+			goto out;
+		}
+		bb_msg_note(1, "created bucket '%s'", buckets[i]);
+	}
 	if (emu_jobs_open(&e, &err) < 0) {
 		bb_msg_error("%s", err.msg);
 		status = BB_EXIT_USAGE;
@@ -360,5 +430,6 @@ out:
 	if (have_store)
 		emu_store_close(e.store);
 	pthread_mutex_destroy(&e.lock);
+	free(buckets);
 	return bb_main_finish(status);
 }
