@@ -37,4 +37,10 @@ done <"$TEST_DIR/results"
 
 test_expect_success 'the whole corpus ran (56 or more requests)' "test $n -ge 56"
 
+emu_stop
+test_expect_success 'bb-emu stopped cleanly, no sanitizer report' '
+	test "$EMU_RC" = 0 &&
+	! grep -i "sanitizer" "$TEST_DIR/emu.err"
+'
+
 test_done

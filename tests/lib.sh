@@ -218,6 +218,7 @@ rgw_available() {
 
 rgw_start() {
 	rgw_available || return 1
+	_t0=$(date +%s)
 	if command -v flock >/dev/null 2>&1; then
 		exec 8>"${TMPDIR:-/tmp}/bb-rgw-3300.lock"
 		if ! flock -w 120 8; then
@@ -238,6 +239,8 @@ rgw_start() {
 		fi
 		sleep 1
 	done
+	_t1=$(date +%s)
+	test $((_t1 - _t0)) -lt 2 || say "rgw_start: waited $((_t1 - _t0)) s for another Ceph cluster"
 	RGW_DIR=$TEST_DIR/rgw
 	_port=$(free_port)
 	test_at_exit rgw_stop
@@ -252,6 +255,10 @@ rgw_start() {
 
 rgw_stop() {
 	if test -n "$RGW_DIR"; then
+		# all three asked to stop at once (rgw-down.sh waits on each in turn)
+		for _f in "$RGW_DIR"/run/*.pid; do
+			test -f "$_f" && kill -TERM "$(cat "$_f")" 2>/dev/null
+		done
 		"$BB_SHARED/peers/rgw-down.sh" "$RGW_DIR" >/dev/null 2>&1
 		RGW_DIR=
 		RGW_URL=
