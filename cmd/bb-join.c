@@ -410,7 +410,7 @@ ref_of(const struct result *res, int which, const char **p, size_t *n)
 	default: r = e->raw; break;
 	}
 	if (r.len) {
-		*p = bb_join_ref_ptr(&idx, r);
+		*p = bb_join_ref_ptr(e, r);
 		*n = r.len;
 	}
 }
@@ -529,7 +529,7 @@ write_jsonl(const struct bb_rows_row *row, const struct result *res)
 		}
 	}
 	if (opt_raw && e != NULL && e->raw.len)
-		r |= bb_json_append_raw(&a, "model_output", bb_join_ref_ptr(&idx, e->raw),
+		r |= bb_json_append_raw(&a, "model_output", bb_join_ref_ptr(e, e->raw),
 		    e->raw.len);
 	if (!res->ok) {
 		bb_buf_reset(&scratch);
@@ -603,7 +603,7 @@ write_csv(const struct bb_rows *rows, const struct bb_rows_row *row, const struc
 	if (opt_raw) {
 		oom(bb_buf_addc(&obuf, ','));
 		if (e != NULL && e->raw.len)
-			csv_cell(&obuf, bb_join_ref_ptr(&idx, e->raw), e->raw.len);
+			csv_cell(&obuf, bb_join_ref_ptr(e, e->raw), e->raw.len);
 	}
 	oom(bb_buf_adds(&obuf, "\r\n"));
 }
@@ -1008,7 +1008,7 @@ reconcile(const char *where, long long records, uint64_t joined, uint64_t ok, ui
 
 		if (!e->used) {
 			if (unknown++ == 0) {
-				example = bb_join_ref_ptr(&idx, e->id);
+				example = bb_join_ref_ptr(e, e->id);
 				exlen = e->id.len;
 			}
 		}

@@ -4,20 +4,51 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "join.h"
 #include "json.h"
 
-/* ---- a cursor over JSON text that is already known to be valid ---- */
+/* ---- a walk over JSON text: structure checked, contents skipped ---- */
+
+#define MAX_DEPTH 256
 
 struct span {
 	const char *p;
 	size_t n;
 };
 
+/* A key to look for, with its length. */
+struct key {
+	const char *s;
+	size_t n;
+};
+#define KEY(s) { s, sizeof(s) - 1 }
+
+struct scan {
+	const char *base;     /* the start of the text, for columns */
+	const char *e;        /* its end */
+	const char *bad;      /* where the structure broke, or NULL */
+	const char *why;
+};
+
 static const char *
+fail(struct scan *s, const char *p, const char *why)
+{
+	if (s->bad == NULL) {
+		s->bad = p;
+		s->why = why;
+	}
+	return NULL;
+}
+
+static inline const char *
 skip_ws(const char *p, const char *e)
 {
 	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -25,7 +56,9 @@ skip_ws(const char *p, const char *e)
 	return p;
 }
 
-/* Bytes of x equal to c have their high bit set in the result (SWAR). */
+#if !defined(__SSE2__)
+/* Bytes of x equal to c have their high bit set in the result (SWAR; a
+ * zero result is exact). */
 static inline uint64_t
 has_byte(uint64_t x, unsigned char c)
 {
@@ -33,232 +66,508 @@ has_byte(uint64_t x, unsigned char c)
 
 	return (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
 }
+#endif
 
-/* p at '"': the byte after the closing quote. Eight bytes at a time to
- * the next '"' or '\\'. */
-static const char *
-skip_str(const char *p, const char *e)
+/* The first '"' or '\\' in [p, e), or e (or p itself when p > e). */
+static inline const char *
+find_quote(const char *p, const char *e)
 {
+#if defined(__SSE2__)
+	const __m128i q = _mm_set1_epi8('"'), b = _mm_set1_epi8('\\');
+
+	while (e - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, q),
+		    _mm_cmpeq_epi8(v, b)));
+
+		if (m != 0)
+			return p + __builtin_ctz(m);
+		p += 16;
+	}
+#else
 	uint64_t w;
 
-	for (p++; p < e;) {
-		if (e - p >= 8) {
-			memcpy(&w, p, 8);
-			if ((has_byte(w, '"') | has_byte(w, '\\')) == 0) {
-				p += 8;
-				continue;
+	while (e - p >= 8) {
+		memcpy(&w, p, 8);
+		if ((has_byte(w, '"') | has_byte(w, '\\')) != 0)
+			break;
+		p += 8;
+	}
+#endif
+	while (p < e && *p != '"' && *p != '\\')
+		p++;
+	return p;
+}
+
+/* p at '"': the byte after the closing quote, NULL when unterminated. */
+static inline const char *
+str_end(struct scan *s, const char *p)
+{
+	const char *e = s->e;
+
+	for (p++;;) {
+		p = find_quote(p, e);
+		if (p >= e)
+			return fail(s, e, "unterminated string");
+		if (*p == '"')
+			return p + 1;
+		p += 2;
+	}
+}
+
+static const char *skip_value(struct scan *s, const char *p, int depth);
+
+/*
+ * Walk the object or array at p to its end. In an object, the values of
+ * the n keys are stored in out (the first one when a key is repeated;
+ * *dup is set then, when dup is given); out[i].p stays NULL for a key
+ * that is absent. Keys are compared as raw bytes (ours have no escapes).
+ */
+static const char *
+walk(struct scan *s, const char *p, int depth, const struct key *keys, size_t n,
+    struct span *out, int *dup)
+{
+	const char *e = s->e, *k, *v;
+	char close = *p == '{' ? '}' : ']';
+	size_t i, kl = 0;
+
+	if (depth > MAX_DEPTH)
+		return fail(s, p, "nesting too deep");
+	for (i = 0; i < n; i++)
+		out[i].p = NULL, out[i].n = 0;
+	p = skip_ws(p + 1, e);
+	if (p < e && *p == close)
+		return p + 1;
+	for (;;) {
+		k = NULL;
+		if (close == '}') {
+			if (p >= e || *p != '"')
+				return fail(s, p, "expected a key");
+			k = p + 1;
+			if ((p = str_end(s, p)) == NULL)
+				return NULL;
+			kl = (size_t)(p - 1 - k);
+			p = skip_ws(p, e);
+			if (p >= e || *p != ':')
+				return fail(s, p, "expected ':'");
+			p = skip_ws(p + 1, e);
+		}
+		v = p;
+		if ((p = skip_value(s, p, depth)) == NULL)
+			return NULL;
+		for (i = 0; k != NULL && i < n; i++) {
+			if (kl == keys[i].n && memcmp(k, keys[i].s, kl) == 0) {
+				if (out[i].p == NULL) {
+					out[i].p = v;
+					out[i].n = (size_t)(p - v);
+				} else if (dup != NULL) {
+					*dup = (int)i + 1;
+				}
+				break;
 			}
 		}
-		if (*p == '\\')
-			p += 2;
-		else if (*p == '"')
-			return p + 1;
-		else
-			p++;
-	}
-	return e;
-}
-
-/* The end of the value starting at p. */
-static const char *
-skip_value(const char *p, const char *e)
-{
-	int depth = 0;
-
-	if (p >= e)
-		return e;
-	if (*p == '"')
-		return skip_str(p, e);
-	if (*p != '{' && *p != '[') {
-		while (p < e && *p != ',' && *p != ']' && *p != '}' && *p != ' ' &&
-		    *p != '\t' && *p != '\n' && *p != '\r')
-			p++;
-		return p;
-	}
-	while (p < e) {
-		if (*p == '"') {
-			p = skip_str(p, e);
+		p = skip_ws(p, e);
+		if (p < e && *p == ',') {
+			p = skip_ws(p + 1, e);
 			continue;
 		}
-		if (*p == '{' || *p == '[')
-			depth++;
-		else if (*p == '}' || *p == ']') {
-			if (--depth == 0)
-				return p + 1;
-		}
-		p++;
+		if (p < e && *p == close)
+			return p + 1;
+		return fail(s, p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
 	}
-	return e;
 }
 
-/* Member `key` of the object o (raw key bytes compared; our keys have no
- * escapes). 1 found, 0 not (or o is not an object). */
-static int
-obj_get(struct span o, const char *key, struct span *out)
+static const char *
+literal(struct scan *s, const char *p, const char *word, size_t n)
 {
-	const char *p = o.p, *e = o.p + o.n, *k, *ke;
-	size_t kl = strlen(key);
+	if ((size_t)(s->e - p) < n || memcmp(p, word, n) != 0)
+		return fail(s, p, "unexpected character");
+	return p + n;
+}
 
-	p = skip_ws(p, e);
-	if (p >= e || *p != '{')
+/* The end of the value at p. Numbers are taken as runs of the characters
+ * a number is made of; number_valid() checks one in full. */
+static const char *
+skip_value(struct scan *s, const char *p, int depth)
+{
+	const char *e = s->e, *q;
+
+	if (p >= e)
+		return fail(s, p, "expected a value");
+	switch (*p) {
+	case '"':
+		return str_end(s, p);
+	case '{':
+	case '[':
+		return walk(s, p, depth + 1, NULL, 0, NULL, NULL);
+	case 't':
+		return literal(s, p, "true", 4);
+	case 'f':
+		return literal(s, p, "false", 5);
+	case 'n':
+		return literal(s, p, "null", 4);
+	default:
+		q = p;
+		if (*q == '-')
+			q++;
+		if (q >= e || *q < '0' || *q > '9')
+			return fail(s, p, "unexpected character");
+		while (q < e && ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' ||
+		    *q == 'E' || *q == '+' || *q == '-'))
+			q++;
+		return q;
+	}
+}
+
+/* A scan of the text [p, p + n). */
+static void
+scan_init(struct scan *s, const char *p, size_t n)
+{
+	s->base = p;
+	s->e = p + n;
+	s->bad = NULL;
+	s->why = NULL;
+}
+
+/* The members keys[0..n) of the object v: 1 when v is an object, 0 when
+ * it is not (or is broken: s->bad is set then). */
+static int
+get(struct scan *s, struct span v, const struct key *keys, size_t n, struct span *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		out[i].p = NULL, out[i].n = 0;
+	if (v.p == NULL || v.n < 2 || v.p[0] != '{')
 		return 0;
-	p = skip_ws(p + 1, e);
-	while (p < e && *p == '"') {
-		k = p + 1;
-		ke = skip_str(p, e);
-		p = skip_ws(ke, e);
-		if (p >= e || *p != ':')
-			return 0;
-		p = skip_ws(p + 1, e);
-		out->p = p;
-		p = skip_value(p, e);
-		out->n = (size_t)(p - out->p);
-		if ((size_t)(ke - 1 - k) == kl && memcmp(k, key, kl) == 0)
-			return 1;
-		p = skip_ws(p, e);
-		if (p < e && *p == ',')
-			p = skip_ws(p + 1, e);
-	}
-	return 0;
-}
-
-/* Array iteration: *pos starts at 0; 1 and *out set for each element. */
-static int
-arr_next(struct span a, size_t *pos, struct span *out)
-{
-	const char *p = a.p + *pos, *e = a.p + a.n;
-
-	if (*pos == 0) {
-		p = skip_ws(p, e);
-		if (p >= e || *p != '[')
-			return 0;
-		p++;
-	}
-	p = skip_ws(p, e);
-	if (p < e && *p == ',')
-		p = skip_ws(p + 1, e);
-	if (p >= e || *p == ']')
-		return 0;
-	out->p = p;
-	p = skip_value(p, e);
-	out->n = (size_t)(p - out->p);
-	*pos = (size_t)(p - a.p);
-	return 1;
-}
-
-static int
-arr_at(struct span a, size_t i, struct span *out)
-{
-	size_t pos = 0, k;
-
-	for (k = 0; arr_next(a, &pos, out); k++)
-		if (k == i)
-			return 1;
-	return 0;
-}
-
-/* Follow "a.b.0.c" (object keys and array indexes). */
-static int
-path_get(struct span v, const char *path, struct span *out)
-{
-	char key[64];
-	const char *s = path, *dot;
-	size_t n;
-
-	while (*s) {
-		dot = strchr(s, '.');
-		n = dot ? (size_t)(dot - s) : strlen(s);
-		if (n >= sizeof(key))
-			return 0;
-		memcpy(key, s, n);
-		key[n] = '\0';
-		if (key[0] >= '0' && key[0] <= '9') {
-			if (!arr_at(v, (size_t)strtoul(key, NULL, 10), &v))
-				return 0;
-		} else if (!obj_get(v, key, &v)) {
-			return 0;
-		}
-		s += n + (dot ? 1 : 0);
-	}
-	*out = v;
-	return 1;
+	return walk(s, v.p, 1, keys, n, out, NULL) != NULL;
 }
 
 static int
 is_str(struct span v)
 {
-	return v.n >= 2 && v.p[0] == '"';
+	return v.p != NULL && v.n >= 2 && v.p[0] == '"';
 }
 
 static int
 is_arr(struct span v)
 {
-	return v.n >= 2 && v.p[0] == '[';
+	return v.p != NULL && v.n >= 2 && v.p[0] == '[';
 }
 
 static int
 is_obj(struct span v)
 {
-	return v.n >= 2 && v.p[0] == '{';
+	return v.p != NULL && v.n >= 2 && v.p[0] == '{';
 }
 
-/* 1 when every element of the array is a number. */
+/* Array iteration: *pos starts at NULL; 1 and *out for each element. */
 static int
-all_numbers(struct span a)
+arr_next(struct scan *s, struct span a, const char **pos, struct span *out)
+{
+	const char *p = *pos, *e = a.p + a.n;
+
+	p = p == NULL ? skip_ws(a.p + 1, e) : skip_ws(p, e);
+	if (p < e && *p == ',')
+		p = skip_ws(p + 1, e);
+	if (p >= e || *p == ']')
+		return 0;
+	out->p = p;
+	if ((p = skip_value(s, p, 1)) == NULL)
+		return 0;
+	out->n = (size_t)(p - out->p);
+	*pos = p;
+	return 1;
+}
+
+/* Element i of the array a. */
+static int
+arr_at(struct scan *s, struct span a, size_t i, struct span *out)
+{
+	const char *pos = NULL;
+	size_t k;
+
+	if (!is_arr(a))
+		return 0;
+	for (k = 0; arr_next(s, a, &pos, out); k++)
+		if (k == i)
+			return 1;
+	return 0;
+}
+
+/* The full check of a value that is copied into a result. */
+static int
+valid(struct span v)
+{
+	return v.p != NULL && bb_json_validate(v.p, v.n, 0, NULL) == 0;
+}
+
+/* 1 when v is an array of numbers only. */
+static int
+all_numbers(struct scan *s, struct span a)
 {
 	struct span el;
-	size_t pos = 0;
+	const char *pos = NULL;
 
-	while (arr_next(a, &pos, &el))
+	if (!is_arr(a))
+		return 0;
+	while (arr_next(s, a, &pos, &el))
 		if (!(el.p[0] == '-' || (el.p[0] >= '0' && el.p[0] <= '9')))
 			return 0;
 	return 1;
 }
 
+/* A token count: a JSON integer in [0, 2^62], else -1. */
 static long long
-tokens(struct span v, const char *path)
+tokens(struct span v)
 {
-	struct bb_json_span js;
-	struct span t;
-	long long n;
+	long long n = 0;
+	size_t i;
 
-	if (!path_get(v, path, &t))
+	if (v.p == NULL || v.n == 0 || v.n > 19 || (v.p[0] == '0' && v.n > 1))
 		return -1;
-	js.p = t.p;
-	js.n = t.n;
-	js.type = BB_JSON_NUMBER;
-	if (bb_json_span_int(&js, 0, 1LL << 62, &n))
-		return -1;
-	return n;
+	for (i = 0; i < v.n; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return -1;
+		n = n * 10 + (v.p[i] - '0');
+	}
+	return n <= (1LL << 62) ? n : -1;
 }
 
-static int
-add_stop(struct bb_buf *stop, struct span mo, const char *path)
+/* The first of the candidates that is a valid string literal. */
+static struct span
+stop_of(struct span a, struct span b)
 {
-	struct span v;
+	static const struct span none = { NULL, 0 };
 
-	if (stop->len == 0 && path_get(mo, path, &v) && is_str(v))
-		return bb_buf_add(stop, v.p, v.n);
+	if (is_str(a) && valid(a))
+		return a;
+	if (is_str(b) && valid(b))
+		return b;
+	return none;
+}
+
+/*
+ * The text of each block of an array, concatenated into one literal:
+ * blocks of the given type (or any, type NULL) with a "text" string.
+ * 1 when a text is not valid JSON.
+ */
+static int
+add_texts(struct scan *s, struct bb_buf *out, struct span blocks, const char *type, int *r)
+{
+	static const struct key k[] = { KEY("type"), KEY("text") };
+	struct span blk, f[2];
+	const char *pos = NULL;
+	size_t tl = type ? strlen(type) : 0;
+
+	*r |= bb_buf_addc(out, '"');
+	while (arr_next(s, blocks, &pos, &blk)) {
+		if (!get(s, blk, k, 2, f))
+			continue;
+		if (type != NULL && !(is_str(f[0]) && f[0].n == tl + 2 &&
+		    memcmp(f[0].p + 1, type, tl) == 0))
+			continue;
+		if (!is_str(f[1]))
+			continue;
+		if (!valid(f[1]))
+			return 1;
+		*r |= bb_buf_add(out, f[1].p + 1, f[1].n - 2);
+	}
+	*r |= bb_buf_addc(out, '"');
 	return 0;
 }
 
-/* The text of each block of an array, concatenated into one literal. */
+/*
+ * The extraction (join.h, bb_join_extract): output appended to out, the
+ * stop reason as a span of the text (validated), or *bad says why not.
+ * Returns -1 when memory ran out.
+ */
 static int
-add_texts(struct bb_buf *out, struct span blocks, const char *type)
+extract(enum bb_family f, const char *text, size_t len, struct bb_buf *out,
+    struct span *stop, long long *in_tok, long long *out_tok, const char **bad)
 {
-	struct span blk, t, ty;
-	size_t pos = 0, tl = type ? strlen(type) : 0;
+	static const struct key k_anthropic[] = { KEY("content"), KEY("stop_reason"),
+	    KEY("usage") };
+	static const struct key k_anthropic_usage[] = { KEY("input_tokens"),
+	    KEY("output_tokens") };
+	static const struct key k_nova[] = { KEY("output"), KEY("stopReason"), KEY("usage") };
+	static const struct key k_nova_usage[] = { KEY("inputTokens"), KEY("outputTokens") };
+	static const struct key k_message[] = { KEY("message") };
+	static const struct key k_content[] = { KEY("content") };
+	static const struct key k_llama[] = { KEY("generation"), KEY("stop_reason"),
+	    KEY("prompt_token_count"), KEY("generation_token_count") };
+	static const struct key k_outputs[] = { KEY("outputs") };
+	static const struct key k_text_stop[] = { KEY("text"), KEY("stop_reason") };
+	static const struct key k_chat[] = { KEY("choices"), KEY("usage") };
+	static const struct key k_choice[] = { KEY("message"), KEY("stop_reason"),
+	    KEY("finish_reason") };
+	static const struct key k_chat_usage[] = { KEY("prompt_tokens"),
+	    KEY("completion_tokens") };
+	static const struct key k_titan[] = { KEY("embedding"), KEY("embeddingsByType"),
+	    KEY("inputTextTokenCount") };
+	static const struct key k_float[] = { KEY("float") };
+	static const struct key k_cohere[] = { KEY("embeddings"), KEY("meta") };
+	static const struct key k_billed[] = { KEY("billed_units") };
+	static const struct key k_input_tokens[] = { KEY("input_tokens") };
+	struct scan s;
+	struct span mo = { text, len }, v[4], w[3], x[1], none = { NULL, 0 };
+	size_t start = out->len;
 	int r = 0;
 
-	r |= bb_buf_addc(out, '"');
-	while (arr_next(blocks, &pos, &blk)) {
-		if (type != NULL && !(obj_get(blk, "type", &ty) && is_str(ty) &&
-		    ty.n == tl + 2 && memcmp(ty.p + 1, type, tl) == 0))
-			continue;
-		if (obj_get(blk, "text", &t) && is_str(t))
-			r |= bb_buf_add(out, t.p + 1, t.n - 2);
+	*in_tok = *out_tok = -1;
+	*stop = none;
+	*bad = NULL;
+	scan_init(&s, text, len);
+	mo.p = skip_ws(text, text + len);
+	mo.n = (size_t)(text + len - mo.p);
+	while (mo.n > 0 && (mo.p[mo.n - 1] == ' ' || mo.p[mo.n - 1] == '\t' ||
+	    mo.p[mo.n - 1] == '\n' || mo.p[mo.n - 1] == '\r'))
+		mo.n--;
+	if (!is_obj(mo)) {
+		*bad = "modelOutput: not a JSON object";
+		return 0;
 	}
-	r |= bb_buf_addc(out, '"');
+	switch (f) {
+	case BB_FAMILY_ANTHROPIC:
+		if (!get(&s, mo, k_anthropic, 3, v) || !is_arr(v[0])) {
+			*bad = "modelOutput.content: not an array";
+			break;
+		}
+		if (add_texts(&s, out, v[0], "text", &r)) {
+			*bad = "modelOutput.content: a text is not valid JSON";
+			break;
+		}
+		*stop = stop_of(v[1], none);
+		if (get(&s, v[2], k_anthropic_usage, 2, w)) {
+			*in_tok = tokens(w[0]);
+			*out_tok = tokens(w[1]);
+		}
+		break;
+	case BB_FAMILY_NOVA:
+	case BB_FAMILY_CONVERSE:
+		if (!get(&s, mo, k_nova, 3, v) || !get(&s, v[0], k_message, 1, x) ||
+		    !get(&s, x[0], k_content, 1, x) || !is_arr(x[0])) {
+			*bad = "modelOutput.output.message.content: not an array";
+			break;
+		}
+		if (add_texts(&s, out, x[0], NULL, &r)) {
+			*bad = "modelOutput.output.message.content: a text is not valid JSON";
+			break;
+		}
+		*stop = stop_of(v[1], none);
+		if (get(&s, v[2], k_nova_usage, 2, w)) {
+			*in_tok = tokens(w[0]);
+			*out_tok = tokens(w[1]);
+		}
+		break;
+	case BB_FAMILY_LLAMA:
+		if (!get(&s, mo, k_llama, 4, v) || !is_str(v[0]) || !valid(v[0])) {
+			*bad = "modelOutput.generation: not a string";
+			break;
+		}
+		r |= bb_buf_add(out, v[0].p, v[0].n);
+		*stop = stop_of(v[1], none);
+		*in_tok = tokens(v[2]);
+		*out_tok = tokens(v[3]);
+		break;
+	case BB_FAMILY_MISTRAL:
+		if (!get(&s, mo, k_outputs, 1, v) || !arr_at(&s, v[0], 0, &v[1]) ||
+		    !get(&s, v[1], k_text_stop, 2, w) || !is_str(w[0]) || !valid(w[0])) {
+			*bad = "modelOutput.outputs.0.text: not a string";
+			break;
+		}
+		r |= bb_buf_add(out, w[0].p, w[0].n);
+		*stop = stop_of(w[1], none);
+		break;
+	case BB_FAMILY_MISTRAL_CHAT:
+		if (!get(&s, mo, k_chat, 2, v) || !arr_at(&s, v[0], 0, &v[2]) ||
+		    !get(&s, v[2], k_choice, 3, w) || !get(&s, w[0], k_content, 1, x) ||
+		    !is_str(x[0]) || !valid(x[0])) {
+			*bad = "modelOutput.choices.0.message.content: not a string";
+			break;
+		}
+		r |= bb_buf_add(out, x[0].p, x[0].n);
+		*stop = stop_of(w[1], w[2]);
+		if (get(&s, v[1], k_chat_usage, 2, w)) {
+			*in_tok = tokens(w[0]);
+			*out_tok = tokens(w[1]);
+		}
+		break;
+	case BB_FAMILY_TITAN_EMBED:
+		if (!get(&s, mo, k_titan, 3, v)) {
+			*bad = "modelOutput.embedding: not an array of numbers";
+			break;
+		}
+		if (v[0].p == NULL && get(&s, v[1], k_float, 1, x))
+			v[0] = x[0];
+		if (!all_numbers(&s, v[0]) || !valid(v[0])) {
+			*bad = "modelOutput.embedding: not an array of numbers";
+			break;
+		}
+		r |= bb_buf_add(out, v[0].p, v[0].n);
+		*in_tok = tokens(v[2]);
+		break;
+	case BB_FAMILY_COHERE_EMBED:
+		if (!get(&s, mo, k_cohere, 2, v) || v[0].p == NULL) {
+			*bad = "modelOutput.embeddings: not an array";
+			break;
+		}
+		if (is_obj(v[0])) {
+			if (get(&s, v[0], k_float, 1, x) && x[0].p != NULL) {
+				v[0] = x[0];
+			} else {
+				/* the first type's value */
+				const char *p = skip_ws(v[0].p + 1, s.e), *q = NULL;
+
+				if (*p == '"' && (p = str_end(&s, p)) != NULL) {
+					p = skip_ws(skip_ws(p, s.e) + 1, s.e);
+					q = skip_value(&s, p, 1);
+				}
+				if (q != NULL) {
+					v[0].p = p;
+					v[0].n = (size_t)(q - p);
+				}
+			}
+		}
+		if (!is_arr(v[0])) {
+			*bad = "modelOutput.embeddings: not an array";
+			break;
+		}
+		{
+			struct span el;
+			const char *pos = NULL;
+			size_t n = 0;
+
+			while (arr_next(&s, v[0], &pos, &el))
+				n++;
+			if (n == 1) {
+				arr_at(&s, v[0], 0, &el);
+				if (!all_numbers(&s, el)) {
+					*bad = "modelOutput.embeddings.0: not an array of numbers";
+					break;
+				}
+				v[0] = el;
+			}
+		}
+		if (!valid(v[0])) {
+			*bad = "modelOutput.embeddings: not valid JSON";
+			break;
+		}
+		r |= bb_buf_add(out, v[0].p, v[0].n);
+		if (get(&s, v[1], k_billed, 1, x) && get(&s, x[0], k_input_tokens, 1, x))
+			*in_tok = tokens(x[0]);
+		break;
+	case BB_FAMILY_UNKNOWN:
+		*bad = "unknown model family: cannot read modelOutput";
+		break;
+	}
+	if (*bad == NULL && s.bad != NULL)
+		*bad = "modelOutput: invalid JSON";
+	if (*bad != NULL || r) {
+		bb_buf_setlen(out, start);
+		*stop = none;
+		*in_tok = *out_tok = -1;
+	}
 	return r ? -1 : 0;
 }
 
@@ -266,203 +575,16 @@ int
 bb_join_extract(enum bb_family f, const char *text, size_t len, struct bb_buf *output,
     struct bb_buf *stop, long long *in_tok, long long *out_tok, struct bb_error *err)
 {
-	struct span mo = { text, len }, v, fl;
-	size_t start = output->len;
-	const char *bad = NULL;
-	int r = 0;
+	struct span st;
+	const char *bad;
 
-	*in_tok = *out_tok = -1;
 	bb_buf_reset(stop);
-	mo.p = skip_ws(mo.p, text + len);
-	mo.n = (size_t)(text + len - mo.p);
-	if (!is_obj(mo))
-		return bb_error_set(err, BB_ERR_INPUT, "modelOutput: not a JSON object");
-	switch (f) {
-	case BB_FAMILY_ANTHROPIC:
-		if (!obj_get(mo, "content", &v) || !is_arr(v)) {
-			bad = "modelOutput.content: not an array";
-			break;
-		}
-		r = add_texts(output, v, "text");
-		r |= add_stop(stop, mo, "stop_reason");
-		*in_tok = tokens(mo, "usage.input_tokens");
-		*out_tok = tokens(mo, "usage.output_tokens");
-		break;
-	case BB_FAMILY_NOVA:
-	case BB_FAMILY_CONVERSE:
-		if (!path_get(mo, "output.message.content", &v) || !is_arr(v)) {
-			bad = "modelOutput.output.message.content: not an array";
-			break;
-		}
-		r = add_texts(output, v, NULL);
-		r |= add_stop(stop, mo, "stopReason");
-		*in_tok = tokens(mo, "usage.inputTokens");
-		*out_tok = tokens(mo, "usage.outputTokens");
-		break;
-	case BB_FAMILY_LLAMA:
-		if (!obj_get(mo, "generation", &v) || !is_str(v)) {
-			bad = "modelOutput.generation: not a string";
-			break;
-		}
-		r = bb_buf_add(output, v.p, v.n);
-		r |= add_stop(stop, mo, "stop_reason");
-		*in_tok = tokens(mo, "prompt_token_count");
-		*out_tok = tokens(mo, "generation_token_count");
-		break;
-	case BB_FAMILY_MISTRAL:
-		if (!path_get(mo, "outputs.0.text", &v) || !is_str(v)) {
-			bad = "modelOutput.outputs.0.text: not a string";
-			break;
-		}
-		r = bb_buf_add(output, v.p, v.n);
-		r |= add_stop(stop, mo, "outputs.0.stop_reason");
-		break;
-	case BB_FAMILY_MISTRAL_CHAT:
-		if (!path_get(mo, "choices.0.message.content", &v) || !is_str(v)) {
-			bad = "modelOutput.choices.0.message.content: not a string";
-			break;
-		}
-		r = bb_buf_add(output, v.p, v.n);
-		r |= add_stop(stop, mo, "choices.0.stop_reason");
-		r |= add_stop(stop, mo, "choices.0.finish_reason");
-		*in_tok = tokens(mo, "usage.prompt_tokens");
-		*out_tok = tokens(mo, "usage.completion_tokens");
-		break;
-	case BB_FAMILY_TITAN_EMBED:
-		if (!obj_get(mo, "embedding", &v) && !path_get(mo, "embeddingsByType.float", &v)) {
-			bad = "modelOutput.embedding: not an array of numbers";
-			break;
-		}
-		if (!is_arr(v) || !all_numbers(v)) {
-			bad = "modelOutput.embedding: not an array of numbers";
-			break;
-		}
-		r = bb_buf_add(output, v.p, v.n);
-		*in_tok = tokens(mo, "inputTextTokenCount");
-		break;
-	case BB_FAMILY_COHERE_EMBED:
-		if (!obj_get(mo, "embeddings", &v)) {
-			bad = "modelOutput.embeddings: not an array";
-			break;
-		}
-		if (is_obj(v)) {
-			if (obj_get(v, "float", &fl)) {
-				v = fl;
-			} else {
-				/* the first type's value */
-				const char *p = skip_ws(v.p + 1, v.p + v.n), *e = v.p + v.n;
-
-				if (p < e && *p == '"') {
-					p = skip_ws(skip_str(p, e), e);
-					p = skip_ws(p + 1, e);
-					fl.p = p;
-					fl.n = (size_t)(skip_value(p, e) - p);
-					v = fl;
-				}
-			}
-		}
-		if (!is_arr(v)) {
-			bad = "modelOutput.embeddings: not an array";
-			break;
-		}
-		{
-			struct span el;
-			size_t pos = 0, k = 0;
-
-			while (arr_next(v, &pos, &el))
-				k++;
-			if (k == 1) {
-				arr_at(v, 0, &el);
-				if (!is_arr(el) || !all_numbers(el)) {
-					bad = "modelOutput.embeddings.0: not an array of numbers";
-					break;
-				}
-				v = el;
-			}
-		}
-		r = bb_buf_add(output, v.p, v.n);
-		*in_tok = tokens(mo, "meta.billed_units.input_tokens");
-		break;
-	case BB_FAMILY_UNKNOWN:
-		bad = "unknown model family: cannot read modelOutput";
-		break;
-	}
-	if (bad != NULL) {
-		bb_buf_setlen(output, start);
-		bb_buf_reset(stop);
-		return bb_error_set(err, BB_ERR_INPUT, "%s", bad);
-	}
-	if (r) {
-		bb_buf_setlen(output, start);
+	if (extract(f, text, len, output, &st, in_tok, out_tok, &bad) ||
+	    (st.p != NULL && bb_buf_add(stop, st.p, st.n)))
 		return bb_error_errno(err, "modelOutput");
-	}
+	if (bad != NULL)
+		return bb_error_set(err, BB_ERR_INPUT, "%s", bad);
 	return 0;
-}
-
-/*
- * The values of recordId, modelOutput and error in an output line. Only
- * the structure of the top level is checked here: the caller validates
- * what it uses; the echoed modelInput is skipped, not validated.
- */
-static int
-line_fields(const char *line, size_t len, struct span *sp, struct bb_error *err)
-{
-	static const char *const names[] = { "recordId", "modelOutput", "error" };
-	const char *p = line, *e = line + len, *k, *ke;
-	size_t i;
-
-	memset(sp, 0, 3 * sizeof(*sp));
-	p = skip_ws(p, e);
-	if (p >= e || *p != '{')
-		return bb_error_set(err, BB_ERR_INPUT, "not a JSON object");
-	p = skip_ws(p + 1, e);
-	if (p < e && *p == '}')
-		goto end;
-	for (;;) {
-		if (p >= e || *p != '"')
-			goto bad;
-		k = p + 1;
-		ke = skip_str(p, e);
-		if (ke >= e)
-			goto bad;
-		p = skip_ws(ke, e);
-		if (p >= e || *p != ':')
-			goto bad;
-		p = skip_ws(p + 1, e);
-		if (p >= e)
-			goto bad;
-		for (i = 0; i < 3; i++) {
-			if ((size_t)(ke - 1 - k) == strlen(names[i]) &&
-			    memcmp(k, names[i], strlen(names[i])) == 0) {
-				if (sp[i].p != NULL)
-					return bb_error_set(err, BB_ERR_INPUT, "duplicate key '%s'",
-					    names[i]);
-				sp[i].p = p;
-			}
-		}
-		k = p;
-		p = skip_value(p, e);
-		if (p == k)
-			goto bad;
-		for (i = 0; i < 3; i++)
-			if (sp[i].p == k)
-				sp[i].n = (size_t)(p - k);
-		p = skip_ws(p, e);
-		if (p < e && *p == ',') {
-			p = skip_ws(p + 1, e);
-			continue;
-		}
-		if (p < e && *p == '}')
-			break;
-		goto bad;
-	}
-end:
-	p = skip_ws(p + 1, e);
-	if (p == e)
-		return 0;
-bad:
-	return bb_error_set(err, BB_ERR_INPUT, "invalid JSON at column %zu",
-	    (size_t)(p - line) + 1);
 }
 
 /* ---- the index ---- */
@@ -482,6 +604,8 @@ hash_id(const char *s, size_t n)
 	h ^= h >> 33;
 	return h;
 }
+
+#define TAG_MASK 0xffffff0000000000ULL   /* the hash bits kept in a slot */
 
 void
 bb_join_index_init(struct bb_join_index *x, enum bb_family family, unsigned flags)
@@ -513,17 +637,29 @@ bb_join_index_release(struct bb_join_index *x)
 	bb_buf_release(&x->id);
 	bb_buf_release(&x->out);
 	bb_buf_release(&x->stop);
-	free(x->entries);
+	free(x->order);
 	free(x->table);
 	bb_join_index_init(x, x->family, x->flags);
 }
 
-/* A table slot: the high half of the hash (compared before the entry is
- * touched, which keeps probes in the table's cache lines) and the index. */
-static inline uint64_t
-slot(uint64_t h, size_t i)
+static inline struct bb_join_entry *
+at(const struct bb_join_index *x, size_t off)
 {
-	return (h & 0xffffffff00000000ULL) | (uint64_t)(i + 1);
+	return (struct bb_join_entry *)(void *)(x->arena.data + off);
+}
+
+/* A table slot: the top of the hash (compared before the entry is
+ * touched) and where the entry is. */
+static inline uint64_t
+slot(uint64_t h, size_t off)
+{
+	return (h & TAG_MASK) | (uint64_t)(off / 8 + 1);
+}
+
+static inline size_t
+slot_off(uint64_t s)
+{
+	return (size_t)((s & ~TAG_MASK) - 1) * 8;
 }
 
 static int
@@ -532,15 +668,17 @@ table_grow(struct bb_join_index *x)
 	size_t ncap = x->tcap ? x->tcap * 2 : 1024, i, j;
 	uint64_t *t;
 
-	if (ncap > ((size_t)1 << 31))
+	if (ncap > ((size_t)1 << 33))
 		return -1;
 	t = calloc(ncap, sizeof(*t));
 	if (t == NULL)
 		return -1;
 	for (i = 0; i < x->n; i++) {
-		for (j = x->entries[i].hash & (ncap - 1); t[j]; j = (j + 1) & (ncap - 1))
+		uint64_t h = at(x, x->order[i])->hash;
+
+		for (j = h & (ncap - 1); t[j]; j = (j + 1) & (ncap - 1))
 			;
-		t[j] = slot(x->entries[i].hash, i);
+		t[j] = slot(h, x->order[i]);
 	}
 	free(x->table);
 	x->table = t;
@@ -548,7 +686,8 @@ table_grow(struct bb_join_index *x)
 	return 0;
 }
 
-static struct bb_join_entry *
+/* The slot of the entry of id, or NULL. */
+static uint64_t *
 find(struct bb_join_index *x, uint64_t h, const char *id, size_t len)
 {
 	size_t j;
@@ -558,13 +697,12 @@ find(struct bb_join_index *x, uint64_t h, const char *id, size_t len)
 	for (j = h & (x->tcap - 1); x->table[j]; j = (j + 1) & (x->tcap - 1)) {
 		struct bb_join_entry *e;
 
-		if ((x->table[j] >> 32) != (h >> 32))
+		if ((x->table[j] & TAG_MASK) != (h & TAG_MASK))
 			continue;
-		e = &x->entries[(x->table[j] & 0xffffffffu) - 1];
+		e = at(x, slot_off(x->table[j]));
 		if (e->hash == h && e->id.len == len &&
-		    memcmp(len <= sizeof(e->idshort) ? e->idshort : x->arena.data + e->id.off,
-		    id, len) == 0)
-			return e;
+		    memcmp(bb_join_ref_ptr(e, e->id), id, len) == 0)
+			return &x->table[j];
 	}
 	return NULL;
 }
@@ -572,141 +710,190 @@ find(struct bb_join_index *x, uint64_t h, const char *id, size_t len)
 struct bb_join_entry *
 bb_join_index_find(struct bb_join_index *x, const char *id, size_t len)
 {
-	return find(x, hash_id(id, len), id, len);
+	uint64_t *s = find(x, hash_id(id, len), id, len);
+
+	return s != NULL ? at(x, slot_off(*s)) : NULL;
 }
 
 struct bb_join_entry *
 bb_join_index_entry(struct bb_join_index *x, size_t i)
 {
-	return i < x->n ? &x->entries[i] : NULL;
+	return i < x->n ? at(x, x->order[i]) : NULL;
 }
 
+/* Append bytes to the entry starting at rec; r is relative to it. */
 static int
-put(struct bb_buf *a, const char *p, size_t n, struct bb_join_ref *r)
+put(struct bb_buf *a, size_t rec, const char *p, size_t n, struct bb_join_ref *r)
 {
-	r->off = a->len;
-	r->len = n;
+	if (a->len - rec > UINT32_MAX || n > UINT32_MAX - (a->len - rec)) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	r->off = (uint32_t)(a->len - rec);
+	r->len = (uint32_t)n;
 	return n ? bb_buf_add(a, p, n) : 0;
+}
+
+/*
+ * The values of recordId, modelOutput and error in an output line; the
+ * whole line is walked (structure checked, join.h).
+ */
+static int
+line_fields(const char *line, size_t len, struct span *sp, struct bb_error *err)
+{
+	static const struct key names[] = { KEY("recordId"), KEY("modelOutput"), KEY("error") };
+	struct scan s;
+	const char *p;
+	int dup = 0;
+
+	scan_init(&s, line, len);
+	p = skip_ws(line, s.e);
+	if (p >= s.e || *p != '{')
+		return bb_error_set(err, BB_ERR_INPUT, "not a JSON object");
+	p = walk(&s, p, 1, names, 3, sp, &dup);
+	if (p != NULL && (p = skip_ws(p, s.e)) != s.e)
+		fail(&s, p, "bytes after the end");
+	if (s.bad != NULL)
+		return bb_error_set(err, BB_ERR_INPUT, "invalid JSON at column %zu: %s",
+		    (size_t)(s.bad - line) + 1, s.why);
+	if (dup)
+		return bb_error_set(err, BB_ERR_INPUT, "duplicate key '%s'", names[dup - 1].s);
+	return 0;
 }
 
 int
 bb_join_index_add(struct bb_join_index *x, const char *line, size_t len, struct bb_error *err)
 {
-	struct span ls[3];
-	struct bb_buf *id = &x->id, *out = &x->out, *stop = &x->stop;
-	struct bb_json_span sp[3];
+	struct span ls[3], st;
+	struct bb_buf *id = &x->id, *a = &x->arena;
+	struct bb_json_span jid;
 	struct bb_join_entry ne, *e;
-	struct bb_error xerr = BB_ERROR_INIT;
-	uint64_t h;
-	size_t mark, k;
-	int r = 0, dup = 0;
+	uint64_t h, *old = NULL;
+	size_t rec, mark = a->len;
+	const char *bad = NULL;
+	static const char zero[8];
+	int r = 0;
 
 	x->lines++;
 	if (line_fields(line, len, ls, err))
 		return -1;
-	for (k = 0; k < 3; k++) {
-		sp[k].p = ls[k].p;
-		sp[k].n = ls[k].n;
-		sp[k].type = ls[k].p == NULL ? BB_JSON_NONE : ls[k].p[0] == '"' ? BB_JSON_STRING :
-		    ls[k].p[0] == '{' ? BB_JSON_OBJECT : BB_JSON_NULL;
-	}
-	if (sp[0].p == NULL || sp[0].type != BB_JSON_STRING)
+	if (!is_str(ls[0]))
 		return bb_error_set(err, BB_ERR_INPUT, "no \"recordId\" string");
-	if (sp[1].p == NULL && sp[2].p == NULL)
+	if (ls[1].p == NULL && ls[2].p == NULL)
 		return bb_error_set(err, BB_ERR_INPUT, "neither \"modelOutput\" nor \"error\"");
-	for (k = 1; k < 3; k++) {
-		if (sp[k].p != NULL && bb_json_validate(sp[k].p, sp[k].n, 0, err)) {
-			bb_error_prefix(err, "%s", k == 1 ? "modelOutput" : "error");
-			return -1;
-		}
-	}
+	if (ls[1].p == NULL && !valid(ls[2]))
+		return bb_error_set(err, BB_ERR_INPUT, "error: not valid JSON");
+	if ((x->flags & BB_JOIN_KEEP_RAW) && ls[1].p != NULL && !valid(ls[1]))
+		return bb_error_set(err, BB_ERR_INPUT, "modelOutput: not valid JSON");
 	bb_buf_reset(id);
-	if (bb_json_span_str(&sp[0], id) || memchr(id->data ? id->data : "", '\0', id->len))
+	jid.p = ls[0].p;
+	jid.n = ls[0].n;
+	jid.type = BB_JSON_STRING;
+	if (bb_json_span_str(&jid, id) || memchr(id->data ? id->data : "", '\0', id->len))
 		return bb_error_set(err, BB_ERR_INPUT, "bad \"recordId\"");
 	h = hash_id(id->data, id->len);
-	e = find(x, h, id->data, id->len);
-	if (e != NULL) {
+	if ((old = find(x, h, id->data, id->len)) != NULL) {
+		e = at(x, slot_off(*old));
 		x->duplicates++;
 		e->dups++;
 		/* a success wins over an earlier error line; otherwise keep the first */
-		if (e->status == BB_JOIN_OK || sp[1].p == NULL)
+		if (e->status == BB_JOIN_OK || ls[1].p == NULL)
 			return 1;
-		dup = 1;
 	}
+
+	/* the new entry: its header, then the bytes it refers to */
+	if (a->len % 8)
+		r |= bb_buf_add(a, zero, 8 - a->len % 8);
+	rec = a->len;
 	memset(&ne, 0, sizeof(ne));
+	r |= bb_buf_add(a, &ne, sizeof(ne));
+	if (r)
+		goto nomem;
 	ne.hash = h;
 	ne.input_tokens = ne.output_tokens = -1;
-	mark = x->arena.len;
-	r |= put(&x->arena, id->data, id->len, &ne.id);
-	if (id->len <= sizeof(ne.idshort))
-		memcpy(ne.idshort, id->data, id->len);
-	if (sp[1].p != NULL) {
-		bb_buf_reset(out);
-		if (bb_join_extract(x->family, sp[1].p, sp[1].n, out, stop, &ne.input_tokens,
-		    &ne.output_tokens, &xerr) == 0) {
+	r |= put(a, rec, id->data, id->len, &ne.id);
+	if (ls[1].p != NULL) {
+		size_t o = a->len;
+
+		r |= extract(x->family, ls[1].p, ls[1].n, a, &st, &ne.input_tokens,
+		    &ne.output_tokens, &bad);
+		if (r)
+			goto nomem;
+		if (bad == NULL) {
 			ne.status = BB_JOIN_OK;
-			r |= put(&x->arena, out->data, out->len, &ne.output);
-			r |= put(&x->arena, stop->data, stop->len, &ne.stop);
+			ne.output.off = (uint32_t)(o - rec);
+			ne.output.len = (uint32_t)(a->len - o);
+			if (a->len - rec > UINT32_MAX)
+				goto nomem;
+			if (st.p != NULL)
+				r |= put(a, rec, st.p, st.n, &ne.stop);
 		} else {
-			if (xerr.kind == BB_ERR_SYSTEM) {
-				bb_buf_setlen(&x->arena, mark);
-				return bb_error_set(err, BB_ERR_SYSTEM, "%s", xerr.msg);
-			}
 			ne.status = BB_JOIN_BAD_OUTPUT;
-			r |= put(&x->arena, "\"bad_output\"", 12, &ne.code);
-			ne.message.off = x->arena.len;
-			r |= bb_json_add_str(&x->arena, xerr.msg, strlen(xerr.msg));
-			ne.message.len = x->arena.len - ne.message.off;
+			r |= put(a, rec, "\"bad_output\"", 12, &ne.code);
+			o = a->len;
+			r |= bb_json_add_str(a, bad, strlen(bad));
+			ne.message.off = (uint32_t)(o - rec);
+			ne.message.len = (uint32_t)(a->len - o);
 		}
 		if (x->flags & BB_JOIN_KEEP_RAW)
-			r |= put(&x->arena, sp[1].p, sp[1].n, &ne.raw);
+			r |= put(a, rec, ls[1].p, ls[1].n, &ne.raw);
 	} else {
-		struct span es = { sp[2].p, sp[2].n }, c, m;
+		static const struct key k[] = { KEY("errorCode"), KEY("errorMessage") };
+		struct scan s;
+		struct span es = ls[2], f[2];
 
+		scan_init(&s, es.p, es.n);
 		ne.status = BB_JOIN_ERROR;
-		if (obj_get(es, "errorCode", &c) && c.n > 0)
-			r |= put(&x->arena, c.p, c.n, &ne.code);
+		get(&s, es, k, 2, f);
+		if (f[0].p != NULL)
+			r |= put(a, rec, f[0].p, f[0].n, &ne.code);
 		else
-			r |= put(&x->arena, "\"error\"", 7, &ne.code);
-		if (obj_get(es, "errorMessage", &m) && is_str(m))
-			r |= put(&x->arena, m.p, m.n, &ne.message);
-		else if (!is_obj(es) && is_str(es))
-			r |= put(&x->arena, es.p, es.n, &ne.message);
+			r |= put(a, rec, "\"error\"", 7, &ne.code);
+		if (is_str(f[1]))
+			r |= put(a, rec, f[1].p, f[1].n, &ne.message);
+		else if (is_str(es))
+			r |= put(a, rec, es.p, es.n, &ne.message);
 		else
-			r |= put(&x->arena, "\"\"", 2, &ne.message);
+			r |= put(a, rec, "\"\"", 2, &ne.message);
 	}
 	if (r)
 		goto nomem;
-	if (dup) {
+	if (old != NULL) {
+		e = at(x, slot_off(*old));
 		ne.dups = e->dups;
-		*e = ne;
+		ne.seq = e->seq;
+		memcpy(a->data + rec, &ne, sizeof(ne));
+		x->order[ne.seq] = rec;
+		*old = slot(h, rec);
 		return 1;
 	}
 	if (x->n == x->cap) {
 		size_t ncap = x->cap ? x->cap * 2 : 1024;
-		struct bb_join_entry *ents;
+		size_t *o;
 
-		if (ncap > ((size_t)1 << 30) ||
-		    (ents = realloc(x->entries, ncap * sizeof(*ents))) == NULL)
+		if (ncap > UINT32_MAX || (o = realloc(x->order, ncap * sizeof(*o))) == NULL)
 			goto nomem;
-		x->entries = ents;
+		x->order = o;
 		x->cap = ncap;
 	}
 	if (2 * (x->n + 1) > x->tcap && table_grow(x))
 		goto nomem;
-	x->entries[x->n] = ne;
+	ne.seq = (uint32_t)x->n;
+	memcpy(a->data + rec, &ne, sizeof(ne));
+	x->order[x->n] = rec;
 	{
 		size_t j;
 
 		for (j = h & (x->tcap - 1); x->table[j]; j = (j + 1) & (x->tcap - 1))
 			;
-		x->table[j] = slot(h, x->n);
+		x->table[j] = slot(h, rec);
 	}
 	x->n++;
 	return 0;
 nomem:
-	bb_buf_setlen(&x->arena, mark);
-	errno = ENOMEM;
+	bb_buf_setlen(a, mark);
+	if (errno != EOVERFLOW)
+		errno = ENOMEM;
 	return bb_error_errno(err, "indexing outputs");
 }
 

@@ -12,12 +12,27 @@
  * the whole modelOutput. The echoed modelInput is skipped, so memory is
  * about the size of the outputs themselves, not of the output files.
  *
- * Extraction works on the raw bytes of the validated line (no tree per
- * line): the line is validated once with bb_json_fields(), then the
- * modelOutput is walked by a small non-validating cursor. JSON string
- * literals are copied as they are (escapes kept), so text needs no
- * decoding and re-encoding. The result is the same as bb_family_extract()
- * on the parsed modelOutput (the unit test checks both on the same lines).
+ * Extraction works on the raw bytes of the line (no tree per line), in
+ * one walk of the line and one of its modelOutput. JSON string literals
+ * are copied as they are (escapes kept), so text needs no decoding and
+ * re-encoding. The result is the same as bb_family_extract() on the
+ * parsed modelOutput (the unit test checks both on the same lines).
+ *
+ * What is checked (a corrupt line must be refused, never mis-joined): the
+ * line's whole structure - one object of "key": value members, strings
+ * terminated, brackets balanced and matching, literals spelt right, no
+ * bytes after the end, nesting at most 256 - and, in full (RFC 8259,
+ * UTF-8), every value that goes into a result row: the recordId, the
+ * text literals and the stop reason, the embedding, the error object and,
+ * with BB_JOIN_KEEP_RAW, the whole modelOutput. What is not copied (the
+ * echoed modelInput, the other members of modelOutput) is walked for
+ * structure only: a flipped byte inside one of its strings or numbers is
+ * not noticed, and cannot change a result. A truncated or spliced line
+ * always breaks the structure and is refused.
+ *
+ * Memory: each entry is one record in the index's arena - a fixed header
+ * (struct bb_join_entry) followed by the bytes its references point to -
+ * so a lookup touches the table slot and one contiguous record.
  *
  * Lifecycle: bb_join_index_init() / bb_join_index_reset() (forget the
  * entries, keep the memory for the next job) / bb_join_index_release().
@@ -34,10 +49,11 @@
 #include "error.h"
 #include "family.h"
 
-/* A piece of the index's arena: bytes [off, off+len). len 0: absent. */
+/* Bytes [off, off+len) from the start of their entry (bb_join_ref_ptr).
+ * len 0: absent. */
 struct bb_join_ref {
-	size_t off;
-	size_t len;
+	uint32_t off;
+	uint32_t len;
 };
 
 enum bb_join_status {
@@ -48,18 +64,18 @@ enum bb_join_status {
 
 struct bb_join_entry {
 	uint64_t hash;
+	long long input_tokens;       /* -1 when unknown */
+	long long output_tokens;
 	struct bb_join_ref id;        /* the recordId, decoded (raw bytes) */
-	char idshort[16];             /* a copy of a short one (fewer cache misses) */
-	enum bb_join_status status;
 	struct bb_join_ref output;    /* JSON: a string literal or an array */
 	struct bb_join_ref stop;      /* JSON string literal, or absent */
 	struct bb_join_ref code;      /* JSON: number or string literal */
 	struct bb_join_ref message;   /* JSON string literal */
 	struct bb_join_ref raw;       /* JSON: the whole modelOutput (BB_JOIN_KEEP_RAW) */
-	long long input_tokens;       /* -1 when unknown */
-	long long output_tokens;
-	unsigned dups;                /* further lines with this recordId */
-	int used;                     /* set by the caller when joined */
+	uint32_t seq;                 /* its place in the order first seen */
+	uint32_t dups;                /* further lines with this recordId */
+	unsigned char status;         /* enum bb_join_status */
+	unsigned char used;           /* set by the caller when joined */
 };
 
 enum bb_join_flags {
@@ -69,11 +85,11 @@ enum bb_join_flags {
 struct bb_join_index {
 	enum bb_family family;
 	unsigned flags;
-	struct bb_buf arena;
-	struct bb_join_entry *entries;
+	struct bb_buf arena;          /* the entries, each 8-byte aligned */
+	size_t *order;                /* arena offsets of the entries, first seen first */
 	size_t n, cap;
-	uint64_t *table;              /* open addressing: (hash >> 32) << 32 | (entry
-	                                 index + 1); 0 = free */
+	uint64_t *table;              /* open addressing: the top 24 bits of the hash,
+	                                 then arena offset / 8 + 1; 0 = free */
 	size_t tcap;                  /* power of two */
 	uint64_t lines;               /* output lines added (valid or not) */
 	uint64_t duplicates;          /* lines whose recordId was already there */
@@ -99,20 +115,21 @@ int bb_join_index_add(struct bb_join_index *x, const char *line, size_t len,
 struct bb_join_entry *bb_join_index_find(struct bb_join_index *x, const char *id, size_t len);
 /* Entry i (0 <= i < x->n), in the order first seen. */
 struct bb_join_entry *bb_join_index_entry(struct bb_join_index *x, size_t i);
-/* The bytes of a reference into the arena (not NUL-terminated). */
+/* The bytes of one of the entry's references (not NUL-terminated). */
 static inline const char *
-bb_join_ref_ptr(const struct bb_join_index *x, struct bb_join_ref r)
+bb_join_ref_ptr(const struct bb_join_entry *e, struct bb_join_ref r)
 {
-	return x->arena.data + r.off;
+	return (const char *)e + r.off;
 }
 
 /*
  * What a result row takes out of one modelOutput, by family (spec 3.7),
  * without a tree: `output` is appended as JSON (a string literal for text
  * families, an array for embeddings), `stop` as a JSON string literal (or
- * nothing), tokens -1 when unknown. mo is the modelOutput's JSON text,
- * already validated. 0, or -1 (kind BB_ERR_INPUT) when it does not have
- * the family's shape; ENOMEM is BB_ERR_SYSTEM.
+ * nothing), tokens -1 when unknown. mo is the modelOutput's JSON text;
+ * what is copied is validated, the rest only walked (see above). 0, or -1
+ * (kind BB_ERR_INPUT) when it does not have the family's shape or what
+ * would be copied is not valid JSON; ENOMEM is BB_ERR_SYSTEM.
  */
 int bb_join_extract(enum bb_family f, const char *mo, size_t len, struct bb_buf *output,
     struct bb_buf *stop, long long *input_tokens, long long *output_tokens,

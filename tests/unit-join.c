@@ -110,7 +110,7 @@ cross_check(enum bb_family f, const char *line, size_t len, const char *what)
 	if (!ok((rc_ref == 0) == (e->status == BB_JOIN_OK), "%s: same verdict (%d, %d)", what,
 	    rc_ref, (int)e->status) || rc_ref != 0)
 		goto out;
-	norm(bb_join_ref_ptr(&x, e->output), e->output.len, &got);
+	norm(bb_join_ref_ptr(e, e->output), e->output.len, &got);
 	if (bb_family_is_embedding(f)) {
 		norm(o.embedding.data, o.embedding.len, &want);
 		is_strf(bb_buf_str(&got), bb_buf_str(&want), "%s: embedding", what);
@@ -119,7 +119,7 @@ cross_check(enum bb_family f, const char *line, size_t len, const char *what)
 		ok(got.len == want.len && memcmp(bb_buf_str(&got), bb_buf_str(&want), got.len) == 0,
 		    "%s: text", what);
 	}
-	norm(bb_join_ref_ptr(&x, e->stop), e->stop.len, &got);
+	norm(bb_join_ref_ptr(e, e->stop), e->stop.len, &got);
 	is_strf(bb_buf_str(&got), o.stop_reason, "%s: stop reason", what);
 	is_intf(e->input_tokens, o.input_tokens, "%s: input tokens", what);
 	is_intf(e->output_tokens, o.output_tokens, "%s: output tokens", what);
@@ -191,15 +191,15 @@ test_examples(void)
 		ok(e != NULL && e->status == BB_JOIN_OK, "%s: found by recordId", examples[i].key);
 		if (e == NULL)
 			continue;
-		norm(bb_join_ref_ptr(&x, e->output), e->output.len, &got);
+		norm(bb_join_ref_ptr(e, e->output), e->output.len, &got);
 		is_strf(bb_buf_str(&got), examples[i].text ? examples[i].text : examples[i].embedding,
 		    "%s: golden output", examples[i].key);
-		norm(bb_join_ref_ptr(&x, e->stop), e->stop.len, &got);
+		norm(bb_join_ref_ptr(e, e->stop), e->stop.len, &got);
 		is_strf(bb_buf_str(&got), examples[i].stop, "%s: golden stop reason", examples[i].key);
 		is_intf(e->input_tokens, examples[i].in, "%s: golden input tokens", examples[i].key);
 		is_intf(e->output_tokens, examples[i].out, "%s: golden output tokens",
 		    examples[i].key);
-		norm(bb_join_ref_ptr(&x, e->raw), e->raw.len, &got);
+		norm(bb_join_ref_ptr(e, e->raw), e->raw.len, &got);
 		bb_buf_reset(&line);
 		bb_json_write(bb_json_get(ol, "modelOutput"), &line);
 		is_strf(bb_buf_str(&got), bb_buf_str(&line), "%s: --raw keeps modelOutput",
@@ -218,11 +218,11 @@ test_examples(void)
 		e = bb_join_index_find(&x, "1223213ABCD", 11);
 		ok(e != NULL && e->status == BB_JOIN_ERROR, "error line: status");
 		if (e != NULL) {
-			norm(bb_join_ref_ptr(&x, e->code), e->code.len, &got);
+			norm(bb_join_ref_ptr(e, e->code), e->code.len, &got);
 			is_strf(bb_buf_str(&got), "400", "error line: code");
-			norm(bb_join_ref_ptr(&x, e->message), e->message.len, &got);
+			norm(bb_join_ref_ptr(e, e->message), e->message.len, &got);
 			is_strf(bb_buf_str(&got), "bad request", "error line: message");
-			ok(!bb_join_error_retryable(bb_join_ref_ptr(&x, e->code), e->code.len),
+			ok(!bb_join_error_retryable(bb_join_ref_ptr(e, e->code), e->code.len),
 			    "error line: 400 is not retryable");
 		}
 		bb_join_index_release(&x);
@@ -323,11 +323,11 @@ test_cases(void)
 		e = bb_join_index_entry(&x, 0);
 		is_intf(e->status, cases[i].status, "case %zu status", i);
 		if (e->status == BB_JOIN_OK)
-			norm(bb_join_ref_ptr(&x, e->output), e->output.len, &got);
+			norm(bb_join_ref_ptr(e, e->output), e->output.len, &got);
 		else
-			norm(bb_join_ref_ptr(&x, e->code), e->code.len, &got);
+			norm(bb_join_ref_ptr(e, e->code), e->code.len, &got);
 		is_strf(bb_buf_str(&got), cases[i].output, "case %zu output", i);
-		norm(bb_join_ref_ptr(&x, e->stop), e->stop.len, &got);
+		norm(bb_join_ref_ptr(e, e->stop), e->stop.len, &got);
 		is_strf(bb_buf_str(&got), cases[i].stop, "case %zu stop", i);
 		if (cases[i].status != 1)
 			cross_check(cases[i].f, cases[i].line, strlen(cases[i].line), "case");
@@ -383,7 +383,7 @@ test_index(void)
 		bb_buf_reset(&line);
 		bb_buf_addf(&line, "\"g%d\"", i);
 		if (e == NULL || e->output.len != line.len ||
-		    memcmp(bb_join_ref_ptr(&x, e->output), line.data, line.len) != 0 ||
+		    memcmp(bb_join_ref_ptr(e, e->output), line.data, line.len) != 0 ||
 		    bb_join_index_entry(&x, (size_t)i) != e)
 			bad++;
 	}
