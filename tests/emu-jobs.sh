@@ -3,7 +3,7 @@
 # one from upload to download; then (boto3, tests/fixtures/bedrock_jobs.py)
 # every model family's output shape, output layout, validation failures,
 # fault injection (reproducible by seed), Stop of a running job, and a
-# restart of the emulator in the middle of a job.
+# restart of the emulator in the middle of jobs; --bucket and --durations.
 . "$top_srcdir/tests/lib.sh"
 
 BB_EMU=$top_builddir/cmd/bb-emu/bb-emu
@@ -47,12 +47,21 @@ emu_down() {
 jobs_py() {
 	"$PY" "$FIX/bedrock_jobs.py" "$EMU_URL" "$@"
 }
+# Scenarios run by one python process (start-up is most of their time),
+# in parallel; scen_ok LABEL shows what one printed and passes if it did.
+scen_ok() {
+	cat "$TEST_DIR/res/$1" 2>/dev/null && test "$(tail -n 1 "$TEST_DIR/res/$1")" = PASS
+}
+mkdir -p "$TEST_DIR/res"
 
-# Scale 1000: the 95 s before InProgress pass in a tenth of a second.
-emu_up main --time-scale 1000 --seed 3 -v || test_skip_all "bb-emu did not start"
+# Scale 10000: the 95 s before InProgress pass in a hundredth of a second.
+# The buckets of the AWS CLI run are made by --bucket.
+emu_up main --time-scale 10000 --seed 3 -v --bucket cli-in --bucket cli-out ||
+	test_skip_all "bb-emu did not start"
 A="aws --endpoint-url $EMU_URL"
+MAIN_URL=$EMU_URL MAIN_PID=$EMU_PID
 
-test_expect_success 'the AWS CLI runs a whole batch job' '
+test_expect_success 'the AWS CLI runs a whole batch job (buckets made by --bucket)' '
 	"$PY" -c "
 import json
 for i in range(150):
@@ -62,7 +71,6 @@ for i in range(150):
         mi = {\"max_tokens\": 5}
     print(json.dumps({\"recordId\": \"REC%08d\" % i, \"modelInput\": mi}))
 " >in.jsonl &&
-	$A s3 mb s3://cli-in && $A s3 mb s3://cli-out &&
 	$A s3 cp in.jsonl s3://cli-in/batch/part-0001.jsonl &&
 	$A bedrock create-model-invocation-job --job-name cli-run \
 		--role-arn arn:aws:iam::123456789012:role/BatchRole \
@@ -71,20 +79,17 @@ for i in range(150):
 		--output-data-config "{\"s3OutputDataConfig\":{\"s3Uri\":\"s3://cli-out/results/\"}}" \
 		--query jobArn --output text >arn &&
 	arn=$(cat arn) && id=${arn##*/} &&
-	for i in $(seq 200); do
-		st=$($A bedrock get-model-invocation-job --job-identifier "$arn" \
-			--query status --output text) || return 1
-		case $st in Completed|Failed|PartiallyCompleted|Stopped|Expired) break ;; esac
-		sleep 0.1
+	sleep 0.3 &&
+	for i in $(seq 100); do
+		$A bedrock get-model-invocation-job --job-identifier "$arn" --output text \
+			--query "[status,totalRecordCount,processedRecordCount,successRecordCount,errorRecordCount]" \
+			>counts || return 1
+		case $(cut -f 1 counts) in Completed|Failed|PartiallyCompleted|Stopped|Expired) break ;; esac
+		sleep 0.2
 	done &&
-	test "$st" = Completed &&
-	$A bedrock get-model-invocation-job --job-identifier "$arn" \
-		--query "[totalRecordCount,processedRecordCount,successRecordCount,errorRecordCount]" \
-		--output text >counts &&
-	printf "150\t150\t147\t3\n" >want && test_cmp want counts &&
-	$A s3 ls "s3://cli-out/results/$id/" >ls &&
-	grep " manifest.json.out\$" ls && grep " part-0001.jsonl.out\$" ls &&
+	printf "Completed\t150\t150\t147\t3\n" >want && test_cmp want counts &&
 	$A s3 cp --recursive "s3://cli-out/results/$id/" out/ &&
+	ls out >ls && printf "manifest.json.out\npart-0001.jsonl.out\n" >want && test_cmp want ls &&
 	"$PY" -c "
 import json, sys
 m = json.load(open(\"out/manifest.json.out\"))
@@ -114,49 +119,89 @@ test_expect_success 'the job went Submitted, Validating, Scheduled, InProgress, 
 	test_cmp want got
 '
 
-for f in anthropic nova converse titan2 titan1 llama mistral mistralchat cohere; do
-	test_expect_success "model family $f: real modelOutput shapes, error lines for bad modelInput" \
-		"jobs_py family $f"
+# The other emulators, then every boto3 scenario in one python process.
+emu_up quota --time-scale 10000 --max-records 150 || exit 1
+QUOTA_URL=$EMU_URL QUOTA_PID=$EMU_PID
+emu_up fail --time-scale 10000 --fail-rate 1 || exit 1
+FAIL_URL=$EMU_URL FAIL_PID=$EMU_PID
+emu_up partial --time-scale 10000 --partial-rate 1 || exit 1
+PARTIAL_URL=$EMU_URL PARTIAL_PID=$EMU_PID
+emu_up expire --time-scale 1000000 --expire-rate 1 || exit 1
+EXPIRE_URL=$EMU_URL EXPIRE_PID=$EMU_PID
+emu_up err1 --time-scale 10000 --record-error-rate 0.3 --seed 42 || exit 1
+ERR1_URL=$EMU_URL ERR1_PID=$EMU_PID
+emu_up err2 --time-scale 10000 --record-error-rate 0.3 --seed 42 || exit 1
+ERR2_URL=$EMU_URL ERR2_PID=$EMU_PID
+FAMILIES="anthropic nova converse titan2 titan1 llama mistral mistralchat cohere"
+set --
+for f in $FAMILIES; do
+	set -- "$@" "family-$f=family,$f"
 done
-test_expect_success 'same input, same outputs; output order shuffled; max_tokens' 'jobs_py determinism'
-test_expect_success 'output layout: files under a prefix, single object, bare bucket' 'jobs_py layout'
-test_expect_success 'Validating fails bad input data with Bedrock-like messages' 'jobs_py invalid'
-emu_down
+"$PY" "$FIX/bedrock_jobs.py" --results "$TEST_DIR/res" "@$MAIN_URL" "$@" \
+	determinism=determinism layout=layout invalid=invalid \
+	"@$QUOTA_URL" records_quota=records_quota,150 \
+	"@$FAIL_URL" fail=job_fault,Failed \
+	"@$PARTIAL_URL" partial=job_fault,PartiallyCompleted \
+	"@$EXPIRE_URL" expire=job_fault,Expired \
+	"@$ERR1_URL" "err1=record_errors,0.3,$TEST_DIR/errs1" \
+	"@$ERR2_URL" "err2=record_errors,0.3,$TEST_DIR/errs2"
 
-emu_up quota --time-scale 1000 --max-records 150 || exit 1
-test_expect_success '--max-records: a file over the records quota fails' 'jobs_py records_quota 150'
-emu_down
-
-emu_up fail --time-scale 1000 --fail-rate 1 || exit 1
-test_expect_success '--fail-rate 1: the job fails' 'jobs_py job_fault Failed'
-emu_down
-emu_up partial --time-scale 1000 --partial-rate 1 || exit 1
-test_expect_success '--partial-rate 1: PartiallyCompleted' 'jobs_py job_fault PartiallyCompleted'
-emu_down
-emu_up expire --time-scale 100000 --expire-rate 1 || exit 1
-test_expect_success '--expire-rate 1: Expired at jobExpirationTime' 'jobs_py job_fault Expired'
-emu_down
-
-emu_up err1 --time-scale 1000 --record-error-rate 0.3 --seed 42 || exit 1
-test_expect_success '--record-error-rate 0.3: error lines, job Completed' \
-	'jobs_py record_errors 0.3 "$TEST_DIR/errs1"'
-emu_down
-emu_up err2 --time-scale 1000 --record-error-rate 0.3 --seed 42 || exit 1
+for f in $FAMILIES; do
+	test_expect_success "model family $f: real modelOutput shapes, error lines for bad modelInput" \
+		"scen_ok family-$f"
+done
+test_expect_success 'same input, same outputs; output order shuffled; max_tokens' 'scen_ok determinism'
+test_expect_success 'output layout: files under a prefix, single object, bare bucket' 'scen_ok layout'
+test_expect_success 'Validating fails bad input data with Bedrock-like messages' 'scen_ok invalid'
+test_expect_success '--max-records: a file over the records quota fails' 'scen_ok records_quota'
+test_expect_success '--fail-rate 1: the job fails' 'scen_ok fail'
+test_expect_success '--partial-rate 1: PartiallyCompleted' 'scen_ok partial'
+test_expect_success '--expire-rate 1: Expired at jobExpirationTime' 'scen_ok expire'
+test_expect_success '--record-error-rate 0.3: error lines, job Completed' 'scen_ok err1'
 test_expect_success 'the same seed fails the same records' \
-	'jobs_py record_errors 0.3 "$TEST_DIR/errs2" && test_cmp "$TEST_DIR/errs1" "$TEST_DIR/errs2"'
+	'scen_ok err2 && test_cmp "$TEST_DIR/errs1" "$TEST_DIR/errs2"'
+for pid in $QUOTA_PID $FAIL_PID $PARTIAL_PID $EXPIRE_PID $ERR1_PID $ERR2_PID; do
+	kill -TERM "$pid" && wait "$pid"
+done
+EMU_PID=$MAIN_PID
 emu_down
 
-emu_up restart --time-scale 50 || exit 1
-test_expect_success 'Stop of a running job: Stopped, partial outputs and manifest' \
-	'jobs_py stop_running 2000'
-test_expect_success 'a job in progress ...' '
-	jobs_py start 2000 >start.out && sed -n "s/^ARN //p" start.out >"$TEST_DIR/long-arn" &&
-	test -s "$TEST_DIR/long-arn"
+# S3 with SigV4 from curl (much quicker than starting the AWS CLI).
+s3_get() {
+	curl -sS -f --aws-sigv4 "aws:amz:us-east-1:s3" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$EMU_URL/$1"
+}
+emu_up main --bucket cli-in --bucket new-one || exit 1
+test_expect_success '--bucket: a new bucket made, an existing one kept with its objects' '
+	s3_get "" >buckets &&
+	grep -o "<Name>[^<]*</Name>" buckets >names &&
+	printf "<Name>%s</Name>\n" cli-in cli-out in-bucket new-one out-bucket >want &&
+	test_cmp want names &&
+	s3_get "cli-in?list-type=2" >objs &&
+	test_grep "<Key>batch/part-0001.jsonl</Key>" objs
 '
 emu_down
-emu_up restart --time-scale 50 || exit 1
-test_expect_success '... survives a restart of bb-emu and completes' '
-	jobs_py finish "$(cat "$TEST_DIR/long-arn")" 2000
+test_expect_success '--bucket and --durations: bad values are usage errors (exit 2)' '
+	for bad in "--bucket Bad_Name" "--bucket ab" "--durations nosuch=1" \
+		"--durations record=x" "--durations submitted" "--durations stopping=-1"; do
+		test_expect_code 2 "$BB_EMU" --data-dir "$TEST_DIR/bad" $bad 2>err || return 1
+		test_grep "usage\|Try" err || return 1
+	done
+'
+
+# Restarts: --durations makes the jobs start at once; record_s and
+# stopping_s set through /_emu/faults freeze them for the restart.
+DUR=submitted=0,validating=0,scheduled=0,stopping=0.1
+emu_up restart --durations "$DUR,record=0.002" || exit 1
+"$PY" "$FIX/bedrock_jobs.py" --results "$TEST_DIR/res" "@$EMU_URL" stop=stop_running,2000 -- \
+	"start=start,2000,$TEST_DIR/long"
+test_expect_success 'Stop of a running job: Stopped, partial outputs and manifest' 'scen_ok stop'
+test_expect_success 'jobs in progress and stopping, frozen by /_emu/faults ...' 'scen_ok start'
+emu_down
+emu_up restart --durations "$DUR,record=0.0005,stopping=0" || exit 1
+test_expect_success '... a restart of bb-emu: progress kept, Completed; Stopping ends Stopped with outputs' '
+	jobs_py finish "$TEST_DIR/long" 2000
 '
 emu_down
 
