@@ -377,91 +377,112 @@ add_texts(struct scan *s, struct bb_buf *out, struct span blocks, const char *ty
 	return 0;
 }
 
+/* The members of modelOutput each family reads (the first is the output). */
+static const struct key k_anthropic[] = { KEY("content"), KEY("stop_reason"), KEY("usage") };
+static const struct key k_nova[] = { KEY("output"), KEY("stopReason"), KEY("usage") };
+static const struct key k_llama[] = { KEY("generation"), KEY("stop_reason"),
+    KEY("prompt_token_count"), KEY("generation_token_count") };
+static const struct key k_mistral[] = { KEY("outputs") };
+static const struct key k_chat[] = { KEY("choices"), KEY("usage") };
+static const struct key k_titan[] = { KEY("embedding"), KEY("embeddingsByType"),
+    KEY("inputTextTokenCount") };
+static const struct key k_cohere[] = { KEY("embeddings"), KEY("meta") };
+
+static const struct {
+	const struct key *keys;
+	size_t n;
+} family_keys[] = {
+	[BB_FAMILY_ANTHROPIC] = { k_anthropic, 3 },
+	[BB_FAMILY_NOVA] = { k_nova, 3 },
+	[BB_FAMILY_CONVERSE] = { k_nova, 3 },
+	[BB_FAMILY_LLAMA] = { k_llama, 4 },
+	[BB_FAMILY_MISTRAL] = { k_mistral, 1 },
+	[BB_FAMILY_MISTRAL_CHAT] = { k_chat, 2 },
+	[BB_FAMILY_TITAN_EMBED] = { k_titan, 3 },
+	[BB_FAMILY_COHERE_EMBED] = { k_cohere, 2 },
+};
+
 /*
- * The extraction (join.h, bb_join_extract): output appended to out, the
- * stop reason as a span of the text (validated), or *bad says why not.
- * Returns -1 when memory ran out.
+ * The extraction (join.h, bb_join_extract) from the modelOutput value at
+ * p, walked to its end (*end; NULL when its structure is broken, s->bad
+ * says where): output appended to out, the stop reason as a span of the
+ * text (validated), or *bad says why the value has not the family's
+ * shape. Returns -1 when memory ran out.
  */
 static int
-extract(enum bb_family f, const char *text, size_t len, struct bb_buf *out,
-    struct span *stop, long long *in_tok, long long *out_tok, const char **bad)
+extract(struct scan *s, enum bb_family f, const char *p, int depth, struct bb_buf *out,
+    struct span *stop, long long *in_tok, long long *out_tok, const char **bad,
+    const char **end)
 {
-	static const struct key k_anthropic[] = { KEY("content"), KEY("stop_reason"),
-	    KEY("usage") };
 	static const struct key k_anthropic_usage[] = { KEY("input_tokens"),
 	    KEY("output_tokens") };
-	static const struct key k_nova[] = { KEY("output"), KEY("stopReason"), KEY("usage") };
 	static const struct key k_nova_usage[] = { KEY("inputTokens"), KEY("outputTokens") };
 	static const struct key k_message[] = { KEY("message") };
 	static const struct key k_content[] = { KEY("content") };
-	static const struct key k_llama[] = { KEY("generation"), KEY("stop_reason"),
-	    KEY("prompt_token_count"), KEY("generation_token_count") };
-	static const struct key k_outputs[] = { KEY("outputs") };
 	static const struct key k_text_stop[] = { KEY("text"), KEY("stop_reason") };
-	static const struct key k_chat[] = { KEY("choices"), KEY("usage") };
 	static const struct key k_choice[] = { KEY("message"), KEY("stop_reason"),
 	    KEY("finish_reason") };
 	static const struct key k_chat_usage[] = { KEY("prompt_tokens"),
 	    KEY("completion_tokens") };
-	static const struct key k_titan[] = { KEY("embedding"), KEY("embeddingsByType"),
-	    KEY("inputTextTokenCount") };
 	static const struct key k_float[] = { KEY("float") };
-	static const struct key k_cohere[] = { KEY("embeddings"), KEY("meta") };
 	static const struct key k_billed[] = { KEY("billed_units") };
 	static const struct key k_input_tokens[] = { KEY("input_tokens") };
-	struct scan s;
-	struct span mo = { text, len }, v[4], w[3], x[1], none = { NULL, 0 };
+	struct span v[4], w[3], x[1], none = { NULL, 0 };
 	size_t start = out->len;
 	int r = 0;
 
 	*in_tok = *out_tok = -1;
 	*stop = none;
 	*bad = NULL;
-	scan_init(&s, text, len);
-	mo.p = skip_ws(text, text + len);
-	mo.n = (size_t)(text + len - mo.p);
-	while (mo.n > 0 && (mo.p[mo.n - 1] == ' ' || mo.p[mo.n - 1] == '\t' ||
-	    mo.p[mo.n - 1] == '\n' || mo.p[mo.n - 1] == '\r'))
-		mo.n--;
-	if (!is_obj(mo)) {
+	if (p >= s->e || *p != '{') {
+		*end = skip_value(s, p, depth);
 		*bad = "modelOutput: not a JSON object";
 		return 0;
 	}
+	if ((unsigned)f >= sizeof(family_keys) / sizeof(family_keys[0]) ||
+	    family_keys[f].keys == NULL) {
+		*end = skip_value(s, p, depth);
+		*bad = "unknown model family: cannot read modelOutput";
+		return 0;
+	}
+	*end = walk(s, p, depth, family_keys[f].keys, family_keys[f].n, v, NULL);
+	if (*end == NULL)
+		return 0;
 	switch (f) {
 	case BB_FAMILY_ANTHROPIC:
-		if (!get(&s, mo, k_anthropic, 3, v) || !is_arr(v[0])) {
+		if (!is_arr(v[0])) {
 			*bad = "modelOutput.content: not an array";
 			break;
 		}
-		if (add_texts(&s, out, v[0], "text", &r)) {
+		if (add_texts(s, out, v[0], "text", &r)) {
 			*bad = "modelOutput.content: a text is not valid JSON";
 			break;
 		}
 		*stop = stop_of(v[1], none);
-		if (get(&s, v[2], k_anthropic_usage, 2, w)) {
+		if (get(s, v[2], k_anthropic_usage, 2, w)) {
 			*in_tok = tokens(w[0]);
 			*out_tok = tokens(w[1]);
 		}
 		break;
 	case BB_FAMILY_NOVA:
 	case BB_FAMILY_CONVERSE:
-		if (!get(&s, mo, k_nova, 3, v) || !get(&s, v[0], k_message, 1, x) ||
-		    !get(&s, x[0], k_content, 1, x) || !is_arr(x[0])) {
+		if (!get(s, v[0], k_message, 1, x) || !get(s, x[0], k_content, 1, x) ||
+		    !is_arr(x[0])) {
 			*bad = "modelOutput.output.message.content: not an array";
 			break;
 		}
-		if (add_texts(&s, out, x[0], NULL, &r)) {
+		if (add_texts(s, out, x[0], NULL, &r)) {
 			*bad = "modelOutput.output.message.content: a text is not valid JSON";
 			break;
 		}
 		*stop = stop_of(v[1], none);
-		if (get(&s, v[2], k_nova_usage, 2, w)) {
+		if (get(s, v[2], k_nova_usage, 2, w)) {
 			*in_tok = tokens(w[0]);
 			*out_tok = tokens(w[1]);
 		}
 		break;
 	case BB_FAMILY_LLAMA:
-		if (!get(&s, mo, k_llama, 4, v) || !is_str(v[0]) || !valid(v[0])) {
+		if (!is_str(v[0]) || !valid(v[0])) {
 			*bad = "modelOutput.generation: not a string";
 			break;
 		}
@@ -471,8 +492,8 @@ extract(enum bb_family f, const char *text, size_t len, struct bb_buf *out,
 		*out_tok = tokens(v[3]);
 		break;
 	case BB_FAMILY_MISTRAL:
-		if (!get(&s, mo, k_outputs, 1, v) || !arr_at(&s, v[0], 0, &v[1]) ||
-		    !get(&s, v[1], k_text_stop, 2, w) || !is_str(w[0]) || !valid(w[0])) {
+		if (!arr_at(s, v[0], 0, &v[1]) || !get(s, v[1], k_text_stop, 2, w) ||
+		    !is_str(w[0]) || !valid(w[0])) {
 			*bad = "modelOutput.outputs.0.text: not a string";
 			break;
 		}
@@ -480,27 +501,22 @@ extract(enum bb_family f, const char *text, size_t len, struct bb_buf *out,
 		*stop = stop_of(w[1], none);
 		break;
 	case BB_FAMILY_MISTRAL_CHAT:
-		if (!get(&s, mo, k_chat, 2, v) || !arr_at(&s, v[0], 0, &v[2]) ||
-		    !get(&s, v[2], k_choice, 3, w) || !get(&s, w[0], k_content, 1, x) ||
-		    !is_str(x[0]) || !valid(x[0])) {
+		if (!arr_at(s, v[0], 0, &v[2]) || !get(s, v[2], k_choice, 3, w) ||
+		    !get(s, w[0], k_content, 1, x) || !is_str(x[0]) || !valid(x[0])) {
 			*bad = "modelOutput.choices.0.message.content: not a string";
 			break;
 		}
 		r |= bb_buf_add(out, x[0].p, x[0].n);
 		*stop = stop_of(w[1], w[2]);
-		if (get(&s, v[1], k_chat_usage, 2, w)) {
+		if (get(s, v[1], k_chat_usage, 2, w)) {
 			*in_tok = tokens(w[0]);
 			*out_tok = tokens(w[1]);
 		}
 		break;
 	case BB_FAMILY_TITAN_EMBED:
-		if (!get(&s, mo, k_titan, 3, v)) {
-			*bad = "modelOutput.embedding: not an array of numbers";
-			break;
-		}
-		if (v[0].p == NULL && get(&s, v[1], k_float, 1, x))
+		if (v[0].p == NULL && get(s, v[1], k_float, 1, x))
 			v[0] = x[0];
-		if (!all_numbers(&s, v[0]) || !valid(v[0])) {
+		if (!all_numbers(s, v[0]) || !valid(v[0])) {
 			*bad = "modelOutput.embedding: not an array of numbers";
 			break;
 		}
@@ -508,24 +524,24 @@ extract(enum bb_family f, const char *text, size_t len, struct bb_buf *out,
 		*in_tok = tokens(v[2]);
 		break;
 	case BB_FAMILY_COHERE_EMBED:
-		if (!get(&s, mo, k_cohere, 2, v) || v[0].p == NULL) {
+		if (v[0].p == NULL) {
 			*bad = "modelOutput.embeddings: not an array";
 			break;
 		}
 		if (is_obj(v[0])) {
-			if (get(&s, v[0], k_float, 1, x) && x[0].p != NULL) {
+			if (get(s, v[0], k_float, 1, x) && x[0].p != NULL) {
 				v[0] = x[0];
 			} else {
 				/* the first type's value */
-				const char *p = skip_ws(v[0].p + 1, s.e), *q = NULL;
+				const char *q = skip_ws(v[0].p + 1, s->e), *qe = NULL;
 
-				if (*p == '"' && (p = str_end(&s, p)) != NULL) {
-					p = skip_ws(skip_ws(p, s.e) + 1, s.e);
-					q = skip_value(&s, p, 1);
+				if (*q == '"' && (q = str_end(s, q)) != NULL) {
+					q = skip_ws(skip_ws(q, s->e) + 1, s->e);
+					qe = skip_value(s, q, depth + 1);
 				}
-				if (q != NULL) {
-					v[0].p = p;
-					v[0].n = (size_t)(q - p);
+				if (qe != NULL) {
+					v[0].p = q;
+					v[0].n = (size_t)(qe - q);
 				}
 			}
 		}
@@ -538,11 +554,11 @@ extract(enum bb_family f, const char *text, size_t len, struct bb_buf *out,
 			const char *pos = NULL;
 			size_t n = 0;
 
-			while (arr_next(&s, v[0], &pos, &el))
+			while (arr_next(s, v[0], &pos, &el))
 				n++;
 			if (n == 1) {
-				arr_at(&s, v[0], 0, &el);
-				if (!all_numbers(&s, el)) {
+				arr_at(s, v[0], 0, &el);
+				if (!all_numbers(s, el)) {
 					*bad = "modelOutput.embeddings.0: not an array of numbers";
 					break;
 				}
@@ -554,15 +570,12 @@ extract(enum bb_family f, const char *text, size_t len, struct bb_buf *out,
 			break;
 		}
 		r |= bb_buf_add(out, v[0].p, v[0].n);
-		if (get(&s, v[1], k_billed, 1, x) && get(&s, x[0], k_input_tokens, 1, x))
+		if (get(s, v[1], k_billed, 1, x) && get(s, x[0], k_input_tokens, 1, x))
 			*in_tok = tokens(x[0]);
 		break;
 	case BB_FAMILY_UNKNOWN:
-		*bad = "unknown model family: cannot read modelOutput";
 		break;
 	}
-	if (*bad == NULL && s.bad != NULL)
-		*bad = "modelOutput: invalid JSON";
 	if (*bad != NULL || r) {
 		bb_buf_setlen(out, start);
 		*stop = none;
@@ -575,13 +588,20 @@ int
 bb_join_extract(enum bb_family f, const char *text, size_t len, struct bb_buf *output,
     struct bb_buf *stop, long long *in_tok, long long *out_tok, struct bb_error *err)
 {
+	struct scan s;
 	struct span st;
-	const char *bad;
+	const char *bad, *p, *end;
 
 	bb_buf_reset(stop);
-	if (extract(f, text, len, output, &st, in_tok, out_tok, &bad) ||
+	scan_init(&s, text, len);
+	p = skip_ws(text, s.e);
+	if (extract(&s, f, p, 1, output, &st, in_tok, out_tok, &bad, &end) ||
 	    (st.p != NULL && bb_buf_add(stop, st.p, st.n)))
 		return bb_error_errno(err, "modelOutput");
+	if (end == NULL || skip_ws(end, s.e) != s.e) {
+		bb_buf_reset(stop);
+		return bb_error_set(err, BB_ERR_INPUT, "modelOutput: invalid JSON");
+	}
 	if (bad != NULL)
 		return bb_error_set(err, BB_ERR_INPUT, "%s", bad);
 	return 0;
@@ -734,74 +754,116 @@ put(struct bb_buf *a, size_t rec, const char *p, size_t n, struct bb_join_ref *r
 	return n ? bb_buf_add(a, p, n) : 0;
 }
 
+/* What one walk of an output line finds. */
+struct line {
+	struct span id, mo, error;
+	struct span stop;           /* from the modelOutput */
+	size_t out_off, out_len;    /* the output, in the arena */
+	long long in_tok, out_tok;
+	const char *bad;            /* why the modelOutput cannot be read */
+};
+
 /*
- * The values of recordId, modelOutput and error in an output line; the
- * whole line is walked (structure checked, join.h).
+ * Walk an output line (the whole of it, structure checked: join.h),
+ * extracting from modelOutput on the way into the arena.
  */
 static int
-line_fields(const char *line, size_t len, struct span *sp, struct bb_error *err)
+line_walk(struct bb_join_index *x, const char *line, size_t len, struct line *l,
+    struct bb_error *err)
 {
-	static const struct key names[] = { KEY("recordId"), KEY("modelOutput"), KEY("error") };
 	struct scan s;
-	const char *p;
-	int dup = 0;
+	const char *p, *k, *v, *e = line + len;
+	struct span *sp;
+	size_t kl;
+	int r;
 
+	memset(l, 0, sizeof(*l));
 	scan_init(&s, line, len);
-	p = skip_ws(line, s.e);
-	if (p >= s.e || *p != '{')
+	p = skip_ws(line, e);
+	if (p >= e || *p != '{')
 		return bb_error_set(err, BB_ERR_INPUT, "not a JSON object");
-	p = walk(&s, p, 1, names, 3, sp, &dup);
-	if (p != NULL && (p = skip_ws(p, s.e)) != s.e)
-		fail(&s, p, "bytes after the end");
-	if (s.bad != NULL)
-		return bb_error_set(err, BB_ERR_INPUT, "invalid JSON at column %zu: %s",
-		    (size_t)(s.bad - line) + 1, s.why);
-	if (dup)
-		return bb_error_set(err, BB_ERR_INPUT, "duplicate key '%s'", names[dup - 1].s);
-	return 0;
+	p = skip_ws(p + 1, e);
+	if (p < e && *p == '}') {
+		p++;
+		goto end;
+	}
+	for (;;) {
+		if (p >= e || *p != '"') {
+			fail(&s, p, "expected a key");
+			goto bad;
+		}
+		k = p + 1;
+		if ((p = str_end(&s, p)) == NULL)
+			goto bad;
+		kl = (size_t)(p - 1 - k);
+		p = skip_ws(p, e);
+		if (p >= e || *p != ':') {
+			fail(&s, p, "expected ':'");
+			goto bad;
+		}
+		v = p = skip_ws(p + 1, e);
+		sp = NULL;
+		if (kl == 8 && memcmp(k, "recordId", 8) == 0)
+			sp = &l->id;
+		else if (kl == 11 && memcmp(k, "modelOutput", 11) == 0)
+			sp = &l->mo;
+		else if (kl == 5 && memcmp(k, "error", 5) == 0)
+			sp = &l->error;
+		if (sp != NULL && sp->p != NULL)
+			return bb_error_set(err, BB_ERR_INPUT, "duplicate key '%.*s'", (int)kl, k);
+		if (sp == &l->mo) {
+			l->out_off = x->arena.len;
+			r = extract(&s, x->family, p, 2, &x->arena, &l->stop, &l->in_tok,
+			    &l->out_tok, &l->bad, &p);
+			l->out_len = x->arena.len - l->out_off;
+			if (r) {
+				errno = ENOMEM;
+				return bb_error_errno(err, "indexing outputs");
+			}
+		} else {
+			p = skip_value(&s, p, 1);
+		}
+		if (p == NULL)
+			goto bad;
+		if (sp != NULL) {
+			sp->p = v;
+			sp->n = (size_t)(p - v);
+		}
+		p = skip_ws(p, e);
+		if (p < e && *p == ',') {
+			p = skip_ws(p + 1, e);
+			continue;
+		}
+		if (p < e && *p == '}') {
+			p++;
+			break;
+		}
+		fail(&s, p, "expected ',' or '}'");
+		goto bad;
+	}
+end:
+	if ((p = skip_ws(p, e)) == e)
+		return 0;
+	fail(&s, p, "bytes after the end");
+bad:
+	return bb_error_set(err, BB_ERR_INPUT, "invalid JSON at column %zu: %s",
+	    (size_t)(s.bad - line) + 1, s.why);
 }
 
 int
 bb_join_index_add(struct bb_join_index *x, const char *line, size_t len, struct bb_error *err)
 {
-	struct span ls[3], st;
+	static const char zero[8];
 	struct bb_buf *id = &x->id, *a = &x->arena;
 	struct bb_json_span jid;
 	struct bb_join_entry ne, *e;
+	struct line l;
 	uint64_t h, *old = NULL;
 	size_t rec, mark = a->len;
-	const char *bad = NULL;
-	static const char zero[8];
 	int r = 0;
 
 	x->lines++;
-	if (line_fields(line, len, ls, err))
-		return -1;
-	if (!is_str(ls[0]))
-		return bb_error_set(err, BB_ERR_INPUT, "no \"recordId\" string");
-	if (ls[1].p == NULL && ls[2].p == NULL)
-		return bb_error_set(err, BB_ERR_INPUT, "neither \"modelOutput\" nor \"error\"");
-	if (ls[1].p == NULL && !valid(ls[2]))
-		return bb_error_set(err, BB_ERR_INPUT, "error: not valid JSON");
-	if ((x->flags & BB_JOIN_KEEP_RAW) && ls[1].p != NULL && !valid(ls[1]))
-		return bb_error_set(err, BB_ERR_INPUT, "modelOutput: not valid JSON");
-	bb_buf_reset(id);
-	jid.p = ls[0].p;
-	jid.n = ls[0].n;
-	jid.type = BB_JSON_STRING;
-	if (bb_json_span_str(&jid, id) || memchr(id->data ? id->data : "", '\0', id->len))
-		return bb_error_set(err, BB_ERR_INPUT, "bad \"recordId\"");
-	h = hash_id(id->data, id->len);
-	if ((old = find(x, h, id->data, id->len)) != NULL) {
-		e = at(x, slot_off(*old));
-		x->duplicates++;
-		e->dups++;
-		/* a success wins over an earlier error line; otherwise keep the first */
-		if (e->status == BB_JOIN_OK || ls[1].p == NULL)
-			return 1;
-	}
-
-	/* the new entry: its header, then the bytes it refers to */
+	/* the entry's header first, the output extracted right after it */
 	if (a->len % 8)
 		r |= bb_buf_add(a, zero, 8 - a->len % 8);
 	rec = a->len;
@@ -809,38 +871,69 @@ bb_join_index_add(struct bb_join_index *x, const char *line, size_t len, struct 
 	r |= bb_buf_add(a, &ne, sizeof(ne));
 	if (r)
 		goto nomem;
+	if (line_walk(x, line, len, &l, err))
+		goto fail;
+	if (!is_str(l.id)) {
+		bb_error_set(err, BB_ERR_INPUT, "no \"recordId\" string");
+		goto fail;
+	}
+	if (l.mo.p == NULL && l.error.p == NULL) {
+		bb_error_set(err, BB_ERR_INPUT, "neither \"modelOutput\" nor \"error\"");
+		goto fail;
+	}
+	if (l.mo.p == NULL && !valid(l.error)) {
+		bb_error_set(err, BB_ERR_INPUT, "error: not valid JSON");
+		goto fail;
+	}
+	if ((x->flags & BB_JOIN_KEEP_RAW) && l.mo.p != NULL && !valid(l.mo)) {
+		bb_error_set(err, BB_ERR_INPUT, "modelOutput: not valid JSON");
+		goto fail;
+	}
+	bb_buf_reset(id);
+	jid.p = l.id.p;
+	jid.n = l.id.n;
+	jid.type = BB_JSON_STRING;
+	if (bb_json_span_str(&jid, id) || memchr(id->data ? id->data : "", '\0', id->len)) {
+		bb_error_set(err, BB_ERR_INPUT, "bad \"recordId\"");
+		goto fail;
+	}
+	h = hash_id(id->data, id->len);
+	if ((old = find(x, h, id->data, id->len)) != NULL) {
+		e = at(x, slot_off(*old));
+		x->duplicates++;
+		e->dups++;
+		/* a success wins over an earlier error line; otherwise keep the first */
+		if (e->status == BB_JOIN_OK || l.mo.p == NULL) {
+			bb_buf_setlen(a, mark);
+			return 1;
+		}
+	}
+
 	ne.hash = h;
 	ne.input_tokens = ne.output_tokens = -1;
-	r |= put(a, rec, id->data, id->len, &ne.id);
-	if (ls[1].p != NULL) {
-		size_t o = a->len;
+	if (a->len - rec > UINT32_MAX)
+		goto overflow;
+	if (l.mo.p != NULL && l.bad == NULL) {
+		ne.status = BB_JOIN_OK;
+		ne.output.off = (uint32_t)(l.out_off - rec);
+		ne.output.len = (uint32_t)l.out_len;
+		ne.input_tokens = l.in_tok;
+		ne.output_tokens = l.out_tok;
+		if (l.stop.p != NULL)
+			r |= put(a, rec, l.stop.p, l.stop.n, &ne.stop);
+	} else if (l.mo.p != NULL) {
+		size_t o;
 
-		r |= extract(x->family, ls[1].p, ls[1].n, a, &st, &ne.input_tokens,
-		    &ne.output_tokens, &bad);
-		if (r)
-			goto nomem;
-		if (bad == NULL) {
-			ne.status = BB_JOIN_OK;
-			ne.output.off = (uint32_t)(o - rec);
-			ne.output.len = (uint32_t)(a->len - o);
-			if (a->len - rec > UINT32_MAX)
-				goto nomem;
-			if (st.p != NULL)
-				r |= put(a, rec, st.p, st.n, &ne.stop);
-		} else {
-			ne.status = BB_JOIN_BAD_OUTPUT;
-			r |= put(a, rec, "\"bad_output\"", 12, &ne.code);
-			o = a->len;
-			r |= bb_json_add_str(a, bad, strlen(bad));
-			ne.message.off = (uint32_t)(o - rec);
-			ne.message.len = (uint32_t)(a->len - o);
-		}
-		if (x->flags & BB_JOIN_KEEP_RAW)
-			r |= put(a, rec, ls[1].p, ls[1].n, &ne.raw);
+		ne.status = BB_JOIN_BAD_OUTPUT;
+		r |= put(a, rec, "\"bad_output\"", 12, &ne.code);
+		o = a->len;
+		r |= bb_json_add_str(a, l.bad, strlen(l.bad));
+		ne.message.off = (uint32_t)(o - rec);
+		ne.message.len = (uint32_t)(a->len - o);
 	} else {
 		static const struct key k[] = { KEY("errorCode"), KEY("errorMessage") };
 		struct scan s;
-		struct span es = ls[2], f[2];
+		struct span es = l.error, f[2];
 
 		scan_init(&s, es.p, es.n);
 		ne.status = BB_JOIN_ERROR;
@@ -856,6 +949,9 @@ bb_join_index_add(struct bb_join_index *x, const char *line, size_t len, struct 
 		else
 			r |= put(a, rec, "\"\"", 2, &ne.message);
 	}
+	if ((x->flags & BB_JOIN_KEEP_RAW) && l.mo.p != NULL)
+		r |= put(a, rec, l.mo.p, l.mo.n, &ne.raw);
+	r |= put(a, rec, id->data, id->len, &ne.id);
 	if (r)
 		goto nomem;
 	if (old != NULL) {
@@ -890,11 +986,15 @@ bb_join_index_add(struct bb_join_index *x, const char *line, size_t len, struct 
 	}
 	x->n++;
 	return 0;
+overflow:
+	errno = EOVERFLOW;
 nomem:
-	bb_buf_setlen(a, mark);
 	if (errno != EOVERFLOW)
 		errno = ENOMEM;
-	return bb_error_errno(err, "indexing outputs");
+	bb_error_errno(err, "indexing outputs");
+fail:
+	bb_buf_setlen(a, mark);
+	return -1;
 }
 
 /* ---- manifest and errors ---- */
