@@ -27,7 +27,8 @@ run_one() {
 	mkdir -p "$TEST_DIR/corpus-$t"
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	"$build/fuzz-$t" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
+	"$build/fuzz-$t" -seed="${BB_FUZZ_SEED:-1}" -max_total_time="$secs" \
+	    -rss_limit_mb=2048 -timeout=10 \
 	    -artifact_prefix="$crashes/$t-" -print_final_stats=1 \
 	    "$TEST_DIR/corpus-$t" "$top_srcdir/tests/fuzz/corpus/$t" \
 	    >"$TEST_DIR/$t.log" 2>&1
