@@ -12,10 +12,13 @@
  * ends with a remainder below --min-records, the held shard and the
  * remainder are re-split from their files.
  *
- * A final shard goes to a finisher thread, which hashes it, writes its
- * sidecar, makes both durable and prints its line, while the main thread
- * parses the rows of the next ones. The finisher takes one shard at a
- * time, so at most three record tables exist whatever the input size.
+ * The parser fills buffers of records; an I/O thread behind it writes
+ * them to the shard files, hashing them on the way, and finishes each
+ * final shard (digest, sidecar, sync, rename, shard line), so parsing and
+ * I/O use two CPUs. A pool of 8 buffers bounds the queued bytes, and at
+ * most one shard waits to be finished: at most three record tables exist
+ * whatever the input size. A rebalance waits for the I/O thread, then
+ * re-hashes the two shards it rewrites.
  *
  * Durability: a shard line is a resume point, so the shard it names must
  * be on disk before the line is printed: the file is fdatasync()ed, then
@@ -23,13 +26,11 @@
  * file, never a half shard under the final name). To keep that cheap, the
  * writeback of every 256 KiB is started (sync_file_range, Linux) as soon
  * as it is written, so the final fdatasync() has little left to wait for,
- * and it waits in the finisher, not in the parsing loop; at the end of the
- * input the last two shards are prepared at the same time (finish_last).
- * The cost that remains is the disk's bandwidth. --no-sync skips all of
- * this for scratch directories (tmpfs, throwaway runs).
+ * and it waits in the I/O thread, not in the parsing loop. --no-sync skips
+ * all of this for scratch directories (tmpfs, throwaway runs).
  *
  * Sidecars (input from a pipe): the rows are spooled to an unlinked file
- * and gzipped at level 1 by the finisher (the default level 6 was five
+ * and gzipped at level 1 by the I/O thread (the default level 6 was five
  * times slower for a sidecar only 20% smaller); --sidecar-level 0 stores.
  */
 #include "config.h"
@@ -99,8 +100,10 @@ struct shard {
 	unsigned index;
 	char *tmp;             /* temporary path, NULL in a dry run */
 	int fd;
-	struct bb_buf wbuf;    /* records not yet written */
-	uint64_t written;      /* bytes of the file written (and their writeback started) */
+	char *wb;              /* records not yet handed to the I/O thread */
+	size_t wlen;
+	struct bb_sha256 sha;  /* of the bytes written (I/O thread) */
+	uint64_t written;      /* bytes written, writeback started (I/O thread) */
 	uint64_t bytes;
 	struct rec *recs;
 	size_t nrec, cap;
@@ -144,6 +147,10 @@ static struct bb_template_value *vals;
 static struct bb_json_span *spans;
 static const char **keys;
 static size_t nkeys;
+
+static void fin_write(struct shard *s, char *buf, size_t len, int own);
+static char *fin_buf_get(void);
+static void fin_buf_put(char *b);
 
 static void
 usage(void)
@@ -333,35 +340,29 @@ shard_new(void)
 	s->fd = -1;
 	s->spool_fd = -1;
 	s->file = cur_file;
-	bb_buf_init(&s->wbuf);
 	bb_buf_init(&s->sbuf);
 	if (!opt_dry_run) {
 		s->tmp = shard_name(s->index, ".jsonl", 1);
 		s->fd = open(s->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 		if (s->fd < 0)
 			bb_die(BB_EXIT_USAGE, "cannot create '%s': %s", s->tmp, strerror(errno));
+		if (bb_sha256_init(&s->sha))
+			bb_die(BB_EXIT_USAGE, "cannot initialise SHA-256");
 		if (sidecar_mode)
 			s->spool_fd = anon_file();
 	}
 	return s;
 }
 
-/* Write the buffered records and start their writeback (see the top). */
+/* Hand the buffered records to the I/O thread. */
 static void
 shard_flush(struct shard *s)
 {
-	if (s->wbuf.len == 0)
+	if (s->wlen == 0)
 		return;
-	if (s->fd >= 0) {
-		write_all(s->fd, s->wbuf.data, s->wbuf.len, s->tmp);
-#ifdef SYNC_FILE_RANGE_WRITE
-		if (!opt_no_sync)
-			(void)sync_file_range(s->fd, (off_t)s->written, (off_t)s->wbuf.len,
-			    SYNC_FILE_RANGE_WRITE);
-#endif
-		s->written += s->wbuf.len;
-	}
-	bb_buf_reset(&s->wbuf);
+	fin_write(s, s->wb, s->wlen, 0);
+	s->wb = NULL;
+	s->wlen = 0;
 }
 
 static void
@@ -386,8 +387,10 @@ shard_free(struct shard *s, int remove_tmp)
 		unlink(s->tmp);
 	free(s->tmp);
 	free(s->recs);
-	bb_buf_release(&s->wbuf);
+	if (s->wb != NULL)
+		fin_buf_put(s->wb);
 	bb_buf_release(&s->sbuf);
+	bb_sha256_release(&s->sha);
 	free(s);
 }
 
@@ -421,10 +424,20 @@ shard_add(struct shard *s, const char *line, size_t n, const struct rec *r, cons
 	if (r->line && cur_file != s->file)
 		s->multi_file = 1;
 	if (!opt_dry_run) {
-		if (s->wbuf.len + n > WBUF_SIZE)
+		if (s->wlen + n > WBUF_SIZE)
 			shard_flush(s);
-		if (bb_buf_add(&s->wbuf, line, n))
-			bb_die(BB_EXIT_USAGE, "out of memory");
+		if (n > WBUF_SIZE) {
+			/* a record larger than a buffer goes on its own */
+			char *big = bb_xmalloc(n);
+
+			memcpy(big, line, n);
+			fin_write(s, big, n, 1);
+		} else {
+			if (s->wb == NULL)
+				s->wb = fin_buf_get();
+			memcpy(s->wb + s->wlen, line, n);
+			s->wlen += n;
+		}
 	}
 }
 
@@ -502,22 +515,47 @@ emit_source(struct bb_json_append *a, struct shard *s)
 	bb_buf_release(&src);
 }
 
-/* ---- the finisher thread ---- */
+/* ---- the I/O thread ---- */
+
+/*
+ * One thread behind the parser does the shard I/O, in order: it writes
+ * the buffers of records (hashing them on the way and starting their
+ * writeback) and finishes final shards (digest, sidecar, sync, rename,
+ * line). The parser only fills buffers: a small pool of them bounds the
+ * memory, and at most one shard waits to be finished (three record tables
+ * in all, whatever the input size).
+ */
+#define NBUF 8
+#define QLEN 16
+
+enum task_kind { T_WRITE, T_FINISH };
+
+struct task {
+	enum task_kind kind;
+	struct shard *s;
+	char *buf;             /* T_WRITE: bytes from the pool, or own (freed) */
+	size_t len;
+	int own;
+};
 
 static struct {
 	pthread_t tid;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int started, quit;
-	struct shard *job;     /* handed over, not yet taken */
-	int busy;              /* finishing a shard */
+	struct task q[QLEN];
+	size_t qhead, qn;
+	int busy;              /* running a task */
+	int finishing;         /* T_FINISH queued or running */
+	char *pool[NBUF];      /* free buffers */
+	size_t npool, nalloc;
 	int failed;
 	char err[PATH_MAX + 256];
 	uint64_t shards, bytes, tokens;
 	int dirfd;
 } fin = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .dirfd = -1 };
 
-/* Record the finisher's first failure; the main thread reports it. -1. */
+/* Record the I/O thread's first failure; the main thread reports it. -1. */
 static int
 fin_fail(const char *f, ...)
 {
@@ -561,37 +599,33 @@ fin_datasync(int fd, const char *name)
 	return fin_fail("cannot sync '%s': %s", name, strerror(errno));
 }
 
-/* SHA-256 of the shard file, read back (from the page cache). */
-static int
-shard_digest(struct shard *s, char *buf, char hex[BB_SHA256_HEX])
+/* Append a buffer to the shard file, hash it, start its writeback. */
+static void
+task_write(struct shard *s, const char *p, size_t n)
 {
-	struct bb_sha256 sha;
-	unsigned char dig[BB_SHA256_LEN];
-	uint64_t off = 0;
-	size_t got;
-	int rc = -1;
+	uint64_t off = s->written;
+	size_t left = n;
+	ssize_t w;
 
-	if (bb_sha256_init(&sha))
-		return fin_fail("cannot initialise SHA-256");
-	while (off < s->bytes) {
-		if (fin_pread(s->fd, buf, WBUF_SIZE, off, s->tmp, &got))
-			goto out;
-		if (got == 0) {
-			fin_fail("cannot read '%s': unexpected end of file", s->tmp);
-			goto out;
+	while (left > 0) {
+		w = write(s->fd, p + (n - left), left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			fin_fail("cannot write '%s': %s", s->tmp, strerror(errno));
+			return;
 		}
-		bb_sha256_update(&sha, buf, got);
-		off += got;
+		left -= (size_t)w;
 	}
-	if (bb_sha256_final(&sha, dig)) {
+	if (bb_sha256_update(&s->sha, p, n)) {
 		fin_fail("SHA-256 failed");
-		goto out;
+		return;
 	}
-	bb_hex_encode(dig, sizeof(dig), hex);
-	rc = 0;
-out:
-	bb_sha256_release(&sha);
-	return rc;
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (!opt_no_sync)
+		(void)sync_file_range(s->fd, (off_t)off, (off_t)n, SYNC_FILE_RANGE_WRITE);
+#endif
+	s->written = off + n;
 }
 
 /*
@@ -692,17 +726,24 @@ shard_line(struct shard *s, const char *final, const char *hex, struct bb_buf *l
 		bb_die(BB_EXIT_USAGE, "out of memory");
 }
 
-/* Hash a final shard, write its sidecar, make both durable. 0 or -1. */
+/* Write a final shard's sidecar and make both durable. 0 or -1. */
 static int
 shard_prepare(struct shard *s)
 {
-	char *buf = bb_xmalloc(WBUF_SIZE);
+	unsigned char dig[BB_SHA256_LEN];
+	char *buf = NULL;
 	int rc = -1;
 
-	if (shard_digest(s, buf, s->hex))
+	if (bb_sha256_final(&s->sha, dig)) {
+		fin_fail("SHA-256 failed");
 		goto out;
-	if ((sidecar_mode || (s->multi_file && source_path)) && write_sidecar(s, buf))
-		goto out;
+	}
+	bb_hex_encode(dig, sizeof(dig), s->hex);
+	if (sidecar_mode || (s->multi_file && source_path)) {
+		buf = bb_xmalloc(WBUF_SIZE);
+		if (write_sidecar(s, buf))
+			goto out;
+	}
 	if (fin_datasync(s->fd, s->tmp))
 		goto out;
 	rc = 0;
@@ -753,7 +794,7 @@ out:
 	shard_free(s, 1);
 }
 
-/* Both steps (in the finisher thread, or in the main one for a dry run). */
+/* Both steps (in the I/O thread, or in the main one for a dry run). */
 static void
 shard_finish(struct shard *s)
 {
@@ -766,27 +807,37 @@ shard_finish(struct shard *s)
 static void *
 fin_main(void *arg)
 {
-	struct shard *s;
+	struct task t;
 	int failed;
 
 	(void)arg;
 	pthread_mutex_lock(&fin.mu);
 	for (;;) {
-		while (fin.job == NULL && !fin.quit)
+		while (fin.qn == 0 && !fin.quit)
 			pthread_cond_wait(&fin.cv, &fin.mu);
-		if (fin.job == NULL)
+		if (fin.qn == 0)
 			break;
-		s = fin.job;
-		fin.job = NULL;
+		t = fin.q[fin.qhead];
+		fin.qhead = (fin.qhead + 1) % QLEN;
+		fin.qn--;
 		fin.busy = 1;
 		failed = fin.failed;
 		pthread_cond_broadcast(&fin.cv);
 		pthread_mutex_unlock(&fin.mu);
-		if (failed)
-			shard_free(s, 1);   /* after a failure nothing more is printed */
-		else
-			shard_finish(s);
+		/* after a failure nothing more is written or printed */
+		if (t.kind == T_WRITE && !failed)
+			task_write(t.s, t.buf, t.len);
+		else if (t.kind == T_FINISH && !failed)
+			shard_finish(t.s);
+		else if (t.kind == T_FINISH)
+			shard_free(t.s, 1);
+		if (t.kind == T_WRITE && t.own)
+			free(t.buf);
 		pthread_mutex_lock(&fin.mu);
+		if (t.kind == T_WRITE && !t.own)
+			fin.pool[fin.npool++] = t.buf;
+		if (t.kind == T_FINISH)
+			fin.finishing--;
 		fin.busy = 0;
 		pthread_cond_broadcast(&fin.cv);
 	}
@@ -806,6 +857,86 @@ fin_check(void)
 		bb_die(BB_EXIT_USAGE, "%s", fin.err);
 }
 
+static void
+fin_start(void)
+{
+	int e;
+
+	if (fin.started)
+		return;
+	if (!opt_no_sync && (fin.dirfd = open(out_dir_abs, O_RDONLY | O_CLOEXEC)) < 0)
+		bb_die(BB_EXIT_USAGE, "cannot open '%s': %s", out_dir_abs, strerror(errno));
+	if ((e = pthread_create(&fin.tid, NULL, fin_main, NULL)) != 0)
+		bb_die(BB_EXIT_USAGE, "cannot start a thread: %s", strerror(e));
+	fin.started = 1;
+}
+
+static void
+fin_push(struct task t)
+{
+	fin_start();
+	pthread_mutex_lock(&fin.mu);
+	while (fin.qn == QLEN || (t.kind == T_FINISH && fin.finishing > 0))
+		pthread_cond_wait(&fin.cv, &fin.mu);
+	fin.q[(fin.qhead + fin.qn) % QLEN] = t;
+	fin.qn++;
+	if (t.kind == T_FINISH)
+		fin.finishing++;
+	pthread_cond_broadcast(&fin.cv);
+	pthread_mutex_unlock(&fin.mu);
+	fin_check();
+}
+
+static void
+fin_write(struct shard *s, char *buf, size_t len, int own)
+{
+	struct task t = { T_WRITE, s, buf, len, own };
+
+	fin_push(t);
+}
+
+/* A buffer of WBUF_SIZE bytes from the pool (waits when all are in use). */
+static char *
+fin_buf_get(void)
+{
+	char *b = NULL;
+
+	fin_start();
+	pthread_mutex_lock(&fin.mu);
+	while (fin.npool == 0 && fin.nalloc == NBUF)
+		pthread_cond_wait(&fin.cv, &fin.mu);
+	if (fin.npool > 0)
+		b = fin.pool[--fin.npool];
+	else
+		fin.nalloc++;
+	pthread_mutex_unlock(&fin.mu);
+	return b != NULL ? b : bb_xmalloc(WBUF_SIZE);
+}
+
+static void
+fin_buf_put(char *b)
+{
+	if (!fin.started) {
+		free(b);   /* the pool is gone (after fin_join) */
+		return;
+	}
+	pthread_mutex_lock(&fin.mu);
+	fin.pool[fin.npool++] = b;
+	pthread_cond_broadcast(&fin.cv);
+	pthread_mutex_unlock(&fin.mu);
+}
+
+/* Wait until the I/O thread has done everything handed to it. */
+static void
+fin_drain(void)
+{
+	pthread_mutex_lock(&fin.mu);
+	while (fin.qn > 0 || fin.busy)
+		pthread_cond_wait(&fin.cv, &fin.mu);
+	pthread_mutex_unlock(&fin.mu);
+	fin_check();
+}
+
 /* A final shard: written out, buffers gone. */
 static void
 shard_close_buffers(struct shard *s)
@@ -813,47 +944,24 @@ shard_close_buffers(struct shard *s)
 	shard_flush(s);
 	if (s->spool_fd >= 0)
 		spool_flush(s);
-	bb_buf_release(&s->wbuf);
 	bb_buf_release(&s->sbuf);
 }
 
-static void
-fin_open_dir(void)
-{
-	if (!opt_no_sync && fin.dirfd < 0 &&
-	    (fin.dirfd = open(out_dir_abs, O_RDONLY | O_CLOEXEC)) < 0)
-		bb_die(BB_EXIT_USAGE, "cannot open '%s': %s", out_dir_abs, strerror(errno));
-}
-
-/* The shard is complete and final: hand it to the finisher. */
+/* The shard is complete and final: the I/O thread finishes it. */
 static void
 shard_emit(struct shard *s)
 {
-	int e;
+	struct task t = { T_FINISH, s, NULL, 0, 0 };
 
 	shard_close_buffers(s);
 	shards_done++;
-	if (opt_dry_run) {
+	if (opt_dry_run)
 		shard_finish(s);
-		return;
-	}
-	if (!fin.started) {
-		fin_open_dir();
-		if ((e = pthread_create(&fin.tid, NULL, fin_main, NULL)) != 0)
-			bb_die(BB_EXIT_USAGE, "cannot start a thread: %s", strerror(e));
-		fin.started = 1;
-	}
-	/* one shard at a time: memory stays at three record tables */
-	pthread_mutex_lock(&fin.mu);
-	while (fin.job != NULL || fin.busy)
-		pthread_cond_wait(&fin.cv, &fin.mu);
-	fin.job = s;
-	pthread_cond_broadcast(&fin.cv);
-	pthread_mutex_unlock(&fin.mu);
-	fin_check();
+	else
+		fin_push(t);
 }
 
-/* Wait until every handed shard is finished. */
+/* Finish everything handed over and stop the I/O thread. */
 static void
 fin_join(void)
 {
@@ -868,41 +976,44 @@ fin_join(void)
 	pthread_join(fin.tid, NULL);
 	fin.started = 0;
 	fin.quit = 0;
-	fin_check();
-}
-
-/*
- * End of input: the held shard goes to the finisher while this thread
- * prepares the last one (the two hashes and syncs overlap); the last
- * line is printed after the held one.
- */
-static void
-finish_last(void)
-{
-	struct shard *c = cur;
-	int ok;
-
-	cur = NULL;
-	if (held != NULL)
-		shard_emit(held);
-	held = NULL;
-	if (c != NULL && opt_dry_run) {
-		shard_emit(c);
-	} else if (c != NULL) {
-		shard_close_buffers(c);
-		shards_done++;
-		fin_open_dir();
-		ok = shard_prepare(c) == 0;
-		fin_join();
-		if (ok)
-			shard_publish(c);
-		else
-			shard_free(c, 1);
-	}
-	fin_join();
+	while (fin.npool > 0)
+		free(fin.pool[--fin.npool]);
+	fin.nalloc = 0;
 	if (fin.dirfd >= 0)
 		close(fin.dirfd);
 	fin.dirfd = -1;
+	fin_check();
+}
+
+/* End of input: the last two shards, in order. */
+static void
+finish_last(void)
+{
+	if (held != NULL)
+		shard_emit(held);
+	held = NULL;
+	if (cur != NULL)
+		shard_emit(cur);
+	cur = NULL;
+	fin_join();
+}
+
+/* Recompute the digest of a shard from its file (after a rebalance). */
+static void
+shard_rehash(struct shard *s)
+{
+	char *buf = bb_xmalloc(WBUF_SIZE);
+	uint64_t off = 0;
+	size_t got;
+
+	bb_sha256_release(&s->sha);
+	if (bb_sha256_init(&s->sha))
+		bb_die(BB_EXIT_USAGE, "cannot initialise SHA-256");
+	while ((got = read_at(s->fd, buf, WBUF_SIZE, off, s->tmp)) > 0) {
+		bb_sha256_update(&s->sha, buf, got);
+		off += got;
+	}
+	free(buf);
 }
 
 /*
@@ -942,13 +1053,16 @@ rebalance(struct shard *h, struct shard *c)
 		spool_flush(h);
 		spool_flush(c);
 	}
+	if (!opt_dry_run)
+		fin_drain();   /* the files are complete before they are cut */
 	*nc = *c;
-	bb_buf_init(&nc->wbuf);
+	nc->wb = NULL;
+	nc->wlen = 0;
+	memset(&nc->sha, 0, sizeof(nc->sha));
 	bb_buf_init(&nc->sbuf);
 	nc->recs = bb_xmalloc((n - k) * sizeof(*nc->recs));
 	nc->cap = n - k;
 	nc->nrec = 0;
-	shard_flush(c);
 	if (!opt_dry_run) {
 		nc->tmp = shard_name(c->index, ".jsonl.rebalanced", 1);
 		nc->fd = open(nc->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -997,6 +1111,8 @@ rebalance(struct shard *h, struct shard *c)
 		read_id(nc, 0, nc->first_id, sizeof(nc->first_id));
 		h->written = start_k;
 		nc->written = nc->bytes;
+		shard_rehash(h);
+		shard_rehash(nc);
 		/* c's files go; nc takes c's index and final name. */
 		close(c->fd);
 		unlink(c->tmp);
@@ -1008,8 +1124,8 @@ rebalance(struct shard *h, struct shard *c)
 		c->spool_fd = -1;
 	}
 	free(c->recs);
-	bb_buf_release(&c->wbuf);
 	bb_buf_release(&c->sbuf);
+	bb_sha256_release(&c->sha);
 	free(c);
 	cur = nc;
 }
@@ -1042,12 +1158,12 @@ reject(const char *name, uint64_t line, const char *raw, size_t n, const char *w
 		fputc('\n', rejects_fp);
 	}
 	if (opt_strict) {
+		fin_join();   /* earlier shards are finished; pending writes done */
 		shard_free(held, 1);
 		shard_free(cur, 1);
 		held = cur = NULL;
 		if (rejects_fp && (fclose(rejects_fp) || rename(rejects_tmp, rejects_path)))
 			bb_msg_error("cannot write '%s'", rejects_path);
-		fin_join();
 		bb_msg_info("stopped at the first bad row (--strict)");
 		exit(bb_main_finish(BB_EXIT_PARTIAL));
 	}
@@ -1535,12 +1651,8 @@ out:
 			bb_die(BB_EXIT_USAGE, "records are so large that shard %u holds only %zu "
 			    "within --max-bytes %llu, below --min-records %lld", cur->index, cur->nrec,
 			    (unsigned long long)opt_max_bytes, opt_min_records);
-		shard_flush(cur);
-		if (cur->spool_fd >= 0)
-			spool_flush(cur);
 		/* a held shard only shrinks (rebalance): its buffers can go */
-		bb_buf_release(&cur->wbuf);
-		bb_buf_release(&cur->sbuf);
+		shard_close_buffers(cur);
 		if (held != NULL)
 			shard_emit(held);
 		held = cur;
@@ -1577,7 +1689,7 @@ format_of(const char *path)
 	return FMT_JSONL;
 }
 
-/* Once per input; written only when it changes (the finisher reads it). */
+/* Once per input; written only when it changes (the I/O thread reads it). */
 static void
 set_sidecar_mode(void)
 {
@@ -2087,9 +2199,9 @@ main(int argc, char **argv)
 		source_path = NULL;   /* every shard gets a sidecar */
 
 	if (failed) {
+		fin_join();
 		shard_free(held, 1);
 		shard_free(cur, 1);
-		fin_join();
 		status = BB_EXIT_USAGE;
 		goto out;
 	}
