@@ -356,15 +356,14 @@ static void
 add_count(struct bb_buf *o, long long v)
 {
 	char d[24];
-	int n = 0;
+	size_t n = sizeof(d);
 	unsigned long long u = v < 0 ? 0 : (unsigned long long)v;
 
 	do {
-		d[n++] = (char)('0' + u % 10);
+		d[--n] = (char)('0' + u % 10);
 		u /= 10;
 	} while (u > 0);
-	while (n > 0)
-		oom(bb_buf_addc(o, d[--n]));
+	oom(bb_buf_add(o, d + n, sizeof(d) - n));
 }
 
 static void
@@ -372,11 +371,14 @@ tok_json(struct bb_buf *o, long long in, long long out)
 {
 	oom(bb_buf_addc(o, '{'));
 	if (in >= 0) {
-		oom(bb_buf_adds(o, "\"input_tokens\":"));
+		oom(bb_buf_add(o, "\"input_tokens\":", 15));
 		add_count(o, in);
 	}
 	if (out >= 0) {
-		oom(bb_buf_adds(o, in >= 0 ? ",\"output_tokens\":" : "\"output_tokens\":"));
+		if (in >= 0)
+			oom(bb_buf_add(o, ",\"output_tokens\":", 17));
+		else
+			oom(bb_buf_add(o, "\"output_tokens\":", 16));
 		add_count(o, out);
 	}
 	oom(bb_buf_addc(o, '}'));
@@ -499,52 +501,98 @@ write_openai(const struct bb_rows_row *row, const struct result *res, const char
 	oom(bb_buf_adds(&obuf, "}}\n"));
 }
 
+/*
+ * Appending members to a row (what bb_json_append_* do, without encoding
+ * the keys again for every row): keys are kept encoded with the comma
+ * before them, as ",\"key\":".
+ */
+struct row_out {
+	struct bb_buf *o;
+	int empty;                 /* no member yet */
+};
+
+#define KEY_LIT(s) ("," s ":"), (sizeof("," s ":") - 1)
+
+static struct bb_buf field_key;    /* ,"<field>": for the current shard */
+
+static int
+row_begin(struct row_out *w, const char *line, size_t len)
+{
+	size_t first = 0, last = len, i;
+
+	w->o = &obuf;
+	w->empty = 1;
+	while (first < len && (line[first] == ' ' || line[first] == '\t' ||
+	    line[first] == '\n' || line[first] == '\r'))
+		first++;
+	while (last > first && (line[last - 1] == ' ' || line[last - 1] == '\t' ||
+	    line[last - 1] == '\n' || line[last - 1] == '\r'))
+		last--;
+	if (last - first < 2 || line[first] != '{' || line[last - 1] != '}')
+		return -1;
+	for (i = first + 1; i < last - 1; i++)
+		if (!(line[i] == ' ' || line[i] == '\t' || line[i] == '\n' || line[i] == '\r')) {
+			w->empty = 0;
+			break;
+		}
+	oom(bb_buf_add(&obuf, line, last - 1));
+	return 0;
+}
+
+/* A member whose value is JSON text already; key as ",\"name\":". */
+static void
+row_raw(struct row_out *w, const char *key, size_t keylen, const char *json, size_t n)
+{
+	oom(bb_buf_add(w->o, key + w->empty, keylen - (size_t)w->empty));
+	w->empty = 0;
+	oom(bb_buf_add(w->o, json, n));
+}
+
 static void
 write_jsonl(const struct bb_rows_row *row, const struct result *res)
 {
-	struct bb_json_append a;
+	struct row_out w;
 	const struct bb_join_entry *e = res->e;
 	const char *p;
 	size_t n;
-	int r = 0;
 
-	if (opt_drop_input || bb_json_append_begin(&a, &obuf, row->json, row->jsonlen, NULL)) {
-		oom(bb_json_append_begin(&a, &obuf, "{}", 2, NULL));
+	if (opt_drop_input || row_begin(&w, row->json, row->jsonlen)) {
+		row_begin(&w, "{}", 2);
 		if (!opt_drop_input)
-			r |= bb_json_append_raw(&a, "input", row->json, row->jsonlen);
-		r |= bb_json_append_str(&a, "record_id", row->id, row->idlen);
-		if (opt_drop_input)
-			r |= bb_json_append_int(&a, "row", (long long)row->row);
+			row_raw(&w, KEY_LIT("\"input\""), row->json, row->jsonlen);
+		bb_buf_reset(&scratch);
+		oom(bb_json_add_str(&scratch, row->id, row->idlen));
+		row_raw(&w, KEY_LIT("\"record_id\""), scratch.data, scratch.len);
+		if (opt_drop_input) {
+			bb_buf_reset(&scratch);
+			add_count(&scratch, (long long)row->row);
+			row_raw(&w, KEY_LIT("\"row\""), scratch.data, scratch.len);
+		}
 	}
 	if (res->ok) {
 		ref_of(res, 2, &p, &n);
-		r |= bb_json_append_raw(&a, field, p, n);
+		row_raw(&w, field_key.data, field_key.len, p, n);
 		ref_of(res, 3, &p, &n);
 		if (n)
-			r |= bb_json_append_raw(&a, "stop_reason", p, n);
+			row_raw(&w, KEY_LIT("\"stop_reason\""), p, n);
 		if (e->input_tokens >= 0 || e->output_tokens >= 0) {
-			bb_buf_reset(&scratch);
-			tok_json(&scratch, e->input_tokens, e->output_tokens);
-			r |= bb_json_append_raw(&a, "usage", scratch.data, scratch.len);
+			row_raw(&w, KEY_LIT("\"usage\""), "", 0);
+			tok_json(&obuf, e->input_tokens, e->output_tokens);
 		}
 	}
 	if (opt_raw && e != NULL && e->raw.len)
-		r |= bb_json_append_raw(&a, "model_output", bb_join_ref_ptr(e, e->raw),
-		    e->raw.len);
+		row_raw(&w, KEY_LIT("\"model_output\""), bb_join_ref_ptr(e, e->raw), e->raw.len);
 	if (!res->ok) {
-		bb_buf_reset(&scratch);
-		r |= bb_buf_adds(&scratch, "{\"code\":");
+		row_raw(&w, KEY_LIT("\"error\""), "{\"code\":", 8);
 		ref_of(res, 0, &p, &n);
-		r |= bb_buf_add(&scratch, p, n);
-		r |= bb_buf_adds(&scratch, ",\"message\":");
+		oom(bb_buf_add(&obuf, p, n));
+		oom(bb_buf_add(&obuf, ",\"message\":", 11));
 		ref_of(res, 1, &p, &n);
-		r |= bb_buf_add(&scratch, p, n);
-		r |= bb_buf_addc(&scratch, '}');
-		r |= bb_json_append_raw(&a, "error", scratch.data, scratch.len);
+		oom(bb_buf_add(&obuf, p, n));
+		oom(bb_buf_add(&obuf, "}}\n", 3));
+	} else {
+		oom(bb_buf_add(&obuf, "}\n", 2));
 	}
-	r |= bb_json_append_end(&a);
-	r |= bb_buf_addc(&obuf, '\n');
-	oom(r);
 }
 
 static void
@@ -1172,6 +1220,9 @@ join_shard(const struct job *j)
 	}
 	embedding = bb_family_is_embedding(fam);
 	field = opt_field ? opt_field : embedding ? "embedding" : "output";
+	bb_buf_reset(&field_key);
+	oom(bb_buf_addc(&field_key, ',') || bb_json_add_str(&field_key, field, strlen(field)) ||
+	    bb_buf_addc(&field_key, ':'));
 	is_openai = src.format == BB_ROWS_OPENAI;
 	if (!is_openai && src.sidecar && src.id_field && strcmp(src.id_field, "custom_id") == 0)
 		is_openai = -1;   /* decided per row */
@@ -1485,8 +1536,8 @@ parse_options(int argc, char **argv)
 		switch (c) {
 		case 'o': opt_outputs = optarg; break;
 		case O_FIELD:
-			if (*optarg == '\0')
-				bb_usage_die("--field: an empty name");
+			if (*optarg == '\0' || !bb_utf8_valid(optarg, strlen(optarg)))
+				bb_usage_die("--field: an empty name, or not UTF-8");
 			opt_field = optarg;
 			break;
 		case O_RAW: opt_raw = 1; break;
@@ -1607,6 +1658,7 @@ main(int argc, char **argv)
 	bb_buf_release(&obuf);
 	bb_buf_release(&scratch);
 	bb_buf_release(&scratch2);
+	bb_buf_release(&field_key);
 	bb_buf_release(&failed_header);
 	bb_buf_release(&shard_ids.arena);
 	free(shard_ids.slots);

@@ -147,21 +147,16 @@ static int
 generated_id(struct bb_buf *out, uint64_t row)
 {
 	char d[24];
-	int n = 0, w;
+	size_t n = sizeof(d);
 
 	do {
-		d[n++] = (char)('0' + row % 10);
+		d[--n] = (char)('0' + row % 10);
 		row /= 10;
 	} while (row > 0);
-	if (bb_buf_addc(out, 'r'))
-		return -1;
-	for (w = n; w < 10; w++)
-		if (bb_buf_addc(out, '0'))
-			return -1;
-	while (n > 0)
-		if (bb_buf_addc(out, d[--n]))
-			return -1;
-	return 0;
+	while (n > sizeof(d) - 10)
+		d[--n] = '0';
+	d[--n] = 'r';
+	return bb_buf_add(out, d + n, sizeof(d) - n);
 }
 
 static int
