@@ -57,13 +57,35 @@ emu_down() {
 	kill -TERM "$EMU_PID" && wait "$EMU_PID"
 }
 
-# Scale 10: Submitted lasts 0.5 s, Validating 3 s, Stopping 1 s.
-emu_up api --time-scale 10 --max-concurrent 1000 --seed 1 || test_skip_all "bb-emu did not start"
+# Scale 10: Submitted lasts 0.5 s, Stopping 0.2 s; Validating 100 s, so
+# that the jobs made for the AWS CLI tests are still there to stop.
+emu_up api --time-scale 10 --durations validating=1000,stopping=2 --max-concurrent 1000 --seed 1 ||
+	test_skip_all "bb-emu did not start"
 A="aws --endpoint-url $EMU_URL"
+API_URL=$EMU_URL API_PID=$EMU_PID
+# Scale 1: jobs stay Submitted/Validating for 35 s, so they keep counting.
+emu_up quota --max-concurrent 2 --seed 2 || exit 1
+QUOTA_URL=$EMU_URL QUOTA_PID=$EMU_PID
 
-for s in create_get validation identifiers idempotency list stop; do
-	test_expect_success "boto3: $s" "\"$PY\" \"$FIX/bedrock_api.py\" \"$EMU_URL\" $s"
+# Every boto3 scenario in one python process (its start-up is most of a
+# scenario's time); scen_ok LABEL shows what one printed, passes if it did.
+mkdir -p "$TEST_DIR/res"
+SCENARIOS="create_get validation identifiers idempotency list stop"
+set --
+for s in $SCENARIOS; do
+	set -- "$@" "$s=$s"
 done
+"$PY" "$FIX/bedrock_api.py" --results "$TEST_DIR/res" "@$API_URL" "$@" \
+	"cli_fixtures=cli_fixtures,$TEST_DIR/stop-me" "@$QUOTA_URL" quota=quota,2
+scen_ok() {
+	cat "$TEST_DIR/res/$1" 2>/dev/null && test "$(tail -n 1 "$TEST_DIR/res/$1")" = PASS
+}
+for s in $SCENARIOS; do
+	test_expect_success "boto3: $s" "scen_ok $s"
+done
+test_expect_success 'boto3: the concurrency quota per model (--max-concurrent 2)' 'scen_ok quota'
+kill -TERM "$QUOTA_PID" && wait "$QUOTA_PID"
+EMU_URL=$API_URL EMU_PID=$API_PID
 
 test_expect_success 'aws bedrock create-model-invocation-job prints the jobArn' '
 	$A bedrock create-model-invocation-job --job-name cli-job \
@@ -96,14 +118,7 @@ test_expect_success 'aws bedrock list-model-invocation-jobs finds it' '
 '
 
 test_expect_success 'aws bedrock list-model-invocation-jobs paginates (CLI auto-pagination)' '
-	for i in 1 2 3; do
-		$A bedrock create-model-invocation-job --job-name "pg-$i" \
-			--role-arn arn:aws:iam::123456789012:role/BatchRole \
-			--model-id amazon.nova-lite-v1:0 \
-			--input-data-config "{\"s3InputDataConfig\":{\"s3Uri\":\"s3://in-bucket/x/\"}}" \
-			--output-data-config "{\"s3OutputDataConfig\":{\"s3Uri\":\"s3://out-bucket/x/\"}}" \
-			>/dev/null || return 1
-	done &&
+	scen_ok cli_fixtures >/dev/null &&
 	$A bedrock list-model-invocation-jobs --name-contains pg- --page-size 1 \
 		--sort-order Ascending --query "invocationJobSummaries[].jobName" --output text >out &&
 	tr -s "\t" "\n" <out >got &&
@@ -112,18 +127,14 @@ test_expect_success 'aws bedrock list-model-invocation-jobs paginates (CLI auto-
 '
 
 test_expect_success 'aws bedrock stop-model-invocation-job, then a Conflict once it ended' '
-	arn=$($A bedrock create-model-invocation-job --job-name stop-me \
-		--role-arn arn:aws:iam::123456789012:role/BatchRole \
-		--model-id amazon.nova-lite-v1:0 \
-		--input-data-config "{\"s3InputDataConfig\":{\"s3Uri\":\"s3://in-bucket/x/\"}}" \
-		--output-data-config "{\"s3OutputDataConfig\":{\"s3Uri\":\"s3://out-bucket/x/\"}}" \
-		--query jobArn --output text) &&
+	arn=$(cat "$TEST_DIR/stop-me") &&
 	$A bedrock stop-model-invocation-job --job-identifier "$arn" &&
-	for i in $(seq 60); do
+	sleep 0.3 &&
+	for i in $(seq 30); do
 		st=$($A bedrock get-model-invocation-job --job-identifier "$arn" \
 			--query status --output text) &&
 		test "$st" = Stopped && break
-		sleep 0.1
+		sleep 0.2
 	done &&
 	test "$st" = Stopped &&
 	cli_must_fail $A bedrock stop-model-invocation-job --job-identifier "$arn" 2>err &&
@@ -150,12 +161,6 @@ test_expect_success 'jobs are files in the data dir' '
 	arn=$(cat arn) &&
 	test -f "$TEST_DIR/api/_jobs/${arn##*/}.json"
 '
-emu_down
-
-# Scale 1: jobs stay Submitted/Validating for 35 s, so they keep counting.
-emu_up quota --max-concurrent 2 --seed 2 || exit 1
-test_expect_success 'boto3: the concurrency quota per model (--max-concurrent 2)' \
-	"\"$PY\" \"$FIX/bedrock_api.py\" \"$EMU_URL\" quota 2"
 emu_down
 
 test_done
