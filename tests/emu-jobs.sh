@@ -132,6 +132,9 @@ emu_up err1 --time-scale 10000 --record-error-rate 0.3 --seed 42 || exit 1
 ERR1_URL=$EMU_URL ERR1_PID=$EMU_PID
 emu_up err2 --time-scale 10000 --record-error-rate 0.3 --seed 42 || exit 1
 ERR2_URL=$EMU_URL ERR2_PID=$EMU_PID
+emu_up lock -v --durations submitted=0,validating=0,scheduled=1000,stopping=0 \
+	--max-records 1000000 || exit 1
+LOCK_URL=$EMU_URL LOCK_PID=$EMU_PID
 FAMILIES="anthropic nova converse titan2 titan1 llama mistral mistralchat cohere"
 set --
 for f in $FAMILIES; do
@@ -144,7 +147,8 @@ done
 	"@$PARTIAL_URL" partial=job_fault,PartiallyCompleted \
 	"@$EXPIRE_URL" expire=job_fault,Expired \
 	"@$ERR1_URL" "err1=record_errors,0.3,$TEST_DIR/errs1" \
-	"@$ERR2_URL" "err2=record_errors,0.3,$TEST_DIR/errs2"
+	"@$ERR2_URL" "err2=record_errors,0.3,$TEST_DIR/errs2" \
+	"@$LOCK_URL" unlocked=validate_unlocked,150000
 
 for f in $FAMILIES; do
 	test_expect_success "model family $f: real modelOutput shapes, error lines for bad modelInput" \
@@ -160,7 +164,18 @@ test_expect_success '--expire-rate 1: Expired at jobExpirationTime' 'scen_ok exp
 test_expect_success '--record-error-rate 0.3: error lines, job Completed' 'scen_ok err1'
 test_expect_success 'the same seed fails the same records' \
 	'scen_ok err2 && test_cmp "$TEST_DIR/errs1" "$TEST_DIR/errs2"'
-for pid in $QUOTA_PID $FAIL_PID $PARTIAL_PID $EXPIRE_PID $ERR1_PID $ERR2_PID; do
+test_expect_success 'Validating scans the input without the lock; a Stop meanwhile wins' '
+	scen_ok unlocked && id=$(sed -n "s/^B //p" "$TEST_DIR/res/unlocked") &&
+	grep "job $id: " "$TEST_DIR/lock.log" | sed "s/.*job $id: //" >got &&
+	cat >want <<-\EOF &&
+	Submitted -> Validating
+	Validating -> Stopping
+	validation ended while Stopping: result dropped
+	Stopping -> Stopped
+	EOF
+	test_cmp want got
+'
+for pid in $QUOTA_PID $FAIL_PID $PARTIAL_PID $EXPIRE_PID $ERR1_PID $ERR2_PID $LOCK_PID; do
 	kill -TERM "$pid" && wait "$pid"
 done
 EMU_PID=$MAIN_PID

@@ -1507,6 +1507,9 @@ validated(struct emu *e, struct pending *p)
 	struct emu_job *j = p->job;
 
 	if (j->status != EMU_JOB_VALIDATING) {
+		if (e->verbose)
+			bb_msg_info("job %s: validation ended while %s: result dropped", j->id,
+			    emu_job_status_name(j->status));
 		run_free(p->run);
 		return;
 	}
