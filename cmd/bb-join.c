@@ -1250,8 +1250,17 @@ join_shard(const struct job *j)
 			n_rejected++;
 			continue;
 		}
-		if (read_outputs)
+		if (read_outputs && idx.n > 0) {
+			char next[BB_ROWS_PEEK_MAX];
+			size_t nl;
+
+			/* the lookups ahead on their way from memory */
+			if ((nl = bb_rows_peek_id(rows, 2, next)) > 0)
+				bb_join_index_prefetch(&idx, next, nl, 0);
+			if ((nl = bb_rows_peek_id(rows, 1, next)) > 0)
+				bb_join_index_prefetch(&idx, next, nl, 1);
 			e = bb_join_index_find(&idx, row.id, row.idlen);
+		}
 		if (e != NULL && e->used)
 			e = NULL;   /* a later row with the same id: bb-shard rejected it */
 		if (reject_budget) {

@@ -735,6 +735,29 @@ bb_join_index_find(struct bb_join_index *x, const char *id, size_t len)
 	return s != NULL ? at(x, slot_off(*s)) : NULL;
 }
 
+void
+bb_join_index_prefetch(const struct bb_join_index *x, const char *id, size_t len, int entry)
+{
+	uint64_t h, *t;
+	size_t j;
+
+	if (x->tcap == 0)
+		return;
+	h = hash_id(id, len);
+	j = h & (x->tcap - 1);
+	t = &x->table[j];
+	if (!entry) {
+		__builtin_prefetch(t);
+		return;
+	}
+	for (; *t != 0; j = (j + 1) & (x->tcap - 1), t = &x->table[j]) {
+		if ((*t & TAG_MASK) == (h & TAG_MASK)) {
+			__builtin_prefetch(x->arena.data + slot_off(*t));
+			return;
+		}
+	}
+}
+
 struct bb_join_entry *
 bb_join_index_entry(struct bb_join_index *x, size_t i)
 {
@@ -828,6 +851,11 @@ line_walk(struct bb_join_index *x, const char *line, size_t len, struct line *l,
 		if (sp != NULL) {
 			sp->p = v;
 			sp->n = (size_t)(p - v);
+		}
+		if (sp == &l->id && x->tcap != 0 && is_str(l->id)) {
+			/* its table slot on the way while the rest is walked */
+			__builtin_prefetch(&x->table[hash_id(v + 1, (size_t)(p - v) - 2) &
+			    (x->tcap - 1)]);
 		}
 		p = skip_ws(p, e);
 		if (p < e && *p == ',') {

@@ -113,6 +113,14 @@ int bb_join_index_add(struct bb_join_index *x, const char *line, size_t len,
     struct bb_error *err);
 /* The entry of a recordId, or NULL. */
 struct bb_join_entry *bb_join_index_find(struct bb_join_index *x, const char *id, size_t len);
+/*
+ * A hint, for a caller about to look up ids in a known order (it changes
+ * nothing): entry 0 fetches the table slot of id into the cache (call it
+ * two lookups ahead), entry 1 the entry that slot points to (one lookup
+ * ahead, when the slot is likely there already).
+ */
+void bb_join_index_prefetch(const struct bb_join_index *x, const char *id, size_t len,
+    int entry);
 /* Entry i (0 <= i < x->n), in the order first seen. */
 struct bb_join_entry *bb_join_index_entry(struct bb_join_index *x, size_t i);
 /* The bytes of one of the entry's references (not NUL-terminated). */

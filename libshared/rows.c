@@ -143,20 +143,31 @@ out:
 
 /* "r" and the row number in 10 digits, as bb-shard makes it (printf's
  * "r%010llu", without printf: this is per row). */
+/* The generated id of row into d (BB_ROWS_PEEK_MAX bytes); its length. */
+static size_t
+format_id(char *d, uint64_t row)
+{
+	char t[BB_ROWS_PEEK_MAX];
+	size_t n = sizeof(t), len;
+
+	do {
+		t[--n] = (char)('0' + row % 10);
+		row /= 10;
+	} while (row > 0);
+	while (n > sizeof(t) - 10)
+		t[--n] = '0';
+	t[--n] = 'r';
+	len = sizeof(t) - n;
+	memcpy(d, t + n, len);
+	return len;
+}
+
 static int
 generated_id(struct bb_buf *out, uint64_t row)
 {
-	char d[24];
-	size_t n = sizeof(d);
+	char d[BB_ROWS_PEEK_MAX];
 
-	do {
-		d[--n] = (char)('0' + row % 10);
-		row /= 10;
-	} while (row > 0);
-	while (n > sizeof(d) - 10)
-		d[--n] = '0';
-	d[--n] = 'r';
-	return bb_buf_add(out, d + n, sizeof(d) - n);
+	return bb_buf_add(out, d, format_id(d, row));
 }
 
 static int
@@ -445,6 +456,14 @@ short_region:
 	bb_error_set(err, BB_ERR_INPUT, "'%s' has %llu rows where the shard's source has %llu",
 	    r->name, (unsigned long long)r->done, (unsigned long long)r->src.rows);
 	return -1;
+}
+
+size_t
+bb_rows_peek_id(const struct bb_rows *r, uint64_t ahead, char *id)
+{
+	if (r->src.id_field != NULL || ahead == 0 || r->done + ahead > r->src.rows)
+		return 0;
+	return format_id(id, r->src.first_row + r->done + ahead - 1);
 }
 
 const char *

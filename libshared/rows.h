@@ -82,6 +82,14 @@ struct bb_rows *bb_rows_open(const struct bb_rows_source *src, size_t max_line,
 /* 1 and *row, 0 after the last of the `rows` rows, -1 on error (read
  * error, truncated region: err says which, with the position). */
 int bb_rows_next(struct bb_rows *r, struct bb_rows_row *row, struct bb_error *err);
+/*
+ * The recordId of the row `ahead` rows after the last one returned
+ * (ahead 1: the next one), when it is known without reading it: generated
+ * ids (no id field). Written to id (room for BB_ROWS_PEEK_MAX bytes, not
+ * NUL-terminated); returns its length, 0 when not known.
+ */
+#define BB_ROWS_PEEK_MAX 24
+size_t bb_rows_peek_id(const struct bb_rows *r, uint64_t ahead, char *id);
 /* CSV/TSV path sources: the header record (raw bytes) and the column
  * names; NULL / 0 otherwise. */
 const char *bb_rows_header(const struct bb_rows *r, size_t *len);
