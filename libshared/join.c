@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ struct scan {
 	const char *e;        /* its end */
 	const char *bad;      /* where the structure broke, or NULL */
 	const char *why;
+	char msg[160];        /* room for a why */
 };
 
 static const char *
@@ -186,7 +188,7 @@ literal(struct scan *s, const char *p, const char *word, size_t n)
 }
 
 /* The end of the value at p. Numbers are taken as runs of the characters
- * a number is made of; number_valid() checks one in full. */
+ * a number is made of (valid() checks a copied one in full). */
 static const char *
 skip_value(struct scan *s, const char *p, int depth)
 {
@@ -295,11 +297,24 @@ arr_at(struct scan *s, struct span a, size_t i, struct span *out)
 	return 0;
 }
 
-/* The full check of a value that is copied into a result. */
+/*
+ * The full check of a value that is copied into a result: 1 when it is
+ * valid JSON; else 0, and the scan fails there (the line is refused).
+ */
 static int
-valid(struct span v)
+valid(struct scan *s, struct span v)
 {
-	return v.p != NULL && bb_json_validate(v.p, v.n, 0, NULL) == 0;
+	struct bb_error e;
+
+	if (v.p == NULL)
+		return 0;
+	if (bb_json_validate(v.p, v.n, 0, &e) == 0)
+		return 1;
+	if (s->bad == NULL) {
+		snprintf(s->msg, sizeof(s->msg), "in a value that is copied: %.120s", e.msg);
+		fail(s, v.p, s->msg);
+	}
+	return 0;
 }
 
 /* 1 when v is an array of numbers only. */
@@ -334,15 +349,16 @@ tokens(struct span v)
 	return n <= (1LL << 62) ? n : -1;
 }
 
-/* The first of the candidates that is a valid string literal. */
+/* The first of the candidates that is a string (valid, else the scan
+ * fails). */
 static struct span
-stop_of(struct span a, struct span b)
+stop_of(struct scan *s, struct span a, struct span b)
 {
 	static const struct span none = { NULL, 0 };
 
-	if (is_str(a) && valid(a))
+	if (is_str(a) && valid(s, a))
 		return a;
-	if (is_str(b) && valid(b))
+	if (is_str(b) && valid(s, b))
 		return b;
 	return none;
 }
@@ -350,28 +366,34 @@ stop_of(struct span a, struct span b)
 /*
  * The text of each block of an array, concatenated into one literal:
  * blocks of the given type (or any, type NULL) with a "text" string.
- * 1 when a text is not valid JSON.
+ * Each block is walked once. 1 when a text is not valid JSON (the scan
+ * fails then).
  */
 static int
 add_texts(struct scan *s, struct bb_buf *out, struct span blocks, const char *type, int *r)
 {
 	static const struct key k[] = { KEY("type"), KEY("text") };
-	struct span blk, f[2];
-	const char *pos = NULL;
+	struct span f[2];
+	const char *p = skip_ws(blocks.p + 1, s->e), *e = blocks.p + blocks.n;
 	size_t tl = type ? strlen(type) : 0;
 
 	*r |= bb_buf_addc(out, '"');
-	while (arr_next(s, blocks, &pos, &blk)) {
-		if (!get(s, blk, k, 2, f))
-			continue;
-		if (type != NULL && !(is_str(f[0]) && f[0].n == tl + 2 &&
-		    memcmp(f[0].p + 1, type, tl) == 0))
-			continue;
-		if (!is_str(f[1]))
-			continue;
-		if (!valid(f[1]))
+	while (p < e && *p != ']') {
+		if (*p == '{') {
+			if ((p = walk(s, p, 2, k, 2, f, NULL)) == NULL)
+				return 1;
+			if ((type == NULL || (is_str(f[0]) && f[0].n == tl + 2 &&
+			    memcmp(f[0].p + 1, type, tl) == 0)) && is_str(f[1])) {
+				if (!valid(s, f[1]))
+					return 1;
+				*r |= bb_buf_add(out, f[1].p + 1, f[1].n - 2);
+			}
+		} else if ((p = skip_value(s, p, 2)) == NULL) {
 			return 1;
-		*r |= bb_buf_add(out, f[1].p + 1, f[1].n - 2);
+		}
+		p = skip_ws(p, e);
+		if (p < e && *p == ',')
+			p = skip_ws(p + 1, e);
 	}
 	*r |= bb_buf_addc(out, '"');
 	return 0;
@@ -458,7 +480,7 @@ extract(struct scan *s, enum bb_family f, const char *p, int depth, struct bb_bu
 			*bad = "modelOutput.content: a text is not valid JSON";
 			break;
 		}
-		*stop = stop_of(v[1], none);
+		*stop = stop_of(s, v[1], none);
 		if (get(s, v[2], k_anthropic_usage, 2, w)) {
 			*in_tok = tokens(w[0]);
 			*out_tok = tokens(w[1]);
@@ -475,39 +497,39 @@ extract(struct scan *s, enum bb_family f, const char *p, int depth, struct bb_bu
 			*bad = "modelOutput.output.message.content: a text is not valid JSON";
 			break;
 		}
-		*stop = stop_of(v[1], none);
+		*stop = stop_of(s, v[1], none);
 		if (get(s, v[2], k_nova_usage, 2, w)) {
 			*in_tok = tokens(w[0]);
 			*out_tok = tokens(w[1]);
 		}
 		break;
 	case BB_FAMILY_LLAMA:
-		if (!is_str(v[0]) || !valid(v[0])) {
+		if (!is_str(v[0]) || !valid(s, v[0])) {
 			*bad = "modelOutput.generation: not a string";
 			break;
 		}
 		r |= bb_buf_add(out, v[0].p, v[0].n);
-		*stop = stop_of(v[1], none);
+		*stop = stop_of(s, v[1], none);
 		*in_tok = tokens(v[2]);
 		*out_tok = tokens(v[3]);
 		break;
 	case BB_FAMILY_MISTRAL:
 		if (!arr_at(s, v[0], 0, &v[1]) || !get(s, v[1], k_text_stop, 2, w) ||
-		    !is_str(w[0]) || !valid(w[0])) {
+		    !is_str(w[0]) || !valid(s, w[0])) {
 			*bad = "modelOutput.outputs.0.text: not a string";
 			break;
 		}
 		r |= bb_buf_add(out, w[0].p, w[0].n);
-		*stop = stop_of(w[1], none);
+		*stop = stop_of(s, w[1], none);
 		break;
 	case BB_FAMILY_MISTRAL_CHAT:
 		if (!arr_at(s, v[0], 0, &v[2]) || !get(s, v[2], k_choice, 3, w) ||
-		    !get(s, w[0], k_content, 1, x) || !is_str(x[0]) || !valid(x[0])) {
+		    !get(s, w[0], k_content, 1, x) || !is_str(x[0]) || !valid(s, x[0])) {
 			*bad = "modelOutput.choices.0.message.content: not a string";
 			break;
 		}
 		r |= bb_buf_add(out, x[0].p, x[0].n);
-		*stop = stop_of(w[1], w[2]);
+		*stop = stop_of(s, w[1], w[2]);
 		if (get(s, v[1], k_chat_usage, 2, w)) {
 			*in_tok = tokens(w[0]);
 			*out_tok = tokens(w[1]);
@@ -516,7 +538,7 @@ extract(struct scan *s, enum bb_family f, const char *p, int depth, struct bb_bu
 	case BB_FAMILY_TITAN_EMBED:
 		if (v[0].p == NULL && get(s, v[1], k_float, 1, x))
 			v[0] = x[0];
-		if (!all_numbers(s, v[0]) || !valid(v[0])) {
+		if (!all_numbers(s, v[0]) || !valid(s, v[0])) {
 			*bad = "modelOutput.embedding: not an array of numbers";
 			break;
 		}
@@ -565,7 +587,7 @@ extract(struct scan *s, enum bb_family f, const char *p, int depth, struct bb_bu
 				v[0] = el;
 			}
 		}
-		if (!valid(v[0])) {
+		if (!valid(s, v[0])) {
 			*bad = "modelOutput.embeddings: not valid JSON";
 			break;
 		}
@@ -576,7 +598,11 @@ extract(struct scan *s, enum bb_family f, const char *p, int depth, struct bb_bu
 	case BB_FAMILY_UNKNOWN:
 		break;
 	}
-	if (*bad != NULL || r) {
+	if (s->bad != NULL) {
+		*end = NULL;          /* a copied value is not valid: the line is refused */
+		*bad = NULL;
+	}
+	if (*bad != NULL || r || *end == NULL) {
 		bb_buf_setlen(out, start);
 		*stop = none;
 		*in_tok = *out_tok = -1;
@@ -598,9 +624,12 @@ bb_join_extract(enum bb_family f, const char *text, size_t len, struct bb_buf *o
 	if (extract(&s, f, p, 1, output, &st, in_tok, out_tok, &bad, &end) ||
 	    (st.p != NULL && bb_buf_add(stop, st.p, st.n)))
 		return bb_error_errno(err, "modelOutput");
-	if (end == NULL || skip_ws(end, s.e) != s.e) {
+	if (end != NULL && skip_ws(end, s.e) != s.e)
+		fail(&s, skip_ws(end, s.e), "bytes after the end");
+	if (s.bad != NULL) {
 		bb_buf_reset(stop);
-		return bb_error_set(err, BB_ERR_INPUT, "modelOutput: invalid JSON");
+		return bb_error_set(err, BB_ERR_INPUT, "modelOutput: invalid JSON at column %zu: %s",
+		    (size_t)(s.bad - text) + 1, s.why);
 	}
 	if (bad != NULL)
 		return bb_error_set(err, BB_ERR_INPUT, "%s", bad);
@@ -909,19 +938,21 @@ bb_join_index_add(struct bb_join_index *x, const char *line, size_t len, struct 
 		bb_error_set(err, BB_ERR_INPUT, "neither \"modelOutput\" nor \"error\"");
 		goto fail;
 	}
-	if (l.mo.p == NULL && !valid(l.error)) {
-		bb_error_set(err, BB_ERR_INPUT, "error: not valid JSON");
+	if (l.mo.p == NULL && bb_json_validate(l.error.p, l.error.n, 0, err)) {
+		bb_error_prefix(err, "error");
 		goto fail;
 	}
-	if ((x->flags & BB_JOIN_KEEP_RAW) && l.mo.p != NULL && !valid(l.mo)) {
-		bb_error_set(err, BB_ERR_INPUT, "modelOutput: not valid JSON");
+	if ((x->flags & BB_JOIN_KEEP_RAW) && l.mo.p != NULL &&
+	    bb_json_validate(l.mo.p, l.mo.n, 0, err)) {
+		bb_error_prefix(err, "modelOutput");
 		goto fail;
 	}
 	bb_buf_reset(id);
 	jid.p = l.id.p;
 	jid.n = l.id.n;
 	jid.type = BB_JSON_STRING;
-	if (bb_json_span_str(&jid, id) || memchr(id->data ? id->data : "", '\0', id->len)) {
+	if (bb_json_span_str(&jid, id) || memchr(id->data ? id->data : "", '\0', id->len) ||
+	    !bb_utf8_valid(id->data ? id->data : "", id->len)) {
 		bb_error_set(err, BB_ERR_INPUT, "bad \"recordId\"");
 		goto fail;
 	}

@@ -336,6 +336,111 @@ test_cases(void)
 	bb_buf_release(&got);
 }
 
+/* ---- corrupt lines: refused, never mis-joined (join.h: what is checked) ---- */
+
+#define GOOD "{\"recordId\":\"g1\",\"modelInput\":{\"messages\":[{\"role\":\"user\"," \
+	"\"content\":[{\"type\":\"text\",\"text\":\"Q \\\"x\\\" \\u00e9\"}]}],\"n\":-1.5e3," \
+	"\"b\":[true,false,null]},\"modelOutput\":{\"content\":[{\"type\":\"text\"," \
+	"\"text\":\"A \\n\xc3\xa9\"}],\"stop_reason\":\"end_turn\",\"usage\":" \
+	"{\"input_tokens\":3,\"output_tokens\":4}}}"
+
+static const struct {
+	const char *line;
+	int refused;
+	const char *what;
+} corrupt[] = {
+	{ GOOD, 0, "the good line" },
+	{ "{\"recordId\":\"g1\",\"modelInput\":{\"x\":[1}],\"modelOutput\":{\"content\":[]}}", 1,
+	  "brackets that do not match" },
+	{ "{\"recordId\":\"g1\",\"modelInput\":{\"x\":tru},\"modelOutput\":{\"content\":[]}}", 1,
+	  "a literal misspelt" },
+	{ "{\"recordId\":\"g1\",\"modelInput\":{\"x\" 1},\"modelOutput\":{\"content\":[]}}", 1,
+	  "a missing colon" },
+	{ "{\"recordId\":\"g1\",\"modelInput\":{\"x\":1 \"y\":2},\"modelOutput\":{\"content\":[]}}",
+	  1, "a missing comma" },
+	{ "{\"recordId\":\"g1\",\"modelInput\":{\"x\":1,},\"modelOutput\":{\"content\":[]}}", 1,
+	  "a trailing comma" },
+	{ "{\"recordId\":\"g1\",\"modelOutput\":{\"content\":[]}} x", 1, "bytes after the end" },
+	{ "{\"recordId\":\"g1\",\"modelOutput\":{\"content\":[]}}{\"recordId\":\"g2\"}", 1,
+	  "two lines spliced" },
+	{ "{\"recordId\":\"g1\",\"recordId\":\"g2\",\"modelOutput\":{\"content\":[]}}", 1,
+	  "recordId twice" },
+	{ "{\"recordId\":\"g\xff\",\"modelOutput\":{\"content\":[]}}", 1, "recordId not UTF-8" },
+	{ "{\"recordId\":\"g1\",\"modelOutput\":{\"content\":[{\"type\":\"text\",\"text\":"
+	  "\"a\xc3\"}]}}", 1, "output text not UTF-8" },
+	{ "{\"recordId\":\"g1\",\"modelOutput\":{\"content\":[{\"type\":\"text\",\"text\":"
+	  "\"a\\q\"}]}}", 1, "output text with a bad escape" },
+	{ "{\"recordId\":\"g1\",\"modelOutput\":{\"content\":[{\"type\":\"text\",\"text\":"
+	  "\"a\tb\"}]}}", 1, "output text with a raw tab" },
+	{ "{\"recordId\":\"g1\",\"modelOutput\":{\"content\":[{\"type\":\"text\",\"text\":"
+	  "\"\\ud800\"}]}}", 1, "output text with a lone surrogate" },
+	{ "{\"recordId\":\"g1\",\"modelOutput\":{\"content\":[],\"stop_reason\":\"\x01\"}}", 1,
+	  "stop reason with a control character" },
+	{ "{\"recordId\":\"g1\",\"error\":{\"errorCode\":4x0,\"errorMessage\":\"m\"}}", 1,
+	  "an error code that is no number" },
+	/* what is not copied is walked for structure only: accepted, documented */
+	{ "{\"recordId\":\"g1\",\"modelInput\":{\"t\":\"\xff\\q\x01\",\"n\":01},\"modelOutput\":"
+	  "{\"content\":[{\"type\":\"image\",\"text\":\"\xfe\"}],\"id\":\"\xfe\"}}", 0,
+	  "bytes inside strings and numbers that are not copied" },
+	{ "{\"recordId\":\"g1\",\"modelOutput\":{\"content\":[]},\"modelInput\":{}}", 0,
+	  "recordId first, modelInput last" },
+	{ "{\"modelOutput\":{\"content\":[]},\"recordId\":\"g1\"}", 0, "recordId last" },
+};
+
+static void
+test_corrupt(void)
+{
+	struct bb_buf deep = BB_BUF_INIT;
+	size_t i, k, len = strlen(GOOD);
+	int bad = 0;
+
+	for (i = 0; i < sizeof(corrupt) / sizeof(corrupt[0]); i++) {
+		struct bb_join_index x;
+		struct bb_error err = BB_ERROR_INIT;
+		int rc;
+
+		bb_join_index_init(&x, BB_FAMILY_ANTHROPIC, 0);
+		rc = bb_join_index_add(&x, corrupt[i].line, strlen(corrupt[i].line), &err);
+		if (corrupt[i].refused)
+			ok(rc == -1 && err.kind == BB_ERR_INPUT && x.n == 0 && x.arena.len == 0,
+			    "corrupt: %s: refused (%s)", corrupt[i].what, err.msg);
+		else
+			ok(rc == 0 && x.n == 1, "corrupt: %s: accepted (%s)", corrupt[i].what,
+			    err.msg);
+		bb_join_index_release(&x);
+	}
+
+	/* every cut of a good line (a line truncated anywhere) is refused */
+	for (k = 0; k < len; k++) {
+		struct bb_join_index x;
+
+		bb_join_index_init(&x, BB_FAMILY_ANTHROPIC, 0);
+		if (bb_join_index_add(&x, GOOD, k, NULL) != -1 || x.n != 0)
+			bad++;
+		bb_join_index_release(&x);
+	}
+	is_intf(bad, 0, "corrupt: all %zu cuts of a line refused", len);
+
+	/* nesting: 256 levels in modelInput are walked, 300 are refused */
+	for (k = 0; k < 2; k++) {
+		struct bb_join_index x;
+		size_t d, depth = k ? 300 : 254;
+
+		bb_buf_reset(&deep);
+		bb_buf_adds(&deep, "{\"recordId\":\"d\",\"modelInput\":");
+		for (d = 0; d < depth; d++)
+			bb_buf_addc(&deep, '[');
+		for (d = 0; d < depth; d++)
+			bb_buf_addc(&deep, ']');
+		bb_buf_adds(&deep, ",\"modelOutput\":{\"content\":[]}}");
+		bb_join_index_init(&x, BB_FAMILY_ANTHROPIC, 0);
+		is_intf(bb_join_index_add(&x, deep.data, deep.len, NULL), k ? -1 : 0,
+		    "corrupt: %zu levels of nesting", depth + 1);
+		bb_join_index_release(&x);
+	}
+	bb_buf_release(&deep);
+}
+
 /* ---- duplicates, growth ---- */
 
 static void
@@ -470,6 +575,7 @@ main(void)
 {
 	test_examples();
 	test_cases();
+	test_corrupt();
 	test_index();
 	test_random();
 	test_manifest();

@@ -210,6 +210,65 @@ test_jsonl(void)
 	bb_buf_release(&src);
 }
 
+/* bb_rows_peek_id: the ids of the rows ahead, known only when generated */
+static void
+test_peek(void)
+{
+	const char *text = "{\"a\":1}\n{bad\n\n{\"a\":3,\"id\":\"x\"}\n{\"a\":4}\n";
+	char *p = write_file("peek.jsonl", text);
+	struct bb_buf src = BB_BUF_INIT, want = BB_BUF_INIT;
+	struct bb_rows_source s;
+	struct bb_rows *r;
+	struct bb_rows_row row;
+	char id1[BB_ROWS_PEEK_MAX], id2[BB_ROWS_PEEK_MAX];
+	size_t n1, n2, k = 0;
+	int bad = 0, n;
+
+	bb_buf_addf(&src, "{\"path\":\"%s\",\"offset\":0,\"bytes\":%zu,\"rows\":4,"
+	    "\"first_row\":99999,\"format\":\"jsonl\"}", p, strlen(text));
+	if (!ok(bb_rows_source_parse(src.data, src.len, &s, NULL) == 0 &&
+	    (r = bb_rows_open(&s, 0, NULL)) != NULL, "peek: region opened"))
+		goto out;
+	ok(bb_rows_peek_id(r, 0, id1) == 0, "peek: 0 rows ahead is not a row");
+	for (;;) {
+		n1 = bb_rows_peek_id(r, 1, id1);
+		n2 = bb_rows_peek_id(r, 2, id2);
+		if ((n = bb_rows_next(r, &row, NULL)) <= 0)
+			break;
+		bb_buf_reset(&want);
+		bb_buf_addf(&want, "r%010zu", 99999 + k);
+		if (n1 != want.len || memcmp(id1, want.data, n1) != 0 ||
+		    (!row.bad && (row.idlen != n1 || memcmp(row.id, id1, n1) != 0)))
+			bad++;
+		bb_buf_reset(&want);
+		bb_buf_addf(&want, "r%010zu", 99999 + k + 1);
+		if (k + 1 < 4 ? (n2 != want.len || memcmp(id2, want.data, n2) != 0) : n2 != 0)
+			bad++;
+		k++;
+	}
+	is_int(bad, 0, "peek: the next and the one after, rejected rows counted");
+	ok(n == 0 && k == 4 && n1 == 0, "peek: nothing after the last row");
+	is_str(row.id ? row.id : "(none)", "(none)", "peek: the end");
+	bb_rows_free(r);
+	bb_rows_source_release(&s);
+
+	bb_buf_reset(&src);
+	bb_buf_addf(&src, "{\"path\":\"%s\",\"offset\":0,\"bytes\":%zu,\"rows\":4,"
+	    "\"format\":\"jsonl\",\"id_field\":\"id\"}", p, strlen(text));
+	if (bb_rows_source_parse(src.data, src.len, &s, NULL) == 0 &&
+	    (r = bb_rows_open(&s, 0, NULL)) != NULL) {
+		ok(bb_rows_peek_id(r, 1, id1) == 0, "peek: unknown with an id field");
+		bb_rows_free(r);
+		bb_rows_source_release(&s);
+	} else {
+		ok(0, "peek: region with an id field opened");
+	}
+out:
+	unlink(p);
+	bb_buf_release(&src);
+	bb_buf_release(&want);
+}
+
 static void
 test_csv(void)
 {
@@ -283,6 +342,7 @@ main(void)
 	test_source();
 	test_ids();
 	test_jsonl();
+	test_peek();
 	test_csv();
 	test_sidecar();
 	unlink(write_file("rows.csv", ""));
