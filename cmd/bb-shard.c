@@ -12,13 +12,14 @@
  * ends with a remainder below --min-records, the held shard and the
  * remainder are re-split from their files.
  *
- * The parser fills buffers of records; an I/O thread behind it writes
- * them to the shard files, hashing them on the way, and finishes each
- * final shard (digest, sidecar, sync, rename, shard line), so parsing and
- * I/O use two CPUs. A pool of 8 buffers bounds the queued bytes, and at
- * most one shard waits to be finished: at most three record tables exist
- * whatever the input size. A rebalance waits for the I/O thread, then
- * re-hashes the two shards it rewrites.
+ * The parser fills buffers of records; a writer thread behind it writes
+ * them to the shard files, hashing them on the way, and a sync thread
+ * finishes each final shard (sidecar, sync, rename, shard line), so
+ * parsing and I/O use two CPUs and a slow sync stalls neither. A pool of 8
+ * buffers bounds the queued bytes, and at most two shards are between
+ * final and published: at most four record tables exist whatever the
+ * input size. A rebalance waits for the writer, then re-hashes the two
+ * shards it rewrites.
  *
  * Durability: a shard line is a resume point, so the shard it names must
  * be on disk before the line is printed: the file is fdatasync()ed, then
@@ -26,11 +27,11 @@
  * file, never a half shard under the final name). To keep that cheap, the
  * writeback of every 256 KiB is started (sync_file_range, Linux) as soon
  * as it is written, so the final fdatasync() has little left to wait for,
- * and it waits in the I/O thread, not in the parsing loop. --no-sync skips
+ * and it waits in the sync thread, not in the parsing loop. --no-sync skips
  * all of this for scratch directories (tmpfs, throwaway runs).
  *
  * Sidecars (input from a pipe): the rows are spooled to an unlinked file
- * and gzipped at level 1 by the I/O thread (the default level 6 was five
+ * and gzipped at level 1 by the sync thread (the default level 6 was five
  * times slower for a sidecar only 20% smaller); --sidecar-level 0 stores.
  */
 #include "config.h"
@@ -100,10 +101,10 @@ struct shard {
 	unsigned index;
 	char *tmp;             /* temporary path, NULL in a dry run */
 	int fd;
-	char *wb;              /* records not yet handed to the I/O thread */
+	char *wb;              /* records not yet handed to the writer */
 	size_t wlen;
-	struct bb_sha256 sha;  /* of the bytes written (I/O thread) */
-	uint64_t written;      /* bytes written, writeback started (I/O thread) */
+	struct bb_sha256 sha;  /* of the bytes written (writer thread) */
+	uint64_t written;      /* bytes written, writeback started (writer) */
 	uint64_t bytes;
 	struct rec *recs;
 	size_t nrec, cap;
@@ -354,7 +355,7 @@ shard_new(void)
 	return s;
 }
 
-/* Hand the buffered records to the I/O thread. */
+/* Hand the buffered records to the writer thread. */
 static void
 shard_flush(struct shard *s)
 {
@@ -515,15 +516,17 @@ emit_source(struct bb_json_append *a, struct shard *s)
 	bb_buf_release(&src);
 }
 
-/* ---- the I/O thread ---- */
+/* ---- the writer and sync threads ---- */
 
 /*
- * One thread behind the parser does the shard I/O, in order: it writes
- * the buffers of records (hashing them on the way and starting their
- * writeback) and finishes final shards (digest, sidecar, sync, rename,
- * line). The parser only fills buffers: a small pool of them bounds the
- * memory, and at most one shard waits to be finished (three record tables
- * in all, whatever the input size).
+ * Two threads behind the parser. The writer writes the buffers of
+ * records in order, hashing them on the way and starting their writeback;
+ * at a final shard it takes the digest and passes the shard on. The sync
+ * thread writes the sidecar, waits for the disk and prints the line, so a
+ * slow sync (a journal commit behind other processes' data) stalls neither
+ * writing nor parsing. The parser only fills buffers: a pool of them
+ * bounds the queued bytes, and at most MAX_FINISHING shards are between
+ * final and published (four record tables in all, whatever the input).
  */
 #define NBUF 8
 #define QLEN 16
@@ -538,15 +541,19 @@ struct task {
 	int own;
 };
 
+#define MAX_FINISHING 2
+
 static struct {
-	pthread_t tid;
+	pthread_t tid, sync_tid;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int started, quit;
+	int started, quit, sync_quit;
 	struct task q[QLEN];
 	size_t qhead, qn;
-	int busy;              /* running a task */
-	int finishing;         /* T_FINISH queued or running */
+	int busy;              /* the writer runs a task */
+	int finishing;         /* shards handed over, not yet published */
+	struct shard *sq[MAX_FINISHING];   /* hashed, for the sync thread */
+	size_t sqhead, sqn;
 	char *pool[NBUF];      /* free buffers */
 	size_t npool, nalloc;
 	int failed;
@@ -555,7 +562,7 @@ static struct {
 	int dirfd;
 } fin = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .dirfd = -1 };
 
-/* Record the I/O thread's first failure; the main thread reports it. -1. */
+/* Record the first failure of a thread; the main thread reports it. -1. */
 static int
 fin_fail(const char *f, ...)
 {
@@ -726,19 +733,25 @@ shard_line(struct shard *s, const char *final, const char *hex, struct bb_buf *l
 		bb_die(BB_EXIT_USAGE, "out of memory");
 }
 
-/* Write a final shard's sidecar and make both durable. 0 or -1. */
+/* The digest of a final shard, all of it written (writer thread). */
+static int
+shard_digest(struct shard *s)
+{
+	unsigned char dig[BB_SHA256_LEN];
+
+	if (bb_sha256_final(&s->sha, dig))
+		return fin_fail("SHA-256 failed");
+	bb_hex_encode(dig, sizeof(dig), s->hex);
+	return 0;
+}
+
+/* Write a final (hashed) shard's sidecar and make both durable. 0 or -1. */
 static int
 shard_prepare(struct shard *s)
 {
-	unsigned char dig[BB_SHA256_LEN];
 	char *buf = NULL;
 	int rc = -1;
 
-	if (bb_sha256_final(&s->sha, dig)) {
-		fin_fail("SHA-256 failed");
-		goto out;
-	}
-	bb_hex_encode(dig, sizeof(dig), s->hex);
 	if (sidecar_mode || (s->multi_file && source_path)) {
 		buf = bb_xmalloc(WBUF_SIZE);
 		if (write_sidecar(s, buf))
@@ -794,7 +807,7 @@ out:
 	shard_free(s, 1);
 }
 
-/* Both steps (in the I/O thread, or in the main one for a dry run). */
+/* Both steps (in the sync thread, or in the main one for a dry run). */
 static void
 shard_finish(struct shard *s)
 {
@@ -802,6 +815,36 @@ shard_finish(struct shard *s)
 		shard_publish(s);
 	else
 		shard_free(s, 1);
+}
+
+static void *
+sync_main(void *arg)
+{
+	struct shard *s;
+	int failed;
+
+	(void)arg;
+	pthread_mutex_lock(&fin.mu);
+	for (;;) {
+		while (fin.sqn == 0 && !fin.sync_quit)
+			pthread_cond_wait(&fin.cv, &fin.mu);
+		if (fin.sqn == 0)
+			break;
+		s = fin.sq[fin.sqhead];
+		fin.sqhead = (fin.sqhead + 1) % MAX_FINISHING;
+		fin.sqn--;
+		failed = fin.failed;
+		pthread_mutex_unlock(&fin.mu);
+		if (failed)
+			shard_free(s, 1);   /* after a failure nothing more is printed */
+		else
+			shard_finish(s);
+		pthread_mutex_lock(&fin.mu);
+		fin.finishing--;
+		pthread_cond_broadcast(&fin.cv);
+	}
+	pthread_mutex_unlock(&fin.mu);
+	return NULL;
 }
 
 static void *
@@ -824,20 +867,21 @@ fin_main(void *arg)
 		failed = fin.failed;
 		pthread_cond_broadcast(&fin.cv);
 		pthread_mutex_unlock(&fin.mu);
-		/* after a failure nothing more is written or printed */
+		/* after a failure nothing more is written */
 		if (t.kind == T_WRITE && !failed)
 			task_write(t.s, t.buf, t.len);
 		else if (t.kind == T_FINISH && !failed)
-			shard_finish(t.s);
-		else if (t.kind == T_FINISH)
-			shard_free(t.s, 1);
+			(void)shard_digest(t.s);   /* a failure is seen by all */
 		if (t.kind == T_WRITE && t.own)
 			free(t.buf);
 		pthread_mutex_lock(&fin.mu);
 		if (t.kind == T_WRITE && !t.own)
 			fin.pool[fin.npool++] = t.buf;
-		if (t.kind == T_FINISH)
-			fin.finishing--;
+		if (t.kind == T_FINISH) {
+			/* room is certain: main hands at most MAX_FINISHING */
+			fin.sq[(fin.sqhead + fin.sqn) % MAX_FINISHING] = t.s;
+			fin.sqn++;
+		}
 		fin.busy = 0;
 		pthread_cond_broadcast(&fin.cv);
 	}
@@ -866,7 +910,8 @@ fin_start(void)
 		return;
 	if (!opt_no_sync && (fin.dirfd = open(out_dir_abs, O_RDONLY | O_CLOEXEC)) < 0)
 		bb_die(BB_EXIT_USAGE, "cannot open '%s': %s", out_dir_abs, strerror(errno));
-	if ((e = pthread_create(&fin.tid, NULL, fin_main, NULL)) != 0)
+	if ((e = pthread_create(&fin.tid, NULL, fin_main, NULL)) != 0 ||
+	    (e = pthread_create(&fin.sync_tid, NULL, sync_main, NULL)) != 0)
 		bb_die(BB_EXIT_USAGE, "cannot start a thread: %s", strerror(e));
 	fin.started = 1;
 }
@@ -876,7 +921,7 @@ fin_push(struct task t)
 {
 	fin_start();
 	pthread_mutex_lock(&fin.mu);
-	while (fin.qn == QLEN || (t.kind == T_FINISH && fin.finishing > 0))
+	while (fin.qn == QLEN || (t.kind == T_FINISH && fin.finishing >= MAX_FINISHING))
 		pthread_cond_wait(&fin.cv, &fin.mu);
 	fin.q[(fin.qhead + fin.qn) % QLEN] = t;
 	fin.qn++;
@@ -926,7 +971,7 @@ fin_buf_put(char *b)
 	pthread_mutex_unlock(&fin.mu);
 }
 
-/* Wait until the I/O thread has done everything handed to it. */
+/* Wait until the writer has written everything handed to it. */
 static void
 fin_drain(void)
 {
@@ -947,7 +992,7 @@ shard_close_buffers(struct shard *s)
 	bb_buf_release(&s->sbuf);
 }
 
-/* The shard is complete and final: the I/O thread finishes it. */
+/* The shard is complete and final: the threads finish it. */
 static void
 shard_emit(struct shard *s)
 {
@@ -961,7 +1006,7 @@ shard_emit(struct shard *s)
 		fin_push(t);
 }
 
-/* Finish everything handed over and stop the I/O thread. */
+/* Finish everything handed over and stop the threads. */
 static void
 fin_join(void)
 {
@@ -969,13 +1014,19 @@ fin_join(void)
 		fin_check();
 		return;
 	}
+	/* the writer first: it passes the last shards to the sync thread */
 	pthread_mutex_lock(&fin.mu);
 	fin.quit = 1;
 	pthread_cond_broadcast(&fin.cv);
 	pthread_mutex_unlock(&fin.mu);
 	pthread_join(fin.tid, NULL);
+	pthread_mutex_lock(&fin.mu);
+	fin.sync_quit = 1;
+	pthread_cond_broadcast(&fin.cv);
+	pthread_mutex_unlock(&fin.mu);
+	pthread_join(fin.sync_tid, NULL);
 	fin.started = 0;
-	fin.quit = 0;
+	fin.quit = fin.sync_quit = 0;
 	while (fin.npool > 0)
 		free(fin.pool[--fin.npool]);
 	fin.nalloc = 0;
@@ -1689,7 +1740,7 @@ format_of(const char *path)
 	return FMT_JSONL;
 }
 
-/* Once per input; written only when it changes (the I/O thread reads it). */
+/* Once per input; written only when it changes (the sync thread reads it). */
 static void
 set_sidecar_mode(void)
 {
