@@ -5,7 +5,8 @@
 #       bb-shard INPUT | tee W/shards.jsonl | bb-upload | tee W/uploaded.jsonl
 #       | bb-submit | tee W/jobs.jsonl | bb-wait | tee W/done.jsonl
 #       | bb-join --failed W/failed.jsonl > W/results.jsonl
-#       objects under s3://bkt/PREFIX/in/, outputs under s3://bkt/PREFIX/out/.
+#       objects under s3://bkt/PREFIX/in/, outputs under s3://bkt/PREFIX/out/,
+#       job names PREFIX-...
 #       Each tool's pid goes to W/pid.STAGE, its exit status to W/rc.STAGE,
 #       its stderr to W/err.STAGE (STAGE: shard upload submit wait join).
 #       Extra options: $SHARD_OPTS, $UPLOAD_OPTS, $SUBMIT_OPTS, $WAIT_OPTS,
@@ -14,7 +15,8 @@
 #   pipeline_rc W STAGE...  0 when each STAGE exited 0 (else prints why)
 #   no_crash W              no stage died of a signal or printed a
 #                           sanitizer report
-#   emu_jobs FILE           "arn status input-uri" of every job of bb-emu
+#   emu_jobs FILE [NAME]    "arn status input-uri" of every job of bb-emu
+#                           (whose name contains NAME)
 #   check ARGS              tests/fixtures/pipeline_check.py ARGS
 MODEL=anthropic.claude-3-haiku-20240307-v1:0
 ROLE=arn:aws:iam::123456789012:role/BatchRole
@@ -60,7 +62,7 @@ run_pipeline() {
 	stage upload bb-upload -q -t "s3://bkt/$3/in/" $UPLOAD_OPTS |
 	tee "$W/uploaded.jsonl" |
 	$GATE |
-	stage submit bb-submit -q -r "$ROLE" -o "s3://bkt/$3/out/" $SUBMIT_OPTS |
+	stage submit bb-submit -q -r "$ROLE" -o "s3://bkt/$3/out/" -p "$3" $SUBMIT_OPTS |
 	tee "$W/jobs.jsonl" |
 	stage wait bb-wait -q --interval 0.05s --max-rate 200 $WAIT_OPTS |
 	tee "$W/done.jsonl" |
@@ -107,7 +109,7 @@ no_crash() {
 }
 
 emu_jobs() {
-	"$AWS_TOOL" list-jobs >"$1.arns" || return 1
+	"$AWS_TOOL" list-jobs "" "${2:-}" >"$1.arns" || return 1
 	: >"$1"
 	while read -r _arn _st; do
 		_in=$("$AWS_TOOL" get-job "$_arn" | cut -d' ' -f4) || return 1
