@@ -696,7 +696,7 @@ struct linefeed {
 static void
 add_output_line(const char *name, uint64_t lineno, const char *p, size_t n)
 {
-	struct bb_error err = BB_ERROR_INIT;
+	struct bb_error err;   /* set by bb_join_index_add on failure */
 	int r;
 
 	if (n == 0)
@@ -1255,9 +1255,9 @@ join_shard(const struct job *j)
 			size_t nl;
 
 			/* the lookups ahead on their way from memory */
-			if ((nl = bb_rows_peek_id(rows, 2, next)) > 0)
+			if ((nl = bb_rows_peek_id(rows, 4, next)) > 0)
 				bb_join_index_prefetch(&idx, next, nl, 0);
-			if ((nl = bb_rows_peek_id(rows, 1, next)) > 0)
+			if ((nl = bb_rows_peek_id(rows, 2, next)) > 0)
 				bb_join_index_prefetch(&idx, next, nl, 1);
 			e = bb_join_index_find(&idx, row.id, row.idlen);
 		}

@@ -781,7 +781,9 @@ bb_join_index_prefetch(const struct bb_join_index *x, const char *id, size_t len
 	}
 	for (; *t != 0; j = (j + 1) & (x->tcap - 1), t = &x->table[j]) {
 		if ((*t & TAG_MASK) == (h & TAG_MASK)) {
+			/* the header and the id after it */
 			__builtin_prefetch(x->arena.data + slot_off(*t));
+			__builtin_prefetch(x->arena.data + slot_off(*t) + 64);
 			return;
 		}
 	}
@@ -813,6 +815,7 @@ struct line {
 	size_t out_off, out_len;    /* the output, in the arena */
 	long long in_tok, out_tok;
 	const char *bad;            /* why the modelOutput cannot be read */
+	size_t id_off;              /* the raw recordId in the arena, or 0 */
 };
 
 /*
@@ -881,10 +884,19 @@ line_walk(struct bb_join_index *x, const char *line, size_t len, struct line *l,
 			sp->p = v;
 			sp->n = (size_t)(p - v);
 		}
-		if (sp == &l->id && x->tcap != 0 && is_str(l->id)) {
+		if (sp == &l->id && is_str(l->id) && l->mo.p == NULL) {
 			/* its table slot on the way while the rest is walked */
-			__builtin_prefetch(&x->table[hash_id(v + 1, (size_t)(p - v) - 2) &
-			    (x->tcap - 1)]);
+			if (x->tcap != 0)
+				__builtin_prefetch(&x->table[hash_id(v + 1, l->id.n - 2) &
+				    (x->tcap - 1)]);
+			/* its raw bytes right after the entry's header, where a
+			 * lookup finds them in the header's cache lines (used when
+			 * they are the decoded id: no escapes) */
+			l->id_off = x->arena.len;
+			if (bb_buf_add(&x->arena, v + 1, l->id.n - 2)) {
+				errno = ENOMEM;
+				return bb_error_errno(err, "indexing outputs");
+			}
 		}
 		p = skip_ws(p, e);
 		if (p < e && *p == ',') {
@@ -1010,7 +1022,13 @@ bb_join_index_add(struct bb_join_index *x, const char *line, size_t len, struct 
 	}
 	if ((x->flags & BB_JOIN_KEEP_RAW) && l.mo.p != NULL)
 		r |= put(a, rec, l.mo.p, l.mo.n, &ne.raw);
-	r |= put(a, rec, id->data, id->len, &ne.id);
+	if (l.id_off != 0 && l.id.n - 2 == id->len) {
+		/* no escapes: the raw bytes are the id */
+		ne.id.off = (uint32_t)(l.id_off - rec);
+		ne.id.len = (uint32_t)id->len;
+	} else {
+		r |= put(a, rec, id->data, id->len, &ne.id);
+	}
 	if (r)
 		goto nomem;
 	if (old != NULL) {

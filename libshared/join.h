@@ -116,8 +116,9 @@ struct bb_join_entry *bb_join_index_find(struct bb_join_index *x, const char *id
 /*
  * A hint, for a caller about to look up ids in a known order (it changes
  * nothing): entry 0 fetches the table slot of id into the cache (call it
- * two lookups ahead), entry 1 the entry that slot points to (one lookup
- * ahead, when the slot is likely there already).
+ * a few lookups ahead: bb-join uses 4), entry 1 the entry that slot
+ * points to and its id (fewer lookups ahead, when the slot is likely
+ * there already: bb-join uses 2).
  */
 void bb_join_index_prefetch(const struct bb_join_index *x, const char *id, size_t len,
     int entry);
