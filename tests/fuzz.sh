@@ -8,6 +8,11 @@
 # Skips when clang or its libFuzzer runtime is missing.
 . "$top_srcdir/tests/lib.sh"
 
+# The harnesses carry their own ASan/UBSan; the sanitizer build of the
+# project would only run the same fuzzing twice.
+test "${BB_ASAN_BUILD:-no}" = yes &&
+	test_skip_all "fuzzing runs once, in the plain build (the harnesses have their own sanitizers)"
+
 fuzz="$top_srcdir/scripts/fuzz"
 why=$("$fuzz" --check) || test_skip_all "cannot build fuzzers: $why"
 
