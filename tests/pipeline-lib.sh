@@ -112,7 +112,7 @@ emu_jobs() {
 	"$AWS_TOOL" list-jobs "" "${2:-}" >"$1.arns" || return 1
 	: >"$1"
 	while read -r _arn _st; do
-		_in=$("$AWS_TOOL" get-job "$_arn" | cut -d' ' -f4) || return 1
-		echo "$_arn $_st $_in" >>"$1"
+		_in=$("$AWS_TOOL" get-job "$_arn") || return 1
+		echo "$_arn $_st $(echo "$_in" | cut -d' ' -f4)" >>"$1"
 	done <"$1.arns"
 }
