@@ -13,7 +13,9 @@
  * about the size of the outputs themselves, not of the output files.
  *
  * Extraction works on the raw bytes of the line (no tree per line), in
- * one walk of the line and one of its modelOutput. JSON string literals
+ * one walk of the line that reads the modelOutput as it passes (only the
+ * few members a family reads, such as the content blocks and the usage,
+ * are walked a second time). JSON string literals
  * are copied as they are (escapes kept), so text needs no decoding and
  * re-encoding. The result is the same as bb_family_extract() on the
  * parsed modelOutput (the unit test checks both on the same lines).
@@ -24,11 +26,14 @@
  * bytes after the end, nesting at most 256 - and, in full (RFC 8259,
  * UTF-8), every value that goes into a result row: the recordId, the
  * text literals and the stop reason, the embedding, the error object and,
- * with BB_JOIN_KEEP_RAW, the whole modelOutput. What is not copied (the
- * echoed modelInput, the other members of modelOutput) is walked for
- * structure only: a flipped byte inside one of its strings or numbers is
- * not noticed, and cannot change a result. A truncated or spliced line
- * always breaks the structure and is refused.
+ * with BB_JOIN_KEEP_RAW, the whole modelOutput; a copied value that is
+ * not valid refuses the whole line (its column in the message). What is
+ * not copied (the echoed modelInput, the other members of modelOutput) is
+ * walked for structure only: a changed byte inside one of its strings or
+ * numbers is not noticed unless it breaks the structure, and cannot
+ * change a result. A truncated or spliced line always breaks the
+ * structure and is refused. Validating the echoed modelInput too would
+ * cost about a third more time for no change in any result.
  *
  * Memory: each entry is one record in the index's arena - a fixed header
  * (struct bb_join_entry) followed by the bytes its references point to -
