@@ -46,7 +46,7 @@ usage(void)
 {
 	printf("usage: bb-upload -t s3://BUCKET/PREFIX/ [-k NAME] [-j N] [--part-size SIZE]\n"
 	    "                 [--multipart-threshold SIZE] [--checksum-algorithm sha256]\n"
-	    "                 [--force] [--no-resume] [--content-type TYPE]\n"
+	    "                 [--content-md5] [--force] [--no-resume] [--content-type TYPE]\n"
 	    "                 [--storage-class CLASS] [--sse aws:kms|AES256]\n"
 	    "                 [--sse-kms-key-id ID] [--acl ACL] [--tag KEY=VALUE]...\n"
 	    "                 [--region REGION] [--profile NAME] [--endpoint-url URL]\n"
@@ -64,7 +64,8 @@ usage(void)
 	    "  -j, --jobs N                   transfers at once (default 8)\n"
 	    "      --part-size SIZE           multipart part size (default 16MiB)\n"
 	    "      --multipart-threshold SIZE multipart from this size on (default 64MiB)\n"
-	    "      --checksum-algorithm ALG   also send x-amz-checksum-sha256 (sha256)\n"
+	    "      --checksum-algorithm ALG   x-amz-checksum-sha256 (sha256, the default)\n"
+	    "      --content-md5              also send Content-MD5 (slower)\n"
 	    "      --force                    upload even when an identical object exists\n"
 	    "      --no-resume                never resume an interrupted multipart upload\n"
 	    "      --content-type TYPE        default application/octet-stream\n"
@@ -434,7 +435,7 @@ out:
 enum {
 	O_PART_SIZE = 256, O_THRESHOLD, O_CHECKSUM, O_FORCE, O_NO_RESUME, O_CONTENT_TYPE,
 	O_STORAGE_CLASS, O_SSE, O_SSE_KMS, O_ACL, O_TAG, O_REGION, O_PROFILE, O_ENDPOINT,
-	O_MAX_LINE, O_TRACE, O_PROGRESS, O_NO_PROGRESS,
+	O_MAX_LINE, O_TRACE, O_PROGRESS, O_NO_PROGRESS, O_CONTENT_MD5,
 };
 
 static const struct option longopts[] = {
@@ -444,6 +445,7 @@ static const struct option longopts[] = {
 	{ "part-size", required_argument, NULL, O_PART_SIZE },
 	{ "multipart-threshold", required_argument, NULL, O_THRESHOLD },
 	{ "checksum-algorithm", required_argument, NULL, O_CHECKSUM },
+	{ "content-md5", no_argument, NULL, O_CONTENT_MD5 },
 	{ "force", no_argument, NULL, O_FORCE },
 	{ "no-resume", no_argument, NULL, O_NO_RESUME },
 	{ "content-type", required_argument, NULL, O_CONTENT_TYPE },
@@ -526,8 +528,8 @@ main(int argc, char **argv)
 			if (strcasecmp(optarg, "sha256") != 0)
 				bb_usage_die("--checksum-algorithm: only sha256 is supported, not '%s'",
 				    optarg);
-			uo.flags |= BB_UPLOAD_SHA256;
-			break;
+			break;     /* always sent */
+		case O_CONTENT_MD5: uo.flags |= BB_UPLOAD_CONTENT_MD5; break;
 		case O_FORCE: uo.flags |= BB_UPLOAD_FORCE; break;
 		case O_NO_RESUME: uo.flags |= BB_UPLOAD_NO_RESUME; break;
 		case O_CONTENT_TYPE: uo.content_type = optarg; break;

@@ -630,7 +630,9 @@ check_put_response(struct bb_s3_xfer *x, int rc, const struct bb_error *http_err
 	copy_field(etag, etagcap, et);
 	sse = bb_http_headers_get(&x->resp.headers, "x-amz-server-side-encryption");
 	snprintf(want, sizeof(want), "\"%s\"", x->md5_hex);
-	if (strlen(et) == 34 && et[0] == '"' && strspn(et + 1, "0123456789abcdef") == 32 &&
+	/* (no MD5 computed, md5_hex "": the checksums were S3's check) */
+	if (x->md5_hex[0] && strlen(et) == 34 && et[0] == '"' &&
+	    strspn(et + 1, "0123456789abcdef") == 32 &&
 	    (sse == NULL || strncmp(sse, "aws:kms", 7) != 0) && strcmp(et, want) != 0)
 		return bb_error_set(err, BB_ERR_REMOTE,
 		    "%s: the ETag %s does not match the MD5 of the data sent (%s)",

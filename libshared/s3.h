@@ -134,7 +134,7 @@ struct bb_s3_xfer {
 	uint64_t off, len, pos;
 	int part_number;                 /* 0 for a PUT object */
 	unsigned flags;
-	char md5_hex[BB_MD5_HEX];
+	char md5_hex[BB_MD5_HEX];        /* "": none computed, ETag not compared */
 	char sha256_hex[BB_SHA256_HEX];
 	char checksum_sha256[BB_CHECKSUM_B64];
 };

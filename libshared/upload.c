@@ -32,7 +32,7 @@
 
 #define DEF_PART (16ULL << 20)
 #define DEF_THRESHOLD (64ULL << 20)
-#define HASH_BLOCK (1u << 20)
+#define HASH_BLOCK (128u << 10)
 
 /* ---- the hashing pool ---- */
 
@@ -40,9 +40,10 @@ struct hjob {
 	int fd;                        /* read with pread, or */
 	const unsigned char *mem;      /* hash memory */
 	uint64_t off, len;
-	uint64_t part_size;            /* multipart digest: parts of this size */
-	int multipart;
-	int want_sha;
+	uint64_t part_size;            /* the parts of the multipart forms */
+	int multipart;                 /* md5: the ETag form, MD5 of the part MD5s */
+	int composite;                 /* sha: S3's composite, SHA-256 of the part SHA-256s */
+	int want_md5, want_sha;
 	unsigned char md5[BB_MD5_LEN];
 	unsigned char sha[BB_SHA256_LEN];
 	int nparts;
@@ -61,12 +62,17 @@ struct hpool {
 	int running;                   /* jobs being hashed */
 };
 
+/*
+ * One pass over the bytes for the digests asked for. MD5 is the slow one
+ * (about a third of SHA-256's speed with SHA-NI): it is computed only when
+ * an ETag must be matched or Content-MD5 was asked for.
+ */
 static void
 run_job(struct hjob *j, unsigned char *buf)
 {
 	struct bb_md5 pm = { NULL }, cm = { NULL };
-	struct bb_sha256 sh = { NULL };
-	unsigned char d[BB_MD5_LEN];
+	struct bb_sha256 sh = { NULL }, cs = { NULL };
+	unsigned char d[BB_SHA256_LEN];
 	uint64_t done = 0, inpart = 0, psz;
 	const unsigned char *p;
 	size_t want;
@@ -74,9 +80,9 @@ run_job(struct hjob *j, unsigned char *buf)
 
 	j->rc = -1;
 	j->nparts = 0;
-	psz = j->part_size ? j->part_size : UINT64_MAX;
-	if (bb_md5_init(&pm) < 0 || bb_md5_init(&cm) < 0 ||
-	    (j->want_sha && bb_sha256_init(&sh) < 0)) {
+	psz = j->part_size && (j->multipart || j->composite) ? j->part_size : UINT64_MAX;
+	if ((j->want_md5 && (bb_md5_init(&pm) < 0 || bb_md5_init(&cm) < 0)) ||
+	    (j->want_sha && (bb_sha256_init(&sh) < 0 || bb_sha256_init(&cs) < 0))) {
 		j->errnum = ENOMEM;
 		goto out;
 	}
@@ -101,7 +107,7 @@ run_job(struct hjob *j, unsigned char *buf)
 			}
 			p = buf;
 		}
-		if (bb_md5_update(&pm, p, (size_t)r) < 0 ||
+		if ((j->want_md5 && bb_md5_update(&pm, p, (size_t)r) < 0) ||
 		    (j->want_sha && bb_sha256_update(&sh, p, (size_t)r) < 0)) {
 			j->errnum = ENOMEM;
 			goto out;
@@ -109,7 +115,10 @@ run_job(struct hjob *j, unsigned char *buf)
 		done += (uint64_t)r;
 		inpart += (uint64_t)r;
 		if (inpart == psz && done < j->len) {
-			if (bb_md5_final(&pm, d) < 0 || bb_md5_update(&cm, d, sizeof(d)) < 0) {
+			if ((j->want_md5 && j->multipart && (bb_md5_final(&pm, d) < 0 ||
+			    bb_md5_update(&cm, d, BB_MD5_LEN) < 0)) ||
+			    (j->want_sha && j->composite && (bb_sha256_final(&sh, d) < 0 ||
+			    bb_sha256_update(&cs, d, BB_SHA256_LEN) < 0))) {
 				j->errnum = ENOMEM;
 				goto out;
 			}
@@ -117,13 +126,16 @@ run_job(struct hjob *j, unsigned char *buf)
 			inpart = 0;
 		}
 	}
-	if (bb_md5_final(&pm, j->md5) < 0 || (j->want_sha && bb_sha256_final(&sh, j->sha) < 0)) {
+	if ((j->want_md5 && bb_md5_final(&pm, j->md5) < 0) ||
+	    (j->want_sha && bb_sha256_final(&sh, j->sha) < 0)) {
 		j->errnum = ENOMEM;
 		goto out;
 	}
 	j->nparts++;
-	if (j->multipart && (bb_md5_update(&cm, j->md5, BB_MD5_LEN) < 0 ||
-	    bb_md5_final(&cm, j->md5) < 0)) {
+	if ((j->want_md5 && j->multipart && (bb_md5_update(&cm, j->md5, BB_MD5_LEN) < 0 ||
+	    bb_md5_final(&cm, j->md5) < 0)) ||
+	    (j->want_sha && j->composite && (bb_sha256_update(&cs, j->sha, BB_SHA256_LEN) < 0 ||
+	    bb_sha256_final(&cs, j->sha) < 0))) {
 		j->errnum = ENOMEM;
 		goto out;
 	}
@@ -132,6 +144,7 @@ out:
 	bb_md5_release(&pm);
 	bb_md5_release(&cm);
 	bb_sha256_release(&sh);
+	bb_sha256_release(&cs);
 }
 
 static void *
@@ -286,12 +299,14 @@ struct part {
 	unsigned char *buf;            /* stream data (owned) */
 	uint64_t cap;
 	struct hjob job;
-	char md5_hex[BB_MD5_HEX];
+	char md5_hex[BB_MD5_HEX];      /* "" when no MD5 was computed */
 	char sha256_hex[BB_SHA256_HEX];
 	char ck[BB_CHECKSUM_B64];
 	char old_etag[128];            /* from ListParts (resume) */
+	char old_ck[BB_CHECKSUM_B64];  /* its ChecksumSHA256, or "" */
 	struct bb_s3_part res;
 	int tries;
+	int unsigned_payload;          /* sent as UNSIGNED-PAYLOAD */
 	int finished, xrc;             /* set by the done callback */
 	struct bb_error xerr;
 	struct bb_s3_xfer x;
@@ -315,6 +330,7 @@ struct file {
 	int inflight;                  /* hash jobs and transfers */
 	char *upload_id;
 	int upload_ours;               /* abort it on failure or cancel */
+	int no_ck;                     /* resumed upload made without checksums */
 	int reused;
 	uint64_t sent;
 	int eof;                       /* stream */
@@ -348,6 +364,7 @@ struct bb_upload {
 	int backlog;                   /* work waits for a transfer slot */
 	int streaming;                 /* a stream is being read */
 	int kms;                       /* SSE-KMS: ETags are not MD5s */
+	int sign_payload;              /* checksums not echoed: sign payloads */
 	struct bb_upload_progress prog;
 };
 
@@ -390,6 +407,7 @@ bb_upload_local_etag(int fd, uint64_t len, uint64_t part_size, int multipart, ch
 	j.len = len;
 	j.part_size = part_size;
 	j.multipart = multipart;
+	j.want_md5 = 1;
 	j.want_sha = sha256_b64 != NULL;
 	buf = malloc(HASH_BLOCK);
 	if (buf == NULL)
@@ -406,6 +424,37 @@ bb_upload_local_etag(int fd, uint64_t len, uint64_t part_size, int multipart, ch
 	etag_of(j.md5, j.nparts, multipart, out);
 	if (sha256_b64)
 		bb_base64_encode(j.sha, sizeof(j.sha), sha256_b64);
+	return 0;
+}
+
+int
+bb_upload_local_checksum(int fd, uint64_t len, uint64_t part_size, char *out,
+    struct bb_error *err)
+{
+	struct hjob j;
+	unsigned char *buf;
+
+	memset(&j, 0, sizeof(j));
+	j.fd = fd;
+	j.len = len;
+	j.part_size = part_size;
+	j.composite = part_size > 0;
+	j.want_sha = 1;
+	buf = malloc(HASH_BLOCK);
+	if (buf == NULL)
+		return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+	run_job(&j, buf);
+	free(buf);
+	if (j.rc < 0) {
+		if (j.short_read)
+			return bb_error_set(err, BB_ERR_INPUT, "the data is shorter than %" PRIu64
+			    " bytes", len);
+		errno = j.errnum;
+		return bb_error_errno(err, "cannot read");
+	}
+	bb_base64_encode(j.sha, sizeof(j.sha), out);
+	if (j.composite)
+		snprintf(out + strlen(out), 8, "-%d", j.nparts);
 	return 0;
 }
 
@@ -601,7 +650,7 @@ start_part(struct bb_upload *u, struct part *p, struct bb_error *err)
 	if (ep == NULL)
 		return -1;
 	bb_s3_xfer_release(x);
-	x->flags = BB_S3_CONTENT_MD5 | ((u->o.flags & BB_UPLOAD_SHA256) ? BB_S3_CHECKSUM_SHA256 : 0);
+	x->flags = (f->no_ck ? 0 : BB_S3_CHECKSUM_SHA256) | (p->md5_hex[0] ? BB_S3_CONTENT_MD5 : 0);
 	x->part_number = p->number;
 	x->off = p->off;
 	x->len = p->len;
@@ -628,13 +677,15 @@ start_part(struct bb_upload *u, struct part *p, struct bb_error *err)
 	if (bb_s3_object_url(ep, f->bucket, f->key, p->number > 0 ? q.data : NULL, &x->url) < 0)
 		goto nomem;
 	snprintf(num, sizeof(num), "%" PRIu64, p->len);
-	bb_hex_decode(p->md5_hex, 32, m, sizeof(m));
-	bb_base64_encode(m, sizeof(m), b64);
 	if (add_header(&x->req.headers, "Content-Length", num, err) < 0 ||
-	    add_header(&x->req.headers, "Content-MD5", b64, err) < 0 ||
-	    ((x->flags & BB_S3_CHECKSUM_SHA256) &&
-	    add_header(&x->req.headers, "x-amz-checksum-sha256", p->ck, err) < 0))
+	    (!f->no_ck && add_header(&x->req.headers, "x-amz-checksum-sha256", p->ck, err) < 0))
 		goto out;
+	if (p->md5_hex[0]) {
+		bb_hex_decode(p->md5_hex, 32, m, sizeof(m));
+		bb_base64_encode(m, sizeof(m), b64);
+		if (add_header(&x->req.headers, "Content-MD5", b64, err) < 0)
+			goto out;
+	}
 	x->req.method = "PUT";
 	x->req.url = x->url.data;
 	if (p->buf || p->len == 0) {
@@ -646,8 +697,11 @@ start_part(struct bb_upload *u, struct part *p, struct bb_error *err)
 		x->req.read_ctx = p;
 		x->req.body_size = (int64_t)p->len;
 	}
-	if (bb_aws_sign_setup(u->aws, "s3", &x->req, BB_AWS_PAYLOAD_HEX, p->sha256_hex,
-	    &x->sign, err) < 0)
+	/* The signed x-amz-checksum-sha256 binds the body to the signature
+	 * as a signed payload hash would, and S3 checks it once, not twice. */
+	p->unsigned_payload = !f->no_ck && !u->sign_payload;
+	if (bb_aws_sign_setup(u->aws, "s3", &x->req, p->unsigned_payload ?
+	    BB_AWS_PAYLOAD_UNSIGNED : BB_AWS_PAYLOAD_HEX, p->sha256_hex, &x->sign, err) < 0)
 		goto out;
 	p->finished = 0;
 	if (bb_http_multi_add(u->m, &x->req, &x->resp, part_done, p, err) < 0)
@@ -671,6 +725,7 @@ struct found {
 	char initiated[64];
 	uint64_t *sizes;               /* [10000], 0 = absent */
 	char (*etags)[128];
+	char (*cks)[BB_CHECKSUM_B64];
 	int max;
 };
 
@@ -698,6 +753,7 @@ found_part(const struct bb_s3_part *pt, void *ctx)
 	if (pt->number >= 1 && pt->number <= BB_UPLOAD_MAX_PARTS) {
 		fd->sizes[pt->number - 1] = pt->size;
 		snprintf(fd->etags[pt->number - 1], 128, "%s", pt->etag);
+		snprintf(fd->cks[pt->number - 1], BB_CHECKSUM_B64, "%s", pt->checksum_sha256);
 		if (pt->number > fd->max)
 			fd->max = pt->number;
 	}
@@ -741,7 +797,8 @@ try_resume(struct bb_upload *u, struct file *f)
 		goto out;
 	fd.sizes = calloc(BB_UPLOAD_MAX_PARTS, sizeof(*fd.sizes));
 	fd.etags = calloc(BB_UPLOAD_MAX_PARTS, sizeof(*fd.etags));
-	if (fd.sizes == NULL || fd.etags == NULL)
+	fd.cks = calloc(BB_UPLOAD_MAX_PARTS, sizeof(*fd.cks));
+	if (fd.sizes == NULL || fd.etags == NULL || fd.cks == NULL)
 		goto out;
 	if (bb_s3_mpu_list_parts(u->aws, f->bucket, f->key, fd.id, found_part, &fd, &ae,
 	    &e) < 0)
@@ -755,10 +812,17 @@ try_resume(struct bb_upload *u, struct file *f)
 	f->part_size = ps;
 	if (layout_parts(f) < 0)
 		goto out;
+	/* made without x-amz-checksum-algorithm (an older run): its parts
+	 * must go without checksums too (the signed payload still is one) */
+	for (i = 0; i < (size_t)fd.max; i++)
+		if (fd.sizes[i] && fd.cks[i][0] == '\0')
+			f->no_ck = 1;
 	for (i = 0; i < f->nparts; i++) {
 		struct part *p = f->parts[i];
-		if (p->number <= fd.max && fd.sizes[p->number - 1] == p->len && p->len > 0)
+		if (p->number <= fd.max && fd.sizes[p->number - 1] == p->len && p->len > 0) {
 			memcpy(p->old_etag, fd.etags[p->number - 1], sizeof(p->old_etag));
+			memcpy(p->old_ck, fd.cks[p->number - 1], sizeof(p->old_ck));
+		}
 	}
 	f->upload_id = fd.id;
 	fd.id = NULL;
@@ -767,6 +831,7 @@ out:
 	free(fd.id);
 	free(fd.sizes);
 	free(fd.etags);
+	free(fd.cks);
 	return rc;
 }
 
@@ -795,7 +860,7 @@ start_multipart(struct bb_upload *u, struct file *f)
 	if (bb_http_headers_set(&h, "x-amz-meta-bb-part-size", num) < 0)
 		goto nomem;
 	po.content_type = u->o.content_type;
-	po.flags = (u->o.flags & BB_UPLOAD_SHA256) ? BB_S3_CHECKSUM_SHA256 : 0;
+	po.flags = BB_S3_CHECKSUM_SHA256;
 	po.headers = &h;
 	if (bb_s3_mpu_create(u->aws, f->bucket, f->key, &po, &f->upload_id, &ae, &e) < 0) {
 		file_fail(f, &e, &ae);
@@ -814,6 +879,12 @@ out:
 	return rc;
 }
 
+/*
+ * The parts were each checked by S3 against their SHA-256 (signed payload
+ * and x-amz-checksum-sha256), and their ETags against the local MD5 when
+ * one was computed. The object's ETag must be the MD5 of the part ETags
+ * S3 gave: the object is exactly those parts.
+ */
 static void
 complete_multipart(struct bb_upload *u, struct file *f)
 {
@@ -825,6 +896,7 @@ complete_multipart(struct bb_upload *u, struct file *f)
 	unsigned char d[BB_MD5_LEN];
 	char want[128], etag[128];
 	size_t i;
+	int md5s = !u->kms;
 
 	bb_s3_object_init(&o);
 	v = calloc(f->nparts ? f->nparts : 1, sizeof(*v));
@@ -837,10 +909,15 @@ complete_multipart(struct bb_upload *u, struct file *f)
 		struct part *p = f->parts[i];
 		v[i] = p->res;
 		v[i].number = p->number;
-		if ((u->o.flags & BB_UPLOAD_SHA256) && v[i].checksum_sha256[0] == '\0')
+		if (f->no_ck)
+			v[i].checksum_sha256[0] = '\0';
+		else if (v[i].checksum_sha256[0] == '\0')
 			memcpy(v[i].checksum_sha256, p->ck, sizeof(p->ck));
-		bb_hex_decode(p->md5_hex, 32, d, sizeof(d));
-		bb_md5_update(&m, d, sizeof(d));
+		if (strlen(p->res.etag) != 34 || p->res.etag[0] != '"' ||
+		    bb_hex_decode(p->res.etag + 1, 32, d, sizeof(d)) < 0)
+			md5s = 0;
+		else
+			bb_md5_update(&m, d, sizeof(d));
 	}
 	bb_md5_final(&m, d);
 	etag_of(d, (int)f->nparts, 1, want);
@@ -859,7 +936,7 @@ complete_multipart(struct bb_upload *u, struct file *f)
 		}
 		snprintf(etag, sizeof(etag), "%s", o.etag);
 	}
-	if (!u->kms && strcmp(etag, want) != 0) {
+	if (md5s && strcmp(etag, want) != 0) {
 		bb_error_set(&e, BB_ERR_REMOTE, "CompleteMultipartUpload of s3://%s/%s: the "
 		    "object's ETag %s does not match the parts sent (%s)", f->bucket, f->key,
 		    etag, want);
@@ -924,7 +1001,7 @@ head_result(struct bb_upload *u, struct file *f)
 {
 	struct bb_aws_error ae;
 	struct bb_error e = BB_ERROR_INIT;
-	const char *et, *dash, *meta;
+	const char *et, *ck, *meta;
 	uint64_t ps = 0, v;
 	int rc;
 
@@ -946,22 +1023,31 @@ head_result(struct bb_upload *u, struct file *f)
 	    f->obj.size != f->size)
 		return 0;
 	et = f->obj.etag;
-	dash = strchr(et, '-');
+	ck = f->obj.checksum_sha256;
 	memset(&f->cjob, 0, sizeof(f->cjob));
 	f->cjob.fd = f->fd;
 	f->cjob.len = f->size;
-	f->cjob.want_sha = f->obj.checksum_sha256[0] && strchr(f->obj.checksum_sha256, '-') == NULL;
-	if (dash && !u->kms) {
-		meta = bb_http_headers_get(&f->obj.meta, "bb-part-size");
-		if (meta && parse_u64(meta, &v) == 0 && v > 0)
-			ps = v;
-		else
-			ps = bb_upload_part_size(f->size, u->o.part_size);
-		f->cjob.part_size = ps;
+	meta = bb_http_headers_get(&f->obj.meta, "bb-part-size");
+	if (meta && parse_u64(meta, &v) == 0 && v > 0)
+		ps = v;
+	else
+		ps = bb_upload_part_size(f->size, u->o.part_size);
+	/* The object's SHA-256 checksum when it has one (cheaper than MD5
+	 * and a stronger match), else its ETag, which is an MD5 unless
+	 * SSE-KMS encrypted it. */
+	if (ck[0]) {
+		f->cjob.want_sha = 1;
+		if (strchr(ck, '-')) {
+			f->cjob.composite = 1;
+			f->cjob.part_size = ps;
+		}
+	} else if (!u->kms && strchr(et, '-')) {
+		f->cjob.want_md5 = 1;
 		f->cjob.multipart = 1;
-	} else if (strlen(et) == 34 && !u->kms) {
-		f->cjob.multipart = 0;
-	} else if (!f->cjob.want_sha) {
+		f->cjob.part_size = ps;
+	} else if (!u->kms && strlen(et) == 34) {
+		f->cjob.want_md5 = 1;
+	} else {
 		return 0;
 	}
 	hpool_submit(&u->pool, &f->cjob);
@@ -973,18 +1059,23 @@ head_result(struct bb_upload *u, struct file *f)
 static int
 check_result(struct bb_upload *u, struct file *f)
 {
-	char etag[128], ck[BB_CHECKSUM_B64];
+	char etag[128], ck[BB_CHECKSUM_B64 + 16];
 
+	(void)u;
 	if (f->cjob.rc < 0)
 		return 0;              /* cannot tell: upload (which reports it) */
-	etag_of(f->cjob.md5, f->cjob.nparts, f->cjob.multipart, etag);
 	if (f->cjob.want_sha) {
 		bb_base64_encode(f->cjob.sha, sizeof(f->cjob.sha), ck);
+		if (f->cjob.composite)
+			snprintf(ck + strlen(ck), sizeof(ck) - strlen(ck), "-%d", f->cjob.nparts);
 		if (strcmp(ck, f->obj.checksum_sha256) != 0)
 			return 0;
 	}
-	if (!u->kms && strcmp(etag, f->obj.etag) != 0)
-		return 0;
+	if (f->cjob.want_md5) {
+		etag_of(f->cjob.md5, f->cjob.nparts, f->cjob.multipart, etag);
+		if (strcmp(etag, f->obj.etag) != 0)
+			return 0;
+	}
 	f->r.ok = 1;
 	f->r.skipped = 1;
 	snprintf(f->r.etag, sizeof(f->r.etag), "%s", f->obj.etag);
@@ -1076,14 +1167,20 @@ part_hashed(struct bb_upload *u, struct part *p)
 		p->st = P_NEW;
 		return;
 	}
-	bb_hex_encode(p->job.md5, BB_MD5_LEN, p->md5_hex);
+	p->md5_hex[0] = '\0';
+	if (p->job.want_md5)
+		bb_hex_encode(p->job.md5, BB_MD5_LEN, p->md5_hex);
 	bb_hex_encode(p->job.sha, BB_SHA256_LEN, p->sha256_hex);
 	bb_base64_encode(p->job.sha, BB_SHA256_LEN, p->ck);
 	p->st = P_HASHED;
-	if (p->old_etag[0] && strlen(p->old_etag) == 34 &&
-	    strncmp(p->old_etag + 1, p->md5_hex, 32) == 0) {
+	/* resumed: S3 already holds this part when its SHA-256 checksum, or
+	 * else its ETag, is that of the local bytes */
+	if (p->old_etag[0] && (p->old_ck[0] ? strcmp(p->old_ck, p->ck) == 0 :
+	    p->md5_hex[0] && strlen(p->old_etag) == 34 &&
+	    strncmp(p->old_etag + 1, p->md5_hex, 32) == 0)) {
 		/* resumed: S3 already holds this part */
 		memcpy(p->res.etag, p->old_etag, sizeof(p->res.etag));
+		memcpy(p->res.checksum_sha256, p->old_ck, sizeof(p->res.checksum_sha256));
 		p->res.number = p->number;
 		p->res.size = p->len;
 		p->st = P_DONE;
@@ -1109,6 +1206,14 @@ part_sent(struct bb_upload *u, struct part *p)
 		rc = bb_s3_put_finish(&p->x, p->xrc, &p->xerr, &pr, &ae, &e);
 		if (rc == 0)
 			memcpy(p->res.etag, pr.etag, sizeof(p->res.etag));
+	}
+	if (rc == 0 && p->unsigned_payload &&
+	    bb_http_headers_get(&p->x.resp.headers, "x-amz-checksum-sha256") == NULL) {
+		/* The store did not echo the checksum: it may not have checked
+		 * it. This part and all later ones go with a signed payload. */
+		u->sign_payload = 1;
+		p->st = P_HASHED;
+		return;
 	}
 	if (rc == 0) {
 		p->st = P_DONE;
@@ -1270,6 +1375,10 @@ step(struct bb_upload *u, struct file *f)
 				p->job.off = p->buf ? 0 : p->off;
 				p->job.len = p->len;
 				p->job.want_sha = 1;
+				/* MD5 only for Content-MD5, or to match a part
+				 * left without a checksum by an earlier run */
+				p->job.want_md5 = (u->o.flags & BB_UPLOAD_CONTENT_MD5) ||
+				    (p->old_etag[0] && !p->old_ck[0]);
 				hpool_submit(&u->pool, &p->job);
 				u->hashing++;
 				f->inflight++;

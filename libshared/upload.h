@@ -4,28 +4,38 @@
  * all of it on one libcurl multi interface (http.h) with at most `jobs`
  * transfers at once across every file and part, connections reused.
  *
- * Data is hashed once (MD5 and SHA-256 in one pass, in a small pool of
- * hashing threads so hashing overlaps the transfers); the transfers then
- * read the file again with pread (page cache) or send the bytes of a
- * stream from memory. Every PUT and part carries Content-MD5 (and
- * x-amz-checksum-sha256 with BB_UPLOAD_SHA256) and a payload signed with
- * its SHA-256; the returned ETag or checksum is compared with what was
- * sent, and a part that disagrees or failed after the HTTP layer's own
- * retries is sent again (opts.retries times) before the file is reported
- * as failed. A multipart object's ETag is checked against the MD5 of the
- * part MD5s (HEAD when CompleteMultipartUpload returns none, as radosgw
- * does). Memory: at most about jobs + 1 stream buffers of part_size;
- * files are never read whole into memory.
+ * Data is hashed once (in a small pool of hashing threads, so hashing
+ * overlaps the transfers); the transfers then read the file again with
+ * pread (page cache) or send the bytes of a stream from memory. Every PUT
+ * and part carries x-amz-checksum-sha256, a signed header that S3 checks
+ * the body against, stores with the object and echoes; the echo is
+ * compared with what was sent. The payload itself goes as UNSIGNED-PAYLOAD
+ * (the signed checksum binds the body to the signature as a signed
+ * payload hash would, and S3 hashes the body once, not twice), except
+ * where the checksum cannot do it: when a store does not echo it (it may
+ * not check it: that part is sent again and all later ones with a signed
+ * payload SHA-256), and for the parts of a resumed upload that an earlier
+ * run made without checksums. MD5 (three times slower than SHA-256 with
+ * SHA-NI) is computed only with BB_UPLOAD_CONTENT_MD5, or where an ETag
+ * must be matched (an object or part without a stored checksum). A part
+ * that fails after the HTTP layer's own retries is sent again
+ * (opts.retries times) before the file is reported as failed. A multipart
+ * object's ETag is checked against the MD5 of the part ETags S3 gave
+ * (HEAD when CompleteMultipartUpload returns none, as radosgw does).
+ * Memory: at most about jobs + 1 stream buffers of part_size; files are
+ * never read whole into memory.
  *
  * Re-runs: unless BB_UPLOAD_FORCE, an object already there with the same
- * size and the same content (its ETag as a plain or multipart MD5 - the
- * part size is read from the x-amz-meta-bb-part-size metadata written at
- * creation - or its single-part x-amz-checksum-sha256) is not sent again
- * (result skipped). Unless BB_UPLOAD_NO_RESUME, a multipart upload of the
- * same key left by an interrupted run is found (ListMultipartUploads,
- * ListParts) and resumed: parts whose ETag matches the local bytes are
- * kept. bb_upload_cancel() aborts every multipart upload this run created
- * or resumed and has not completed.
+ * size and the same content is not sent again (result skipped). The
+ * content is compared by the object's x-amz-checksum-sha256 when it has
+ * one (whole, or S3's composite "<sha256 of the part sha256s>-<parts>"),
+ * else by its ETag as a plain or multipart MD5; the part size is read
+ * from the x-amz-meta-bb-part-size metadata written at creation. Unless
+ * BB_UPLOAD_NO_RESUME, a multipart upload of the same key left by an
+ * interrupted run is found (ListMultipartUploads, ListParts) and resumed:
+ * parts whose checksum (or, without one, ETag) matches the local bytes
+ * are kept. bb_upload_cancel() aborts every multipart upload this run
+ * created or resumed and has not completed.
  *
  * Lifecycle: bb_upload_new(), bb_upload_add_file()/_add_stream(),
  * bb_upload_run() until nothing is pending, bb_upload_free(). Not
@@ -47,7 +57,7 @@
 #define BB_UPLOAD_MAX_PARTS 10000
 
 enum bb_upload_flags {
-	BB_UPLOAD_SHA256 = 1 << 0,     /* also send x-amz-checksum-sha256 */
+	BB_UPLOAD_CONTENT_MD5 = 1 << 0, /* also compute and send Content-MD5 */
 	BB_UPLOAD_FORCE = 1 << 1,      /* no HEAD, no skip: always send */
 	BB_UPLOAD_NO_RESUME = 1 << 2,  /* never resume an earlier multipart upload */
 };
@@ -145,5 +155,15 @@ uint64_t bb_upload_part_size(uint64_t size, uint64_t want);
  */
 int bb_upload_local_etag(int fd, uint64_t len, uint64_t part_size, int multipart,
     char *out, char *sha256_b64, struct bb_error *err);
+
+/*
+ * The x-amz-checksum-sha256 S3 gives an object of len bytes read from fd
+ * at offset 0, into out (BB_CHECKSUM_B64 + 8 bytes): the base64 SHA-256
+ * of the whole when part_size is 0, else S3's composite form for a
+ * multipart upload in parts of part_size, "<base64 SHA-256 of the part
+ * SHA-256s>-<parts>". The re-run skip compares this with the object's.
+ */
+int bb_upload_local_checksum(int fd, uint64_t len, uint64_t part_size, char *out,
+    struct bb_error *err);
 
 #endif

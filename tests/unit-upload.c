@@ -1,7 +1,8 @@
 /*
  * unit-upload.c - the pure parts of libshared/upload: the part size rule
  * (minimum, 10,000 parts, whole MiB, 5 GiB cap) and the local ETag of a
- * file (plain MD5, multipart MD5 of MD5s) checked against an independent
+ * file (plain MD5, multipart MD5 of MD5s) and its SHA-256 checksum (whole,
+ * and S3's composite of the part SHA-256s) checked against an independent
  * computation over the same bytes.
  */
 #include "config.h"
@@ -60,6 +61,31 @@ reference_etag(const unsigned char *d, uint64_t len, uint64_t ps, int multipart,
 	sprintf(out, "\"%s-%d\"", hex, n);
 }
 
+/* S3's composite SHA-256 checksum computed the plain way. */
+static void
+reference_checksum(const unsigned char *d, uint64_t len, uint64_t ps, char *out)
+{
+	unsigned char all[BB_SHA256_LEN * 64], m[BB_SHA256_LEN];
+	uint64_t off;
+	int n = 0;
+
+	if (ps == 0) {
+		bb_sha256(d, (size_t)len, m);
+		bb_base64_encode(m, sizeof(m), out);
+		return;
+	}
+	for (off = 0; off < len || (off == 0 && len == 0); off += ps, n++) {
+		bb_sha256(d + off, (size_t)(len - off < ps ? len - off : ps), all + n * BB_SHA256_LEN);
+		if (len == 0) {
+			n++;
+			break;
+		}
+	}
+	bb_sha256(all, (size_t)n * BB_SHA256_LEN, m);
+	bb_base64_encode(m, sizeof(m), out);
+	sprintf(out + strlen(out), "-%d", n);
+}
+
 int
 main(void)
 {
@@ -73,6 +99,7 @@ main(void)
 	};
 	char tmpl[] = "/tmp/unit-upload.XXXXXX";
 	char got[128], want[128], b64[BB_CHECKSUM_B64], wb64[BB_CHECKSUM_B64];
+	/* (got and want also hold checksums: BB_CHECKSUM_B64 + "-10000") */
 	unsigned char *data, sha[BB_SHA256_LEN];
 	struct bb_error err = BB_ERROR_INIT;
 	size_t i, total = 3000001;
@@ -107,6 +134,16 @@ main(void)
 		is_str(got, want, "  the ETag");
 		is_str(b64, wb64, "  the SHA-256");
 	}
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		reference_checksum(data, files[i].len, files[i].ps, want);
+		ok(bb_upload_local_checksum(fd, files[i].len, files[i].ps, got, &err) == 0,
+		    "local checksum of %" PRIu64 " bytes, parts of %" PRIu64, files[i].len,
+		    files[i].ps);
+		is_str(got, want, "  the checksum");
+	}
+	ok(bb_upload_local_checksum(fd, total + 10, 1000000, got, &err) < 0 &&
+	    strstr(err.msg, "shorter") != NULL, "checksum: a file shorter than said is an "
+	    "error: %s", err.msg);
 	ok(bb_upload_local_etag(fd, total + 10, 0, 0, got, NULL, &err) < 0 &&
 	    strstr(err.msg, "shorter") != NULL, "a file shorter than said is an error: %s",
 	    err.msg);
