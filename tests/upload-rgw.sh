@@ -1,9 +1,11 @@
 #!/bin/sh
 # upload-rgw.sh - bb-upload against Ceph radosgw, a production S3 that
 # verifies every signature, payload hash and Content-MD5: single PUT,
-# parallel multipart, a standard-input stream, skip on re-run, and resuming
+# parallel multipart, a standard-input stream, skip on re-run, resuming
 # an interrupted multipart upload (found with ListMultipartUploads, parts
-# kept after ListParts). Objects are read back with boto3 and compared.
+# kept after ListParts), and every body checked by the store (checksum
+# echoed, or sent again signed where it is not). Objects are read back
+# with boto3 and compared.
 # Skips when radosgw is not installed or does not start.
 . "$top_srcdir/tests/lib.sh"
 
@@ -92,8 +94,47 @@ test_expect_success 'radosgw: an interrupted multipart upload is resumed, none l
 	py get res/big.bin got && cmp big.bin got &&
 	py uploads >up && ! test -s up
 '
-test_expect_success 'radosgw: with --checksum-algorithm sha256 too' '
-	bb-upload -t s3://bbup/ck/ $MP --checksum-algorithm sha256 small.bin big.bin >out 2>err &&
-	py get ck/big.bin got && cmp big.bin got
+# Every PUT carries a signed x-amz-checksum-sha256, and each body was
+# checked by the store: its echo of the checksum came back, or (a store
+# that does not echo it may not check it) the same body went again with a
+# signed payload SHA-256. Prints "echoed", "signed" or both: what the
+# store needed.
+ckcheck() {
+	python3 - "$1" <<'EOF'
+import collections, re, sys
+reqs = collections.defaultdict(dict)
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"(\d+) > PUT ", line)
+    if m:
+        reqs[m[1]]["put"] = 1
+    m = re.match(r"(\d+) ([<>]) ([^:]+): (.*)", line.rstrip("\r\n"))
+    if m:
+        reqs[m[1]].setdefault(m[2] + m[3].lower(), m[4])
+checked, how = collections.defaultdict(bool), set()
+for n, h in reqs.items():
+    if "put" not in h:
+        continue
+    ck = h.get(">x-amz-checksum-sha256")
+    assert ck, "request %s: no x-amz-checksum-sha256" % n
+    assert "x-amz-checksum-sha256" in h.get(">authorization", ""), "request %s: not signed" % n
+    assert "content-md5" not in " ".join(h), "request %s: Content-MD5" % n
+    if h.get("<x-amz-checksum-sha256") == ck:
+        checked[ck] = True
+        how.add("echoed")
+    elif re.fullmatch("[0-9a-f]{64}", h.get(">x-amz-content-sha256", "")):
+        checked[ck] = True
+        how.add("signed")
+    else:
+        checked[ck] |= False
+assert checked and all(checked.values()), dict(checked)
+print(" ".join(sorted(how)))
+EOF
+}
+test_expect_success 'radosgw: every body checked (checksum echoed, or sent signed)' '
+	bb-upload -t s3://bbup/ck/ $MP --checksum-algorithm sha256 --trace tr small.bin \
+		big.bin >out 2>err &&
+	py get ck/big.bin got && cmp big.bin got &&
+	py get ck/small.bin got && cmp small.bin got &&
+	ckcheck tr >how && echo "# radosgw: $(cat how)"
 '
 test_done
