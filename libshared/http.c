@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "http.h"
 
@@ -135,6 +136,17 @@ bb_http_headers_init(struct bb_http_headers *h)
 	h->cap = 0;
 }
 
+/* Header values can be tokens (X-Amz-Security-Token, Authorization: Bearer,
+ * the metadata service's token): wiped before they are freed. */
+static void
+value_free(char *v)
+{
+	if (v != NULL) {
+		OPENSSL_cleanse(v, strlen(v));
+		free(v);
+	}
+}
+
 void
 bb_http_headers_release(struct bb_http_headers *h)
 {
@@ -142,7 +154,7 @@ bb_http_headers_release(struct bb_http_headers *h)
 
 	for (i = 0; i < h->n; i++) {
 		free(h->v[i].name);
-		free(h->v[i].value);
+		value_free(h->v[i].value);
 	}
 	free(h->v);
 	bb_http_headers_init(h);
@@ -186,7 +198,7 @@ bb_http_headers_del(struct bb_http_headers *h, const char *name)
 	for (i = j = 0; i < h->n; i++) {
 		if (strcasecmp(h->v[i].name, name) == 0) {
 			free(h->v[i].name);
-			free(h->v[i].value);
+			value_free(h->v[i].value);
 		} else
 			h->v[j++] = h->v[i];
 	}
@@ -743,7 +755,9 @@ setup_easy(struct xfer *x)
 		if (bb_buf_addf(&line, *req->headers.v[i].value ? "%s: %s" : "%s;",
 		    req->headers.v[i].name, req->headers.v[i].value) != 0)
 			goto nomem;
-		if ((sl = curl_slist_append(x->hdrs, line.data)) == NULL)
+		sl = curl_slist_append(x->hdrs, line.data);
+		OPENSSL_cleanse(line.data, line.len);   /* a realloc must not copy a token */
+		if (sl == NULL)
 			goto nomem;
 		x->hdrs = sl;
 	}
@@ -822,12 +836,16 @@ out:
 static void
 xfer_release_easy(struct xfer *x)
 {
+	struct curl_slist *sl;
+
 	if (x->easy != NULL) {
 		if (x->state == XFER_RUNNING)
 			curl_multi_remove_handle(x->m->cm, x->easy);
 		easy_put(x->m->h, x->easy);
 		x->easy = NULL;
 	}
+	for (sl = x->hdrs; sl != NULL; sl = sl->next)
+		OPENSSL_cleanse(sl->data, strlen(sl->data));
 	curl_slist_free_all(x->hdrs);
 	x->hdrs = NULL;
 }

@@ -33,6 +33,8 @@ struct bb_http_headers {
 	size_t n, cap;
 };
 void bb_http_headers_init(struct bb_http_headers *h);
+/* Free every field (values wiped first: they can hold tokens); the list is
+ * left empty and reusable. bb_http_headers_del wipes the same way. */
 void bb_http_headers_release(struct bb_http_headers *h);
 /* Append a field (copies name and value). */
 int bb_http_headers_add(struct bb_http_headers *h, const char *name, const char *value);
@@ -104,8 +106,13 @@ struct bb_http_resp {
 	int attempts;
 };
 
+/* _init before use. _release frees what the struct owns (the header list;
+ * url, body and the callbacks' contexts belong to the caller) and leaves it
+ * empty. */
 void bb_http_req_init(struct bb_http_req *req);
 void bb_http_req_release(struct bb_http_req *req);
+/* _release frees the headers and the collected body (not wiped: a caller
+ * that receives secrets wipes resp->body itself first). */
 void bb_http_resp_init(struct bb_http_resp *resp);
 void bb_http_resp_release(struct bb_http_resp *resp);
 
