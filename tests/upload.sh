@@ -1,10 +1,14 @@
 #!/bin/sh
 # upload.sh - bb-upload end to end against bb-emu (which verifies every
-# signature, payload hash and Content-MD5): single PUT, parallel multipart,
-# shard lines in and out, skip on re-run, standard input streams, errors
-# that stop one file and not the others, fault injection (throttling, 500s,
-# connections dropped mid-body), resume after kill -9, abort on SIGTERM.
-# Every upload is read back and compared with the local bytes.
+# signature, payload hash, checksum and Content-MD5): single PUT, parallel
+# multipart, shard lines in and out, skip on re-run (and no skip for a
+# changed file), the checksum headers of every request (from --trace),
+# standard input streams, errors that stop one file and not the others,
+# fault injection (throttling, 500s, connections dropped mid-body), resume
+# after kill -9 (only the missing parts sent, no upload left in
+# ListMultipartUploads), resume of an upload made without checksums,
+# abort on SIGTERM. Every upload is read back and compared with the local
+# bytes.
 . "$top_srcdir/tests/lib.sh"
 
 emu_available || test_skip_all "bb-emu was not built (libmicrohttpd missing?)"
