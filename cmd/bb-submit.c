@@ -528,8 +528,11 @@ submit_line(const struct bb_ndjson_line *line, const char *src)
 	if (inv == NULL && span_str(&sp[K_INVOCATION], &s_inv) != NULL) {
 		inv = bb_jobs_invocation_type(s_inv.data);
 		if (inv == NULL) {
+			bb_buf_reset(&esc);
+			if (bb_msg_escape(&esc, s_inv.data, s_inv.len) < 0)
+				bb_die(BB_EXIT_USAGE, "out of memory");
 			bb_msg_error("%s: unknown invocation_type '%s' (at %s:%llu)", what.data,
-			    s_inv.data, src, (unsigned long long)line->lineno);
+			    bb_buf_str(&esc), src, (unsigned long long)line->lineno);
 			write_with_error(base.data, base.len, "unknown invocation_type");
 			n_failed++;
 			goto out;

@@ -415,6 +415,18 @@ reached(enum bb_bedrock_status st)
 	}
 }
 
+/* s (remote text, may be NULL) with control characters escaped, in b. */
+static const char *
+esc_remote(struct bb_buf *b, const char *s, const char *dflt)
+{
+	bb_buf_reset(b);
+	if (s == NULL)
+		s = dflt;
+	if (bb_msg_escape(b, s, strlen(s)) < 0)
+		oom();
+	return bb_buf_str(b);
+}
+
 static int
 transient(const struct bb_aws_error *ae, const struct bb_error *err)
 {
@@ -428,6 +440,7 @@ poll_job(struct job *j, struct bb_jobs_rate *rate)
 	struct bb_error err = BB_ERROR_INIT;
 	struct bb_aws_error ae;
 	struct bb_bedrock_job info;
+	struct bb_buf e1 = BB_BUF_INIT, e2 = BB_BUF_INIT;
 	enum bb_bedrock_status old = j->status;
 	int first = !j->polled;
 	double now;
@@ -468,16 +481,20 @@ poll_job(struct job *j, struct bb_jobs_rate *rate)
 	j->polled = 1;
 	j->status = info.status;
 	if (old != j->status || first)
-		bb_msg_note(1, "job '%s': %s", j->label, info.status_text ? info.status_text : "?");
+		bb_msg_note(1, "job '%s': %s", j->label, esc_remote(&e1, info.status_text, "?"));
 	if (reached(j->status)) {
 		if (!status_ok(j->status))
-			bb_msg_warn("job '%s' %s%s%s", j->label, info.status_text ? info.status_text :
-			    "ended", info.message && *info.message ? ": " : "",
-			    info.message ? info.message : "");
+			bb_msg_warn("job '%s' %s%s%s", j->label,
+			    esc_remote(&e1, info.status_text, "ended"),
+			    info.message && *info.message ? ": " : "",
+			    esc_remote(&e2, info.message, ""));
 		finish(j, NULL);
-		return;
+		goto out;
 	}
 	j->next = bb_now() + bb_jobs_jitter(opt_interval, 0.2, rand_unit());
+out:
+	bb_buf_release(&e1);
+	bb_buf_release(&e2);
 }
 
 static void
@@ -684,15 +701,17 @@ parse_options(int argc, char **argv)
 static void
 write_unfinished(void)
 {
+	struct bb_buf e = BB_BUF_INIT;
 	size_t i;
 
 	for (i = 0; i < njobs; i++)
 		if (!jobs[i]->done) {
 			bb_msg_note(1, "job '%s' not finished: %s", jobs[i]->label,
-			    jobs[i]->polled && jobs[i]->info.status_text ?
-			    jobs[i]->info.status_text : "status unknown");
+			    esc_remote(&e, jobs[i]->polled ? jobs[i]->info.status_text : NULL,
+			    "status unknown"));
 			finish(jobs[i], NULL);
 		}
+	bb_buf_release(&e);
 }
 
 int
