@@ -277,6 +277,25 @@ test_expect_success 'resuming an upload made without checksums: MD5 match, signe
 	uploads bkt1 >ups && ! grep -q "old/big.bin" ups
 '
 
+# An upload left with checksums whose part 1 is not the local bytes: it is
+# found and taken over, but that part is sent again.
+test_expect_success 'resuming: a part whose checksum differs is sent again' '
+	up=$(s3 -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+		-H "x-amz-checksum-algorithm: SHA256" \
+		-X POST -d "" "$EMU_URL/bkt1/other/big.bin?uploads=" |
+		sed -n "s/.*<UploadId>\([^<]*\)<.*/\1/p") && test -n "$up" &&
+	head -c 5242880 /dev/urandom >p1 &&
+	ck=$(python3 -c "import base64,hashlib,sys
+print(base64.b64encode(hashlib.sha256(open(sys.argv[1],\"rb\").read()).digest()).decode())" p1) &&
+	s3 -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -H "x-amz-checksum-sha256: $ck" -T p1 \
+		"$EMU_URL/bkt1/other/big.bin?partNumber=1&uploadId=$up" >/dev/null &&
+	uploads bkt1 >ups && grep -qx "other/big.bin" ups &&
+	bb-upload -v -t s3://bkt1/other/ $MP big.bin >out 2>err &&
+	field uploaded_bytes <out >got && echo 12582912 >want && test_cmp want got &&
+	get s3://bkt1/other/big.bin >got && cmp big.bin got &&
+	uploads bkt1 >ups && ! grep -q "other/big.bin" ups
+'
+
 test_expect_success 'SIGTERM: the multipart upload in progress is aborted' '
 	emu_faults "{\"slow_ms\":300}" >/dev/null &&
 	: >"$TEST_DIR/emu.err" && n0=$(emu_uploads) &&
