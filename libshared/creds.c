@@ -397,6 +397,30 @@ out:
 
 /* ---- credential_process ---- */
 
+/* bb_buf_add for a buffer holding secrets: when it has to grow, the old
+ * block is wiped before it is freed (a plain realloc would leave a copy). */
+static int
+secret_add(struct bb_buf *b, const void *p, size_t n)
+{
+	struct bb_buf nb = BB_BUF_INIT;
+	size_t need;
+
+	if (bb_size_add(b->len, n, &need) || bb_size_add(need, 1, &need))
+		return -1;
+	if (need > b->cap) {
+		if (bb_size_mul(need, 2, &need) || bb_buf_grow(&nb, need) ||
+		    (b->len && bb_buf_add(&nb, b->data, b->len))) {
+			bb_buf_release(&nb);
+			return -1;
+		}
+		if (b->data)
+			OPENSSL_cleanse(b->data, b->cap);
+		bb_buf_release(b);
+		*b = nb;
+	}
+	return bb_buf_add(b, p, n);
+}
+
 static long
 ms_until(const struct timespec *deadline)
 {
@@ -528,7 +552,7 @@ bb_creds_process(const char *command, const char *profile, long timeout_ms,
 					    max_output);
 					goto out;
 				}
-				if (bb_buf_add(&so, tmp, (size_t)r)) {
+				if (secret_add(&so, tmp, (size_t)r)) {
 					bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 					goto out;
 				}
@@ -646,7 +670,7 @@ out:
 	if (devnull >= 0)
 		close(devnull);
 	if (so.data)
-		OPENSSL_cleanse(so.data, so.len);
+		OPENSSL_cleanse(so.data, so.cap);
 	bb_buf_release(&so);
 	bb_buf_release(&se);
 	bb_buf_release(&what);
@@ -692,8 +716,8 @@ meta_reset(struct meta_http *m)
 		if (m->req.headers.v[i].value)
 			OPENSSL_cleanse(m->req.headers.v[i].value,
 			    strlen(m->req.headers.v[i].value));
-	if (m->resp.body.data)
-		OPENSSL_cleanse(m->resp.body.data, m->resp.body.len);
+	if (m->resp.body.data)   /* all of it: a retry's shorter body leaves a tail */
+		OPENSSL_cleanse(m->resp.body.data, m->resp.body.cap);
 	bb_http_req_release(&m->req);
 	bb_http_resp_release(&m->resp);
 	bb_http_req_init(&m->req);
@@ -717,6 +741,10 @@ meta_do(struct meta_http *m, const char *method, const char *url, struct bb_erro
 	m->req.url = url;
 	m->req.max_body = META_MAX_BODY;
 	m->req.flags |= BB_HTTP_NO_PROXY;
+	/* Room for the largest body allowed: it never moves, so no realloc
+	 * leaves a copy of the credentials behind (meta_reset wipes it). */
+	if (bb_buf_grow(&m->resp.body, META_MAX_BODY) != 0)
+		return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 	return bb_http_do(m->h, &m->req, &m->resp, err);
 }
 

@@ -384,6 +384,9 @@ write_cred_script(const char *exp)
 	    "quietfail) exit 4;;\n"
 	    "slow) sleep 5; printf '{}';;\n"
 	    "big) head -c 3000000 /dev/zero | tr '\\\\0' ' ';;\n"
+	    "padded) printf '{\"Version\":1,\"AccessKeyId\":\"AKIDPAD\",'; "
+	    "printf '%%300000s' ''; "
+	    "printf '\"SecretAccessKey\":\"padsecret\"}';;\n"
 	    "stdin) cat; printf '{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\"}';;\n"
 	    "esac\n", counter, counter, failflag,
 	    *exp ? ", \"Expiration\": \"" : "", exp, *exp ? "\"" : "");
@@ -419,6 +422,7 @@ test_process(void)
 		{ "quietfail", "credential_process for profile 'default' exited with status 4" },
 		{ "big", "printed more than 1048576 bytes" },
 		{ "stdin", NULL },
+		{ "padded", NULL },   /* the output buffer grows many times */
 	};
 	char cmd[600], cfg[900];
 	size_t i;
@@ -451,6 +455,10 @@ test_process(void)
 			else
 				ok(strcmp(c.source, "credential_process (profile 'default')") == 0,
 				    "credential_process %s: source '%s'", cases[i].args, c.source);
+			if (rc == 0 && strcmp(cases[i].args, "padded") == 0)
+				ok(strcmp(c.access_key_id, "AKIDPAD") == 0 &&
+				    strcmp(c.secret_access_key, "padsecret") == 0,
+				    "credential_process padded: 300 kB of output read whole");
 		}
 		bb_creds_release(&c);
 	}
