@@ -72,6 +72,7 @@ static struct bb_join_index idx;
 static struct bb_buf obuf, scratch, scratch2;
 static FILE *failed_fp;
 static char *failed_tmp;
+static int failed_errno;      /* the first write error on failed_fp */
 static int failed_kind;          /* 0 none yet, 1 JSON rows, 2 CSV with header */
 static struct bb_buf failed_header;
 static int csv_header_done;
@@ -682,6 +683,16 @@ write_failed(const struct bb_rows *rows, const struct bb_rows_row *row)
 	}
 	fwrite(row->raw, 1, row->rawlen, failed_fp);
 	fputc('\n', failed_fp);
+	if (ferror(failed_fp) && failed_errno == 0)
+		failed_errno = errno ? errno : EIO;
+}
+
+/* At exit (bb_die too): a --failed file not renamed into place is removed. */
+static void
+failed_cleanup(void)
+{
+	if (failed_fp != NULL && failed_tmp != NULL)
+		unlink(failed_tmp);
 }
 
 /* ---- outputs ---- */
@@ -1606,6 +1617,7 @@ main(int argc, char **argv)
 		sprintf(failed_tmp, "%s.%ld.tmp", opt_failed, (long)getpid());
 		if ((failed_fp = fopen(failed_tmp, "w")) == NULL)
 			bb_die(BB_EXIT_USAGE, "cannot create '%s': %s", failed_tmp, strerror(errno));
+		atexit(failed_cleanup);
 	}
 	bb_join_index_init(&idx, BB_FAMILY_UNKNOWN, opt_raw ? BB_JOIN_KEEP_RAW : 0);
 
@@ -1637,8 +1649,16 @@ main(int argc, char **argv)
 	bb_progress_done();
 
 	if (failed_fp != NULL) {
-		if (fclose(failed_fp) || rename(failed_tmp, opt_failed)) {
-			bb_msg_error("cannot write '%s': %s", opt_failed, strerror(errno));
+		errno = 0;
+		if (fflush(failed_fp) != 0 && failed_errno == 0)
+			failed_errno = errno ? errno : EIO;
+		if (fclose(failed_fp) != 0 && failed_errno == 0)
+			failed_errno = errno ? errno : EIO;
+		failed_fp = NULL;
+		if (failed_errno == 0 && rename(failed_tmp, opt_failed) != 0)
+			failed_errno = errno;
+		if (failed_errno != 0) {
+			bb_msg_error("cannot write '%s': %s", opt_failed, strerror(failed_errno));
 			unlink(failed_tmp);
 			status = BB_EXIT_USAGE;
 		}
