@@ -93,6 +93,7 @@ struct bb_endpoint {
 	const char *source;   /* "--endpoint-url", "AWS_ENDPOINT_URL_S3", "default", ... */
 	char *region;         /* owned copy of the region (may be NULL if custom) */
 };
+/* _init before use; _release frees url and region and zeroes the struct. */
 void bb_endpoint_init(struct bb_endpoint *ep);
 void bb_endpoint_release(struct bb_endpoint *ep);
 int bb_config_endpoint(const struct bb_config *c, const char *service, const char *explicit_url,

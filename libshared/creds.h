@@ -65,6 +65,7 @@ struct bb_creds_opts {
 struct bb_creds_provider;
 struct bb_creds_provider *bb_creds_provider_new(const struct bb_config *cfg,
     const struct bb_creds_opts *opts, struct bb_error *err);
+/* Wipe the credentials and explicit keys it holds, then free it. NULL is ok. */
 void bb_creds_provider_free(struct bb_creds_provider *p);
 /* Current credentials, copied into out (caller releases it). Errors
  * (kind BB_ERR_AUTH or BB_ERR_USAGE) name the source that failed, or say

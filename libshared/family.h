@@ -55,6 +55,8 @@ struct bb_family_output {
 	long long input_tokens;    /* -1 when unknown */
 	long long output_tokens;   /* -1 when unknown */
 };
+/* _init before use; _release frees text and embedding and leaves it as
+ * after _init (reusable). */
 void bb_family_output_init(struct bb_family_output *o);
 void bb_family_output_release(struct bb_family_output *o);
 int bb_family_extract(enum bb_family f, const struct bb_json *model_output,

@@ -75,6 +75,7 @@ struct bb_s3_object {
 	long parts_count;                 /* x-amz-mp-parts-count, 0 if none */
 	struct bb_http_headers meta;      /* x-amz-meta-* without the prefix */
 };
+/* _init before use; _release frees meta and leaves it as after _init. */
 void bb_s3_object_init(struct bb_s3_object *o);
 void bb_s3_object_release(struct bb_s3_object *o);
 /* Fill o from response headers (HEAD or GET). */

@@ -245,6 +245,8 @@ struct bb_sigv4_verify_result {
 	struct bb_sigv4_stream stream;  /* key, date, scope, seed signature */
 };
 
+/* _init before use; _release frees the buffers, wipes the stream key and
+ * zeroes the struct (reusable after _init). */
 void bb_sigv4_verify_result_init(struct bb_sigv4_verify_result *v);
 void bb_sigv4_verify_result_release(struct bb_sigv4_verify_result *v);
 
