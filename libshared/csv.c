@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "csv.h"
+#include "json.h"
 #include "ndjson.h"
 
 #define CSV_DEFAULT_MAX (64u << 20)
@@ -172,6 +173,28 @@ bb_csv_field(const struct bb_csv *c, size_t i, size_t *len)
 	end = i + 1 < c->nfields ? c->start[i + 1] - 1 : c->data.len - 1;
 	*len = end - c->start[i];
 	return c->data.data + c->start[i];
+}
+
+int
+bb_csv_json_object(const struct bb_csv *c, char *const *names, size_t nnames,
+    struct bb_buf *out)
+{
+	size_t i, len, n = bb_csv_nfields(c);
+	int e = 0;
+
+	e |= bb_buf_addc(out, '{');
+	for (i = 0; i < n && i < nnames; i++) {
+		const char *f = bb_csv_field(c, i, &len);
+
+		if (i)
+			e |= bb_buf_addc(out, ',');
+		e |= bb_json_add_str(out, names[i], strlen(names[i]));
+		e |= bb_buf_addc(out, ':');
+		if (bb_json_add_str(out, f, len))
+			e |= bb_buf_adds(out, "null");
+	}
+	e |= bb_buf_addc(out, '}');
+	return e ? -1 : 0;
 }
 
 /* ---- the reader ---- */

@@ -58,6 +58,13 @@ int bb_csv_feed(struct bb_csv *c, const char *line, size_t len, const char *eol,
 /* Field i (0-based) of the complete record; *len gets its length. */
 const char *bb_csv_field(const struct bb_csv *c, size_t i, size_t *len);
 static inline size_t bb_csv_nfields(const struct bb_csv *c) { return c->nfields; }
+/*
+ * Append the record as a JSON object by column names,
+ * {"name":"value",...}, for its first min(nfields, nnames) fields; a field
+ * that is not valid UTF-8 is null there. -1 when out cannot grow.
+ */
+int bb_csv_json_object(const struct bb_csv *c, char *const *names, size_t nnames,
+    struct bb_buf *out);
 
 /* One record as the reader returns it. */
 struct bb_csv_record {

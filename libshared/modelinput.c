@@ -6,6 +6,7 @@
 
 #include "json.h"
 #include "modelinput.h"
+#include "recordid.h"
 
 /* Marks the prompt's place while the template path's body is built; plain
  * ASCII so that no JSON writer changes it. */
@@ -598,5 +599,201 @@ out:
 		if (err && err->kind == BB_ERR_USAGE)
 			err->kind = BB_ERR_INPUT;
 	}
+	return rc;
+}
+
+/* ---- request lines ---- */
+
+/* The texts of an OpenAI body's messages (or its embeddings "input") as
+ * JSON string bodies in texts, one message each in m (n of them). */
+static int
+openai_messages(const struct bb_json *body, struct bb_buf *texts, struct bb_mi_message **mp,
+    size_t *np, struct bb_error *err)
+{
+	const struct bb_json *msgs, *v;
+	struct bb_mi_message *m = NULL;
+	size_t *offs = NULL, i, k, nm = 0, nalloc;
+	int rc = -1;
+
+	msgs = bb_json_get(body, "messages");
+	if (msgs == NULL && (v = bb_json_get(body, "input")) != NULL &&
+	    v->type == BB_JSON_STRING) {
+		/* an embeddings request */
+		if ((m = malloc(sizeof(*m))) == NULL || (offs = malloc(sizeof(*offs))) == NULL)
+			goto nomem;
+		offs[0] = 0;
+		if (bb_json_add_str_body(texts, v->str, v->len)) {
+			bb_error_set(err, BB_ERR_INPUT, "body.input: bad text");
+			goto out;
+		}
+		m[0].role = "user";
+		nm = 1;
+	} else {
+		if (msgs == NULL || msgs->type != BB_JSON_ARRAY || msgs->n == 0) {
+			bb_error_set(err, BB_ERR_INPUT, "body.messages: not a non-empty array");
+			goto out;
+		}
+		if (bb_size_add(msgs->n, 1, &nalloc) ||
+		    (m = calloc(msgs->n, sizeof(*m))) == NULL ||
+		    (offs = calloc(nalloc, sizeof(*offs))) == NULL)
+			goto nomem;
+		for (i = 0; i < msgs->n; i++) {
+			const struct bb_json *role = bb_json_get(msgs->items[i], "role");
+			const struct bb_json *content = bb_json_get(msgs->items[i], "content");
+
+			if (bb_json_str(role) == NULL) {
+				bb_error_set(err, BB_ERR_INPUT, "body.messages[%zu].role: not a string", i);
+				goto out;
+			}
+			m[nm].role = strcmp(role->str, "developer") == 0 ? "system" : role->str;
+			offs[nm] = texts->len;
+			if (content != NULL && content->type == BB_JSON_STRING) {
+				if (bb_json_add_str_body(texts, content->str, content->len))
+					goto nomem;   /* parsed text is valid UTF-8 */
+			} else if (content != NULL && content->type == BB_JSON_ARRAY) {
+				for (k = 0; k < content->n; k++) {
+					const struct bb_json *t = bb_json_get(content->items[k], "text");
+					const struct bb_json *ty = bb_json_get(content->items[k], "type");
+
+					if (bb_json_str(ty) == NULL || strcmp(ty->str, "text") != 0 ||
+					    bb_json_str(t) == NULL) {
+						bb_error_set(err, BB_ERR_INPUT,
+						    "body.messages[%zu].content[%zu]: only text parts are supported",
+						    i, k);
+						goto out;
+					}
+					if (bb_json_add_str_body(texts, t->str, t->len))
+						goto nomem;
+				}
+			} else {
+				bb_error_set(err, BB_ERR_INPUT, "body.messages[%zu].content: not text", i);
+				goto out;
+			}
+			nm++;
+		}
+	}
+	for (i = 0; i < nm; i++) {
+		m[i].text = texts->data + offs[i];
+		m[i].len = (i + 1 < nm ? offs[i + 1] : texts->len) - offs[i];
+	}
+	*mp = m;
+	*np = nm;
+	m = NULL;
+	rc = 0;
+	goto out;
+nomem:
+	bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+out:
+	free(m);
+	free(offs);
+	return rc;
+}
+
+int
+bb_modelinput_openai_line(const struct bb_modelinput *mi, const char *line, size_t len,
+    struct bb_buf *id, struct bb_buf *out, size_t *text_len, struct bb_error *err)
+{
+	static const char *const okeys[] = { "custom_id", "body" };
+	struct bb_json_span sp[2];
+	struct bb_json *body = NULL;
+	const struct bb_json *v;
+	struct bb_mi_message *m = NULL;
+	struct bb_mi_params p;
+	struct bb_buf texts = BB_BUF_INIT;
+	const char **stop = NULL;
+	size_t i, nm = 0, nstop = 0, idmark = id->len;
+	int rc = -1;
+
+	if (bb_json_fields(line, len, okeys, 2, sp, err))
+		goto out;
+	if (sp[0].p != NULL && bb_recordid_from_json(&sp[0], 0, "custom_id", id, err))
+		goto out;
+	if (sp[1].p == NULL || sp[1].type != BB_JSON_OBJECT) {
+		bb_error_set(err, BB_ERR_INPUT, "no \"body\" object");
+		goto out;
+	}
+	if (bb_json_parse(sp[1].p, sp[1].n, 0, &body, err))
+		goto out;
+	bb_mi_params_init(&p);
+	if ((v = bb_json_get(body, "max_completion_tokens")) == NULL)
+		v = bb_json_get(body, "max_tokens");
+	if (v != NULL) {
+		if (v->type != BB_JSON_NUMBER || !v->is_int || v->i < 1) {
+			bb_error_set(err, BB_ERR_INPUT, "body.max_tokens: not a positive integer");
+			goto out;
+		}
+		p.max_tokens = v->i;
+	}
+	if ((v = bb_json_get(body, "temperature")) != NULL && v->type == BB_JSON_NUMBER) {
+		p.has_temperature = 1;
+		p.temperature = v->num;
+	}
+	if ((v = bb_json_get(body, "top_p")) != NULL && v->type == BB_JSON_NUMBER) {
+		p.has_top_p = 1;
+		p.top_p = v->num;
+	}
+	if ((v = bb_json_get(body, "stop")) != NULL) {
+		if (v->type == BB_JSON_STRING) {
+			if ((stop = malloc(sizeof(*stop))) == NULL)
+				goto nomem;
+			stop[nstop++] = v->str;
+		} else if (v->type == BB_JSON_ARRAY) {
+			if ((stop = calloc(v->n + 1, sizeof(*stop))) == NULL)
+				goto nomem;
+			for (i = 0; i < v->n; i++)
+				if (v->items[i]->type == BB_JSON_STRING)
+					stop[nstop++] = v->items[i]->str;
+		}
+		p.stop = stop;
+		p.nstop = nstop;
+	}
+	if (openai_messages(body, &texts, &m, &nm, err))
+		goto out;
+	if (bb_modelinput_chat(mi, m, nm, &p, out, err))
+		goto out;
+	*text_len = texts.len;
+	rc = 0;
+	goto out;
+nomem:
+	bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+out:
+	if (rc)
+		bb_buf_setlen(id, idmark);
+	bb_json_free(body);
+	bb_buf_release(&texts);
+	free(m);
+	free(stop);
+	return rc;
+}
+
+int
+bb_modelinput_bedrock_line(enum bb_family f, const char *line, size_t len,
+    struct bb_buf *id, struct bb_buf *out, size_t *text_len, struct bb_error *err)
+{
+	static const char *const bkeys[] = { "recordId", "modelInput" };
+	struct bb_json_span sp[2];
+	size_t idmark = id->len;
+	int rc = -1;
+
+	if (bb_json_fields(line, len, bkeys, 2, sp, err))
+		goto out;
+	if (sp[0].p != NULL &&
+	    bb_recordid_from_json(&sp[0], BB_RECORDID_KEEP_ALNUM, "recordId", id, err))
+		goto out;
+	if (sp[1].p == NULL || sp[1].type != BB_JSON_OBJECT) {
+		bb_error_set(err, BB_ERR_INPUT, "no \"modelInput\" object");
+		goto out;
+	}
+	if (bb_modelinput_check(f, sp[1].p, sp[1].n, err))
+		goto out;
+	if (bb_buf_add(out, sp[1].p, sp[1].n)) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	*text_len = sp[1].n;
+	rc = 0;
+out:
+	if (rc)
+		bb_buf_setlen(id, idmark);
 	return rc;
 }

@@ -30,6 +30,10 @@
  * bb_modelinput_chat() builds the body from messages and per-row
  * parameters and checks the result against the family's schema.
  *
+ * Request lines (bb_modelinput_openai_line, bb_modelinput_bedrock_line):
+ * a whole input line that is an OpenAI batch request or a Bedrock record
+ * becomes a recordId and a modelInput.
+ *
  * Lifecycle: bb_modelinput_init() / bb_modelinput_release(). The strings
  * in the options must outlive the struct.
  */
@@ -122,5 +126,29 @@ int bb_modelinput_chat(const struct bb_modelinput *mi, const struct bb_mi_messag
 /* Parse text as JSON and check it against the family (any modelInput). */
 int bb_modelinput_check(enum bb_family f, const char *text, size_t len,
     struct bb_error *err);
+
+/*
+ * Whole input lines that already are requests. Each appends the line's
+ * id to `id` by the recordId rules (recordid.h; nothing when the line has
+ * none: the caller generates one), its modelInput to `out`, and sets
+ * *text_len to the bytes of text in it, for a token estimate. Errors are
+ * BB_ERR_INPUT (BB_ERR_SYSTEM when memory runs out); id and out are then
+ * unchanged.
+ *
+ * bb_modelinput_openai_line(): an OpenAI batch request line
+ * ({"custom_id", "body": {"messages" or "input", "max_tokens" or
+ * "max_completion_tokens", "temperature", "top_p", "stop"}}): text parts
+ * only, role "developer" taken as "system", built with
+ * bb_modelinput_chat(); *text_len is the length of the messages' texts.
+ *
+ * bb_modelinput_bedrock_line(): a Bedrock record line ({"recordId",
+ * "modelInput"}): the modelInput as it is, checked against the family
+ * (bb_modelinput_check); an alphanumeric recordId is kept
+ * (BB_RECORDID_KEEP_ALNUM); *text_len is the modelInput's length.
+ */
+int bb_modelinput_openai_line(const struct bb_modelinput *mi, const char *line, size_t len,
+    struct bb_buf *id, struct bb_buf *out, size_t *text_len, struct bb_error *err);
+int bb_modelinput_bedrock_line(enum bb_family f, const char *line, size_t len,
+    struct bb_buf *id, struct bb_buf *out, size_t *text_len, struct bb_error *err);
 
 #endif
