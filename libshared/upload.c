@@ -880,10 +880,10 @@ out:
 }
 
 /*
- * The parts were each checked by S3 against their SHA-256 (signed payload
- * and x-amz-checksum-sha256), and their ETags against the local MD5 when
- * one was computed. The object's ETag must be the MD5 of the part ETags
- * S3 gave: the object is exactly those parts.
+ * The parts were each checked by S3 against their SHA-256 (the signed
+ * x-amz-checksum-sha256, or the signed payload hash), and their ETags
+ * against the local MD5 when one was computed. The object's ETag must be
+ * the MD5 of the part ETags S3 gave: the object is exactly those parts.
  */
 static void
 complete_multipart(struct bb_upload *u, struct file *f)
