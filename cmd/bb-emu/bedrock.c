@@ -139,6 +139,18 @@ verr_add(struct verr *v, const struct bb_json *val, const char *path, const char
 	va_end(ap);
 }
 
+/* 1 when the member has a value to check; when it is absent or null, 0
+ * ("Member must not be null" if it is required). */
+static int
+chk_present(struct verr *v, const struct bb_json *val, const char *path, int required)
+{
+	if (val != NULL && val->type != BB_JSON_NULL)
+		return 1;
+	if (required)
+		verr_add(v, NULL, path, "Member must not be null");
+	return 0;
+}
+
 /* A string member: presence, type, length in characters, pattern. */
 static void
 chk_string(struct verr *v, const struct bb_json *val, const char *path, int required,
@@ -146,11 +158,8 @@ chk_string(struct verr *v, const struct bb_json *val, const char *path, int requ
 {
 	size_t n;
 
-	if (val == NULL || val->type == BB_JSON_NULL) {
-		if (required)
-			verr_add(v, NULL, path, "Member must not be null");
+	if (!chk_present(v, val, path, required))
 		return;
-	}
 	if (val->type != BB_JSON_STRING) {
 		verr_add(v, val, path, "Member must be a string");
 		return;
@@ -185,11 +194,8 @@ static int
 chk_list(struct verr *v, const struct bb_json *val, const char *path, int required,
     size_t min, size_t max)
 {
-	if (val == NULL || val->type == BB_JSON_NULL) {
-		if (required)
-			verr_add(v, NULL, path, "Member must not be null");
+	if (!chk_present(v, val, path, required))
 		return 0;
-	}
 	if (val->type != BB_JSON_ARRAY) {
 		verr_add(v, val, path, "Member must be a list");
 		return 0;
@@ -205,11 +211,8 @@ chk_list(struct verr *v, const struct bb_json *val, const char *path, int requir
 static int
 chk_struct(struct verr *v, const struct bb_json *val, const char *path, int required)
 {
-	if (val == NULL || val->type == BB_JSON_NULL) {
-		if (required)
-			verr_add(v, NULL, path, "Member must not be null");
+	if (!chk_present(v, val, path, required))
 		return 0;
-	}
 	if (val->type != BB_JSON_OBJECT) {
 		verr_add(v, val, path, "Member must be a structure");
 		return 0;
@@ -446,38 +449,6 @@ out:
 
 /* ---- Get and Stop: the job from the path segment ---- */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decode s[0..n) into out ('+' stays '+'); -1 on a bad escape. */
-static int
-pct_decode(const char *s, size_t n, struct bb_buf *out)
-{
-	size_t i;
-
-	bb_buf_reset(out);
-	bb_buf_add(out, "", 0);
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			int hi, lo;
-
-			if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
-				return -1;
-			bb_buf_addc(out, (char)(hi * 16 + lo));
-			i += 2;
-		} else {
-			bb_buf_addc(out, s[i]);
-		}
-	}
-	return strlen(out->data) == out->len ? 0 : -1;
-}
-
 /* The job named by a decoded jobIdentifier, or an error reply. */
 static struct emu_job *
 find_job(struct emu *e, const struct emu_request *req, struct emu_response *resp,
@@ -549,25 +520,12 @@ op_stop(struct emu *e, const struct emu_request *req, struct emu_response *resp,
 
 /* ---- ListModelInvocationJobs ---- */
 
-static long long
-days_from_civil(long long y, unsigned m, unsigned d)
-{
-	long long era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (long long)doe - 719468;
-}
-
 /* ISO 8601 ("2024-01-01T00:00:00Z", fractions, offsets) or epoch seconds. */
 static int
 parse_time(const char *s, double *out)
 {
 	int y, mo, d, h = 0, mi = 0, n = 0, oh = 0, om = 0;
+	struct tm tm;
 	double sec = 0;
 	char *end;
 	const char *p;
@@ -604,8 +562,11 @@ parse_time(const char *s, double *out)
 	}
 	if (*p != '\0')
 		return -1;
-	*out = (double)days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-	    mi * 60 + sec - oh * 3600 - om * 60;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	*out = (double)timegm(&tm) + h * 3600 + mi * 60 + sec - oh * 3600 - om * 60;
 	return 0;
 }
 
@@ -694,13 +655,13 @@ op_list(struct emu *e, const struct emu_request *req, struct emu_response *resp)
 
 		if (klen > len)
 			klen = len;
-		if (pct_decode(q, klen, &name) == 0) {
+		if (emu_pct_decode(q, klen, &name, 0) == 0) {
 			for (k = 0; k < 8; k++) {
 				if (strcmp(name.data, keys[k]) != 0)
 					continue;
 				have[k] = 1;
 				if (klen < len)
-					pct_decode(q + klen + 1, len - klen - 1, &vals[k]);
+					emu_pct_decode(q + klen + 1, len - klen - 1, &vals[k], 0);
 				else
 					bb_buf_add(&vals[k], "", 0);
 				jv[k].type = BB_JSON_STRING;
@@ -823,7 +784,7 @@ emu_bedrock_handle(struct emu *e, const struct emu_request *req, struct emu_resp
 	} else if (strncmp(path, job, sizeof(job) - 1) == 0 && (is_get || is_post)) {
 		rest = path + sizeof(job) - 1;
 		slash = strchr(rest, '/');
-		if (pct_decode(rest, slash ? (size_t)(slash - rest) : strlen(rest), &ident) < 0) {
+		if (emu_pct_decode(rest, slash ? (size_t)(slash - rest) : strlen(rest), &ident, 0) < 0) {
 			error_reply(req, resp, 400, "ValidationException",
 			    "The job identifier is not correctly percent-encoded.");
 		} else if (slash == NULL && is_get) {

@@ -121,13 +121,22 @@ void emu_s3_error(struct emu_response *resp, const struct emu_request *req, int 
  * bucket too for "/". -1 when the path is badly encoded. */
 int emu_s3_parse_target(const struct emu_request *req, struct bb_buf *bucket,
     struct bb_buf *key);
-/* Append s as XML character data (&amp; &lt; &gt; &quot; &apos;). */
-int emu_xml_escape(struct bb_buf *out, const char *s);
 
 void emu_s3_handle(struct emu *e, const struct emu_request *req, struct emu_response *resp);
 void emu_bedrock_handle(struct emu *e, const struct emu_request *req, struct emu_response *resp);
 
 /* ---- store.c: objects on disk; keys can never escape the data dir ---- */
+
+/* Write p[0..n) to fd, retrying short writes and EINTR; 0 or -1 (errno). */
+int emu_write_all(int fd, const void *p, size_t n);
+/* Read the file at path into out (reset first; at most max bytes, else
+ * -1); 0 or -1 (errno). */
+int emu_read_file(const char *path, struct bb_buf *out, size_t max);
+/* Replace path with text[0..len) by way of a temporary file and rename. */
+int emu_write_file(const char *path, const void *text, size_t len, struct bb_error *err);
+/* The ETag of an object with that MD5, quoted: "\"<32 hex digits>\"". */
+void emu_etag(const unsigned char md5[16], char out[35]);
+
 struct emu_object_info {
 	uint64_t size;
 	char etag[80];             /* quoted, as S3 returns it */

@@ -19,6 +19,9 @@
  * The Validating scan reads the whole input: the ticker does it without
  * e->lock (on a private run, reading only what never changes in a job)
  * and applies the result under the lock, unless a Stop came meanwhile.
+ * InProgress records are processed the same way: the job is marked busy,
+ * its run (input, window, outputs, working counts) is the ticker's until
+ * the counts and the checkpoint are published again under the lock.
  */
 #include "config.h"
 
@@ -44,6 +47,11 @@
 
 enum job_fault { FAULT_NONE = 0, FAULT_FAIL, FAULT_EXPIRE, FAULT_PARTIAL };
 
+/* A job's record counts. */
+struct emu_counts {
+	long long processed, success, errors, in_tokens, out_tokens;
+};
+
 struct emu_file {
 	char *key;
 	char *rel;        /* name relative to the input prefix (output name) */
@@ -68,6 +76,8 @@ struct emu_run {
 	size_t nwin, winbytes;
 	uint64_t rng;
 	long long recno;               /* records seen (for generated ids) */
+	struct emu_counts n;           /* the counts as processing goes (the
+	                                * job's are published under the lock) */
 };
 
 /* Where a job in progress can resume: taken when its window is empty. */
@@ -76,7 +86,8 @@ struct emu_ckpt {
 	int open;                      /* file `file` was started */
 	size_t file;
 	uint64_t in_off, out_bytes, rng;
-	long long recno, processed, success, errors, in_tokens, out_tokens;
+	long long recno;
+	struct emu_counts n;
 };
 
 struct emu_job {
@@ -88,9 +99,11 @@ struct emu_job {
 	int timeout_hours, timeout_given, converse;
 	enum emu_job_status status, stopped_from;
 	double submit_time, last_modified, end_time, state_since, expire_time;
-	long long total, processed, success, errors, in_tokens, out_tokens;
+	long long total;
+	struct emu_counts n;
 	int validated;
 	int fault;
+	int busy;                      /* the ticker works on run without e->lock */
 	struct emu_run *run;
 	struct emu_ckpt ck;
 	double saved_real;
@@ -247,12 +260,12 @@ emu_job_write_json(const struct emu_job *j, struct bb_buf *o)
 	if (j->validated)
 		bb_buf_addf(o, ",\"totalRecordCount\":%lld,\"processedRecordCount\":%lld,"
 		    "\"successRecordCount\":%lld,\"errorRecordCount\":%lld", j->total,
-		    j->processed, j->success, j->errors);
+		    j->n.processed, j->n.success, j->n.errors);
 	return bb_buf_addc(o, '}');
 }
 
 static int flush_window(struct emu_run *r);
-static void checkpoint(struct emu_job *j);
+static void checkpoint(const struct emu_run *r, struct emu_ckpt *ck);
 
 /* <data-dir>/_jobs/<id>.part: the output file being written. */
 static void
@@ -270,15 +283,17 @@ part_path(struct emu *e, const struct emu_job *j, struct bb_buf *path)
 static int
 job_save(struct emu *e, struct emu_job *j)
 {
-	struct bb_buf o = BB_BUF_INIT, tmp = BB_BUF_INIT, path = BB_BUF_INIT;
-	int fd = -1, rc = -1;
-	size_t off = 0;
+	struct bb_buf o = BB_BUF_INIT, path = BB_BUF_INIT;
+	struct bb_error err = BB_ERROR_INIT;
+	int rc = -1;
 
-	if (j->run != NULL && (j->status == EMU_JOB_IN_PROGRESS ||
+	/* while the ticker works on the run (busy), the last checkpoint
+	 * stands; the ticker saves again when it is done */
+	if (j->run != NULL && !j->busy && (j->status == EMU_JOB_IN_PROGRESS ||
 	    (j->status == EMU_JOB_STOPPING && j->stopped_from == EMU_JOB_IN_PROGRESS))) {
 		if (j->run->nwin > 0 && flush_window(j->run) < 0)
 			bb_msg_warn("job %s: cannot write outputs: %s", j->id, strerror(errno));
-		checkpoint(j);
+		checkpoint(j->run, &j->ck);
 	}
 	j->saved_at = emu_now(e);
 	emu_job_write_json(j, &o);
@@ -288,7 +303,7 @@ job_save(struct emu *e, struct emu_job *j)
 	    "\"inputTokens\":%lld,\"outputTokens\":%lld,\"validated\":%d,\"fault\":%d,"
 	    "\"timeoutGiven\":%d,\"converse\":%d", j->id, (int)j->status, (int)j->stopped_from,
 	    j->submit_time, j->last_modified, j->end_time, j->state_since, j->expire_time,
-	    j->in_tokens, j->out_tokens, j->validated, j->fault, j->timeout_given, j->converse);
+	    j->n.in_tokens, j->n.out_tokens, j->validated, j->fault, j->timeout_given, j->converse);
 	add_key_str(&o, "inputUri", j->input_uri);
 	add_key_str(&o, "outputUri", j->output_uri);
 	if (j->tags != NULL)
@@ -300,40 +315,18 @@ job_save(struct emu *e, struct emu_job *j)
 		    "\"success\":%lld,\"errors\":%lld,\"inputTokens\":%lld,"
 		    "\"outputTokens\":%lld}", j->ck.open, j->ck.file,
 		    (unsigned long long)j->ck.in_off, (unsigned long long)j->ck.out_bytes,
-		    (unsigned long long)j->ck.rng, j->ck.recno, j->ck.processed, j->ck.success,
-		    j->ck.errors, j->ck.in_tokens, j->ck.out_tokens);
+		    (unsigned long long)j->ck.rng, j->ck.recno, j->ck.n.processed, j->ck.n.success,
+		    j->ck.n.errors, j->ck.n.in_tokens, j->ck.n.out_tokens);
 	bb_buf_adds(&o, "}}\n");
 	bb_buf_addf(&path, "%s/%s.json", bb_buf_str(&e->jobs->dir), j->id);
-	bb_buf_addf(&tmp, "%s/.%s.json.tmp", bb_buf_str(&e->jobs->dir), j->id);
-	if ((fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-		goto out;
-	while (off < o.len) {
-		ssize_t w = write(fd, o.data + off, o.len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto out;
-		off += (size_t)w;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
+	if (emu_write_file(path.data, o.data, o.len, &err) < 0) {
+		bb_msg_warn("cannot save job '%s': %s", j->id, err.msg);
 		goto out;
 	}
-	fd = -1;
-	if (rename(tmp.data, path.data) < 0)
-		goto out;
 	j->saved_real = bb_now();
 	rc = 0;
 out:
-	if (rc < 0) {
-		bb_msg_warn("cannot save job '%s': %s", j->id, strerror(errno));
-		unlink(bb_buf_str(&tmp));
-	}
-	if (fd >= 0)
-		close(fd);
 	bb_buf_release(&o);
-	bb_buf_release(&tmp);
 	bb_buf_release(&path);
 	return rc;
 }
@@ -403,16 +396,16 @@ job_load(const char *text, size_t len, struct bb_error *err)
 	j->end_time = num_at(doc, "_state.end");
 	j->state_since = num_at(doc, "_state.since");
 	j->expire_time = num_at(doc, "_state.expire");
-	j->in_tokens = (long long)num_at(doc, "_state.inputTokens");
-	j->out_tokens = (long long)num_at(doc, "_state.outputTokens");
+	j->n.in_tokens = (long long)num_at(doc, "_state.inputTokens");
+	j->n.out_tokens = (long long)num_at(doc, "_state.outputTokens");
 	j->validated = (int)num_at(doc, "_state.validated");
 	j->fault = (int)num_at(doc, "_state.fault");
 	j->timeout_given = (int)num_at(doc, "_state.timeoutGiven");
 	j->converse = (int)num_at(doc, "_state.converse");
 	j->total = (long long)num_at(doc, "totalRecordCount");
-	j->processed = (long long)num_at(doc, "processedRecordCount");
-	j->success = (long long)num_at(doc, "successRecordCount");
-	j->errors = (long long)num_at(doc, "errorRecordCount");
+	j->n.processed = (long long)num_at(doc, "processedRecordCount");
+	j->n.success = (long long)num_at(doc, "successRecordCount");
+	j->n.errors = (long long)num_at(doc, "errorRecordCount");
 	j->saved_at = num_at(doc, "_state.saved");
 	if (bb_json_path(doc, "_state.run") != NULL) {
 		const char *rng = bb_json_str(bb_json_path(doc, "_state.run.rng"));
@@ -424,11 +417,11 @@ job_load(const char *text, size_t len, struct bb_error *err)
 		j->ck.out_bytes = (uint64_t)num_at(doc, "_state.run.outBytes");
 		j->ck.rng = rng != NULL ? (uint64_t)strtoull(rng, NULL, 16) : 0;
 		j->ck.recno = (long long)num_at(doc, "_state.run.recno");
-		j->ck.processed = (long long)num_at(doc, "_state.run.processed");
-		j->ck.success = (long long)num_at(doc, "_state.run.success");
-		j->ck.errors = (long long)num_at(doc, "_state.run.errors");
-		j->ck.in_tokens = (long long)num_at(doc, "_state.run.inputTokens");
-		j->ck.out_tokens = (long long)num_at(doc, "_state.run.outputTokens");
+		j->ck.n.processed = (long long)num_at(doc, "_state.run.processed");
+		j->ck.n.success = (long long)num_at(doc, "_state.run.success");
+		j->ck.n.errors = (long long)num_at(doc, "_state.run.errors");
+		j->ck.n.in_tokens = (long long)num_at(doc, "_state.run.inputTokens");
+		j->ck.n.out_tokens = (long long)num_at(doc, "_state.run.outputTokens");
 	}
 	if (j->name == NULL || j->model_id == NULL || j->role_arn == NULL ||
 	    j->input_config == NULL || j->output_config == NULL || j->input_uri == NULL ||
@@ -487,21 +480,14 @@ emu_jobs_open(struct emu *e, struct bb_error *err)
 		struct bb_error lerr = BB_ERROR_INIT;
 		struct emu_job *j;
 		size_t n = strlen(de->d_name);
-		char chunk[8192];
-		ssize_t r;
-		int fd;
 
 		if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
 			continue;
 		bb_buf_reset(&path);
-		bb_buf_reset(&text);
 		bb_buf_addf(&path, "%s/%s", js->dir.data, de->d_name);
-		if ((fd = open(path.data, O_RDONLY | O_CLOEXEC)) < 0)
+		if (emu_read_file(path.data, &text, SIZE_MAX) < 0)
 			continue;
-		while ((r = read(fd, chunk, sizeof(chunk))) > 0)
-			bb_buf_add(&text, chunk, (size_t)r);
-		close(fd);
-		if ((j = job_load(bb_buf_str(&text), text.len, &lerr)) == NULL) {
+		if ((j = job_load(text.data, text.len, &lerr)) == NULL) {
 			bb_msg_warn("ignoring job file '%s': %s", path.data, lerr.msg);
 			continue;
 		}
@@ -1049,22 +1035,6 @@ out:
 
 /* ---- processing ---- */
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Write the window in a seeded random order (outputs promise no order). */
 static int
 flush_window(struct emu_run *r)
@@ -1080,7 +1050,7 @@ flush_window(struct emu_run *r)
 		r->win[k] = t;
 	}
 	for (i = 0; i < r->nwin; i++) {
-		if (rc == 0 && write_all(r->out_fd, r->win[i].data, r->win[i].len) < 0)
+		if (rc == 0 && emu_write_all(r->out_fd, r->win[i].data, r->win[i].len) < 0)
 			rc = -1;
 		r->out_bytes += r->win[i].len;
 		bb_buf_reset(&r->win[i]);
@@ -1149,13 +1119,10 @@ out:
 	return rc;
 }
 
-/* Record where the job can resume; the window must be empty. */
+/* Record in ck where the run can resume; the window must be empty. */
 static void
-checkpoint(struct emu_job *j)
+checkpoint(const struct emu_run *r, struct emu_ckpt *ck)
 {
-	struct emu_run *r = j->run;
-	struct emu_ckpt *ck = &j->ck;
-
 	ck->have = 1;
 	ck->open = r->fd >= 0 && r->out_fd >= 0;
 	ck->file = r->file;
@@ -1163,24 +1130,22 @@ checkpoint(struct emu_job *j)
 	ck->out_bytes = ck->open ? r->out_bytes : 0;
 	ck->rng = r->rng;
 	ck->recno = r->recno;
-	ck->processed = j->processed;
-	ck->success = j->success;
-	ck->errors = j->errors;
-	ck->in_tokens = j->in_tokens;
-	ck->out_tokens = j->out_tokens;
+	ck->n = r->n;
 }
 
 /*
  * Open input file r->file and the .part output: from the start, or (ck)
  * at a checkpoint: the input at its offset, the output cut to its length.
+ * seed: --seed (read under e->lock by the caller).
  */
 static int
-start_file(struct emu *e, struct emu_job *j, const struct emu_ckpt *ck, struct bb_error *err)
+start_file(struct emu *e, struct emu_job *j, uint64_t seed, const struct emu_ckpt *ck,
+    struct bb_error *err)
 {
 	struct emu_run *r = j->run;
 	struct stat st;
 
-	r->rng = ck ? ck->rng : emu_hash64(j->id, 12, e->faults.seed + r->file);
+	r->rng = ck ? ck->rng : emu_hash64(j->id, 12, seed + r->file);
 	r->out_bytes = ck ? ck->out_bytes : 0;
 	part_path(e, j, &r->out_path);
 	if (open_input(e, r, err) < 0)
@@ -1216,16 +1181,12 @@ resume_run(struct emu *e, struct emu_job *j, struct bb_error *err)
 	if (run_setup(e, j, &r, err) < 0)
 		return -1;
 	j->run = r;
-	if (ck.have && ck.file <= r->nfiles && ck.processed <= j->total &&
+	if (ck.have && ck.file <= r->nfiles && ck.n.processed <= j->total &&
 	    (!ck.open || ck.file < r->nfiles)) {
 		r->file = ck.file;
 		r->recno = ck.recno;
-		j->processed = ck.processed;
-		j->success = ck.success;
-		j->errors = ck.errors;
-		j->in_tokens = ck.in_tokens;
-		j->out_tokens = ck.out_tokens;
-		if (!ck.open || start_file(e, j, &ck, err) == 0)
+		r->n = j->n = ck.n;
+		if (!ck.open || start_file(e, j, e->faults.seed, &ck, err) == 0)
 			return 0;
 		bb_msg_warn("job %s: cannot resume (%s): starting over", j->id, err->msg);
 		close_input(r);
@@ -1235,7 +1196,8 @@ resume_run(struct emu *e, struct emu_job *j, struct bb_error *err)
 	}
 	r->file = 0;
 	r->recno = 0;
-	j->processed = j->success = j->errors = j->in_tokens = j->out_tokens = 0;
+	memset(&r->n, 0, sizeof(r->n));
+	j->n = r->n;
 	return 0;
 }
 
@@ -1248,8 +1210,8 @@ write_manifest(struct emu *e, struct emu_job *j, struct bb_error *err)
 
 	bb_buf_addf(&m, "{\"totalRecordCount\":%lld,\"processedRecordCount\":%lld,"
 	    "\"successRecordCount\":%lld,\"errorRecordCount\":%lld,\"inputTokenCount\":%lld,"
-	    "\"outputTokenCount\":%lld}", j->total, j->processed, j->success, j->errors,
-	    j->in_tokens, j->out_tokens);
+	    "\"outputTokenCount\":%lld}", j->total, j->n.processed, j->n.success, j->n.errors,
+	    j->n.in_tokens, j->n.out_tokens);
 	out_key(&key, r, j, "manifest.json.out");
 	rc = emu_store_put_mem(e->store, r->out_bucket, key.data, m.data, m.len,
 	    "application/octet-stream", err);
@@ -1258,9 +1220,30 @@ write_manifest(struct emu *e, struct emu_job *j, struct bb_error *err)
 	return rc;
 }
 
+/*
+ * A piece of an InProgress job's processing, done by the ticker without
+ * e->lock: what it may do (taken under the lock), then what came of it.
+ * Only the ticker touches a busy job's run; the API reads the job's
+ * published counts and last checkpoint meanwhile.
+ */
+struct work {
+	struct emu_job *job;
+	double now;                    /* the tick's emulated time */
+	long long budget, limit;       /* records this tick; stop at limit processed */
+	uint64_t seed;
+	double record_error_rate;
+	uint64_t max_record_bytes;
+	double saved_real;
+	/* outcome */
+	int failed;                    /* a file could not be opened: err */
+	int save;                      /* a save is due (the window is empty) */
+	struct emu_ckpt ck;            /* when ck.have: a file ended here */
+	struct bb_error err;
+};
+
 /* One record into the window: modelOutput or error line. */
 static void
-process_record(struct emu *e, struct emu_job *j, const char *line, size_t len)
+process_record(const struct work *w, struct emu_job *j, const char *line, size_t len)
 {
 	static const char *const keys[] = { "recordId", "modelInput" };
 	struct emu_run *r = j->run;
@@ -1290,11 +1273,11 @@ process_record(struct emu *e, struct emu_job *j, const char *line, size_t len)
 		bb_buf_add(o, sp[1].p, sp[1].n);
 	else
 		bb_buf_adds(o, "null");
-	st = emu_hash64(j->id, 12, e->faults.seed ^ (uint64_t)r->recno);
+	st = emu_hash64(j->id, 12, w->seed ^ (uint64_t)r->recno);
 	if (sp[1].p == NULL || bb_json_parse(sp[1].p, sp[1].n, 0, &in, &err) < 0) {
 		bb_buf_adds(o, ",\"error\":{\"errorCode\":400,\"errorMessage\":\"Malformed input "
 		    "request, please reformat your input and try again.\"}}\n");
-		j->errors++;
+		r->n.errors++;
 	} else if (bb_family_check_input(r->family, in, &err) < 0) {
 		struct bb_buf msg = BB_BUF_INIT;
 
@@ -1304,23 +1287,22 @@ process_record(struct emu *e, struct emu_job *j, const char *line, size_t len)
 		bb_json_add_str(o, msg.data, msg.len);
 		bb_buf_adds(o, "}}\n");
 		bb_buf_release(&msg);
-		j->errors++;
-	} else if (e->faults.record_error_rate > 0 &&
-	    emu_rng_unit(&st) < e->faults.record_error_rate) {
+		r->n.errors++;
+	} else if (w->record_error_rate > 0 && emu_rng_unit(&st) < w->record_error_rate) {
 		bb_buf_adds(o, ",\"error\":{\"errorCode\":500,\"errorMessage\":\"The system "
 		    "encountered an unexpected error during processing. Try your request "
 		    "again.\"}}\n");
-		j->errors++;
+		r->n.errors++;
 	} else {
 		bb_buf_adds(o, ",\"modelOutput\":");
-		emu_model_output(r->family, j->model_id, in, e->faults.seed, o, &itok, &otok);
+		emu_model_output(r->family, j->model_id, in, w->seed, o, &itok, &otok);
 		bb_buf_adds(o, "}\n");
-		j->success++;
-		j->in_tokens += itok;
-		j->out_tokens += otok;
+		r->n.success++;
+		r->n.in_tokens += itok;
+		r->n.out_tokens += otok;
 	}
 	bb_json_free(in);
-	j->processed++;
+	r->n.processed++;
 	r->winbytes += o->len;
 	r->nwin++;
 }
@@ -1342,75 +1324,22 @@ finish_outputs(struct emu *e, struct emu_job *j)
 }
 
 /*
- * Advance an InProgress job by the records its time allows. 1 when the
- * job left InProgress.
+ * After a piece of processing (or none): the job ends when its records are
+ * done, or when its time is up. 1 when it left InProgress.
  */
 static int
-progress(struct emu *e, struct emu_job *j, double now)
+progress_end(struct emu *e, struct emu_job *j, double now, long long limit)
 {
-	struct emu_run *r;
-	struct bb_error err = BB_ERROR_INIT;
+	struct emu_run *r = j->run;
 	double per = e->timing.per_record_s;
-	long long budget, limit = j->total, n = 0;
-	int got;
 
-	if (j->run == NULL && resume_run(e, j, &err) < 0) {
-		run_free(j->run);
-		j->run = NULL;
-		set_status(e, j, EMU_JOB_FAILED, now, err.msg);
-		return 1;
-	}
-	r = j->run;
-	if (j->fault == FAULT_PARTIAL && j->total > 1)
-		limit = j->total / 2;
-	budget = per > 0 ? (long long)floor((now - j->state_since) / per) - j->processed :
-	    TICK_RECORDS;
-	if (budget > TICK_RECORDS)
-		budget = TICK_RECORDS;
-	while (n < budget && j->processed < limit && r->file < r->nfiles) {
-		const char *line;
-		size_t len;
-
-		if (r->fd < 0) {
-			if (start_file(e, j, NULL, &err) < 0) {
-				set_status(e, j, EMU_JOB_FAILED, now, "Unable to read the input "
-				    "files or write the output files.");
-				bb_msg_warn("job %s: %s", j->id, err.msg);
-				run_free(j->run);
-				j->run = NULL;
-				return 1;
-			}
-		}
-		got = read_line(r, e->quotas.max_record_bytes, &line, &len);
-		if (got == 0 || got < 0) {
-			close_input(r);
-			if (commit_output(e, j, &err) < 0)
-				bb_msg_warn("job %s: %s", j->id, err.msg);
-			r->file++;
-			checkpoint(j);
-			continue;
-		}
-		if (blank(line, len))
-			continue;
-		process_record(e, j, line, len);
-		n++;
-		if (r->nwin == WINDOW_RECORDS || r->winbytes > WINDOW_BYTES) {
-			if (flush_window(r) < 0)
-				bb_msg_warn("job %s: cannot write outputs: %s", j->id,
-				    strerror(errno));
-			/* saved only here, with an empty window, so that the
-			 * output order does not depend on when saves happen */
-			if (bb_now() - j->saved_real > SAVE_EVERY_S)
-				job_save(e, j);
-		}
-	}
-	if (j->processed >= limit || r->file >= r->nfiles) {
-		double at = per > 0 ? j->state_since + per * (double)j->processed : now;
+	if (j->n.processed >= limit || r->file >= r->nfiles) {
+		double at = per > 0 ? j->state_since + per * (double)j->n.processed : now;
 
 		if (at > now)
 			at = now;
 		finish_outputs(e, j);
-		if (j->processed < j->total)
+		if (j->n.processed < j->total)
 			set_status(e, j, EMU_JOB_PARTIALLY_COMPLETED, at, "Not all of your records "
 			    "could be processed in time.");
 		else
@@ -1427,12 +1356,130 @@ progress(struct emu *e, struct emu_job *j, double now)
 }
 
 /*
- * Make every transition that is due at `now`; 1 when something changed,
- * 2 when the job's validation is due (the caller runs it without the
- * lock, then validated()).
+ * An InProgress job at `now` (under e->lock): 3 with w filled and the job
+ * busy when records are due (the caller runs work() without the lock, then
+ * worked()); else 1 when the job left InProgress, 0 when nothing changed.
  */
 static int
-step(struct emu *e, struct emu_job *j, double now)
+progress(struct emu *e, struct emu_job *j, double now, struct work *w)
+{
+	struct emu_run *r;
+	struct bb_error err = BB_ERROR_INIT;
+	double per = e->timing.per_record_s;
+	long long budget, limit = j->total;
+
+	if (j->run == NULL && resume_run(e, j, &err) < 0) {
+		run_free(j->run);
+		j->run = NULL;
+		set_status(e, j, EMU_JOB_FAILED, now, err.msg);
+		return 1;
+	}
+	r = j->run;
+	if (j->fault == FAULT_PARTIAL && j->total > 1)
+		limit = j->total / 2;
+	budget = per > 0 ? (long long)floor((now - j->state_since) / per) - j->n.processed :
+	    TICK_RECORDS;
+	if (budget > TICK_RECORDS)
+		budget = TICK_RECORDS;
+	if (budget <= 0 || j->n.processed >= limit || r->file >= r->nfiles)
+		return progress_end(e, j, now, limit);
+	memset(w, 0, sizeof(*w));
+	w->job = j;
+	w->now = now;
+	w->budget = budget;
+	w->limit = limit;
+	w->seed = e->faults.seed;
+	w->record_error_rate = e->faults.record_error_rate;
+	w->max_record_bytes = e->quotas.max_record_bytes;
+	w->saved_real = j->saved_real;
+	j->busy = 1;
+	return 3;
+}
+
+/* Process the records w allows (without e->lock: see struct work). */
+static void
+work(struct emu *e, struct work *w)
+{
+	struct emu_job *j = w->job;
+	struct emu_run *r = j->run;
+	struct bb_error err = BB_ERROR_INIT;
+	long long n = 0;
+	int got;
+
+	while (n < w->budget && r->n.processed < w->limit && r->file < r->nfiles) {
+		const char *line;
+		size_t len;
+
+		if (r->fd < 0 && start_file(e, j, w->seed, NULL, &w->err) < 0) {
+			w->failed = 1;
+			return;
+		}
+		got = read_line(r, w->max_record_bytes, &line, &len);
+		if (got == 0 || got < 0) {
+			close_input(r);
+			if (commit_output(e, j, &err) < 0)
+				bb_msg_warn("job %s: %s", j->id, err.msg);
+			r->file++;
+			checkpoint(r, &w->ck);
+			continue;
+		}
+		if (blank(line, len))
+			continue;
+		process_record(w, j, line, len);
+		n++;
+		if (r->nwin == WINDOW_RECORDS || r->winbytes > WINDOW_BYTES) {
+			if (flush_window(r) < 0)
+				bb_msg_warn("job %s: cannot write outputs: %s", j->id,
+				    strerror(errno));
+			/* saved only here, with an empty window, so that the
+			 * output order does not depend on when saves happen;
+			 * the save needs the lock: this piece ends here */
+			if (bb_now() - w->saved_real > SAVE_EVERY_S) {
+				w->save = 1;
+				return;
+			}
+		}
+	}
+}
+
+/*
+ * Apply a piece of processing (under the lock): publish the counts and the
+ * checkpoint, then save or end the job as progress() would have. A Stop
+ * that came meanwhile could not flush the window: the save here does.
+ */
+static void
+worked(struct emu *e, struct work *w)
+{
+	struct emu_job *j = w->job;
+
+	j->busy = 0;
+	j->n = j->run->n;
+	if (w->ck.have)
+		j->ck = w->ck;
+	if (w->failed) {
+		set_status(e, j, EMU_JOB_FAILED, w->now, "Unable to read the input "
+		    "files or write the output files.");
+		bb_msg_warn("job %s: %s", j->id, w->err.msg);
+		run_free(j->run);
+		j->run = NULL;
+		return;
+	}
+	if (j->status != EMU_JOB_IN_PROGRESS) {
+		job_save(e, j);
+		return;
+	}
+	if (w->save)
+		job_save(e, j);
+	progress_end(e, j, w->now, w->limit);
+}
+
+/*
+ * Make every transition that is due at `now`; 1 when something changed,
+ * 2 when the job's validation is due (the caller runs it without the
+ * lock, then validated()), 3 when records are due (w: see progress()).
+ */
+static int
+step(struct emu *e, struct emu_job *j, double now, struct work *w)
 {
 	const struct emu_timing *t = &e->timing;
 	struct bb_error err = BB_ERROR_INIT;
@@ -1470,7 +1517,7 @@ step(struct emu *e, struct emu_job *j, double now)
 		set_status(e, j, EMU_JOB_IN_PROGRESS, due, NULL);
 		return 1;
 	case EMU_JOB_IN_PROGRESS:
-		return progress(e, j, now);
+		return progress(e, j, now, w);
 	case EMU_JOB_STOPPING:
 		if (now < (due = j->state_since + t->stopping_s))
 			return 0;
@@ -1533,17 +1580,26 @@ void
 emu_jobs_tick(struct emu *e)
 {
 	struct pending *pend = NULL;
+	struct work *works = NULL;
 	struct emu_quotas q;
-	size_t i, npend = 0, cap = 0;
+	size_t i, npend = 0, cap = 0, nwork = 0, capw = 0;
 	int guard, rc;
 
 	pthread_mutex_lock(&e->lock);
 	for (i = 0; e->jobs != NULL && i < e->jobs->n; i++) {
 		struct emu_job *j = e->jobs->v[i];
 
+		if (nwork == capw) {
+			capw = capw ? capw * 2 : 8;
+			works = bb_xrealloc(works, capw * sizeof(*works));
+		}
 		for (guard = 0; guard < 16 && !emu_job_status_terminal(j->status); guard++) {
-			if ((rc = step(e, j, emu_now(e))) == 0)
+			if ((rc = step(e, j, emu_now(e), &works[nwork])) == 0)
 				break;
+			if (rc == 3) {
+				nwork++;
+				break;
+			}
 			if (rc == 2) {
 				if (npend == cap) {
 					cap = cap ? cap * 2 : 8;
@@ -1559,10 +1615,11 @@ emu_jobs_tick(struct emu *e)
 	}
 	q = e->quotas;
 	pthread_mutex_unlock(&e->lock);
-	if (npend == 0)
-		return;
+	if (npend == 0 && nwork == 0)
+		goto out;
 	/* Jobs are never freed while the ticker runs, and what run_setup and
-	 * validate read of them never changes: no lock for the long part. */
+	 * validate read of them never changes; a busy job's run is the
+	 * ticker's alone: no lock for the long parts. */
 	for (i = 0; i < npend; i++) {
 		struct pending *p = &pend[i];
 
@@ -1570,9 +1627,15 @@ emu_jobs_tick(struct emu *e)
 		if (p->rc == 0)
 			p->rc = validate(e, &q, p->job, p->run, &p->total, &p->err);
 	}
+	for (i = 0; i < nwork; i++)
+		work(e, &works[i]);
 	pthread_mutex_lock(&e->lock);
 	for (i = 0; i < npend; i++)
 		validated(e, &pend[i]);
+	for (i = 0; i < nwork; i++)
+		worked(e, &works[i]);
 	pthread_mutex_unlock(&e->lock);
+out:
 	free(pend);
+	free(works);
 }

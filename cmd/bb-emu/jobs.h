@@ -3,7 +3,8 @@
  * rest of the emulator only sees emu.h).
  *
  * Locking: emu_bedrock_handle() and emu_jobs_tick() take e->lock
- * themselves (the ticker lets go of it while it validates a job's input);
+ * themselves (the ticker lets go of it while it validates a job's input
+ * and while it processes records);
  * every emu_jobs_* function below expects the caller to hold it.
  */
 #ifndef BB_EMU_JOBS_H

@@ -16,9 +16,11 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "aws.h"
 #include "emu.h"
 #include "hash.h"
 #include "json.h"
+#include "xml.h"
 
 #define S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
 #define MIN_PART_SIZE (5ULL << 20)
@@ -26,30 +28,12 @@
 
 /* ---- helpers ---- */
 
-int
-emu_xml_escape(struct bb_buf *out, const char *s)
-{
-	int rc = 0;
-
-	for (; *s && rc == 0; s++) {
-		switch (*s) {
-		case '&': rc = bb_buf_adds(out, "&amp;"); break;
-		case '<': rc = bb_buf_adds(out, "&lt;"); break;
-		case '>': rc = bb_buf_adds(out, "&gt;"); break;
-		case '"': rc = bb_buf_adds(out, "&quot;"); break;
-		case '\'': rc = bb_buf_adds(out, "&apos;"); break;
-		default: rc = bb_buf_addc(out, *s); break;
-		}
-	}
-	return rc;
-}
-
 /* <Name>escaped value</Name> */
 static void
 xml_elem(struct bb_buf *out, const char *name, const char *value)
 {
 	bb_buf_addf(out, "<%s>", name);
-	emu_xml_escape(out, value);
+	bb_xml_add_escaped(out, value, strlen(value));
 	bb_buf_addf(out, "</%s>", name);
 }
 
@@ -58,17 +42,15 @@ xml_elem(struct bb_buf *out, const char *name, const char *value)
 static void
 url_encode(struct bb_buf *out, const char *s, int form)
 {
-	static const char hx[] = "0123456789ABCDEF";
-	const unsigned char *p;
+	size_t n;
 
-	for (p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == '/')
-			bb_buf_addc(out, (char)*p);
-		else if (form && *p == ' ')
-			bb_buf_addc(out, '+');
-		else
-			bb_buf_addf(out, "%%%c%c", hx[*p >> 4], hx[*p & 15]);
+	for (;;) {
+		n = form ? strcspn(s, " ") : strlen(s);
+		bb_aws_uri_encode(out, s, n, 1);
+		if (s[n] == '\0')
+			break;
+		bb_buf_addc(out, '+');
+		s += n + 1;
 	}
 }
 
@@ -189,12 +171,10 @@ has_param(const struct emu_request *req, const char *name)
 static void
 set_etag(struct emu_response *resp, const unsigned char md5[16])
 {
-	char hex[40];
+	char etag[35];
 
-	hex[0] = '"';
-	bb_hex_encode(md5, 16, hex + 1);
-	strcat(hex, "\"");
-	bb_http_headers_set(&resp->headers, "ETag", hex);
+	emu_etag(md5, etag);
+	bb_http_headers_set(&resp->headers, "ETag", etag);
 }
 
 static void
@@ -625,9 +605,7 @@ put_object(struct emu *e, const struct emu_request *req, struct emu_response *re
 			emu_object_info_release(&old);
 	}
 	info.size = req->body_size;
-	info.etag[0] = '"';
-	bb_hex_encode(req->body_md5, 16, info.etag + 1);
-	strcat(info.etag, "\"");
+	emu_etag(req->body_md5, info.etag);
 	info.mtime = emu_wall_now();
 	snprintf(info.content_type, sizeof(info.content_type), "%s", content_type_of(req));
 	snprintf(info.checksum_alg, sizeof(info.checksum_alg), "%s", req->checksum_alg);
@@ -778,66 +756,37 @@ delete_object(struct emu *e, const struct emu_request *req, struct emu_response 
 		resp->status = 204;
 }
 
-/* ---- a minimal reader for the two XML bodies we accept ---- */
+/* ---- the two XML bodies we accept ---- */
 
-/* Next <name>text</name> between *p and end: text unescaped into out. */
-static int
-xml_next(const char **p, const char *end, const char *name, struct bb_buf *out)
+/* The request body parsed, when it is XML whose root is root_name: the
+ * root (free it with bb_xml_free), else NULL. */
+static struct bb_xml *
+xml_body(const struct emu_request *req, const char *root_name)
 {
-	char open[64], close_[64];
-	const char *s, *t, *q;
+	struct bb_xml *doc = NULL;
 
-	snprintf(open, sizeof(open), "<%s>", name);
-	snprintf(close_, sizeof(close_), "</%s>", name);
-	s = memmem(*p, (size_t)(end - *p), open, strlen(open));
-	if (s == NULL)
-		return 0;
-	s += strlen(open);
-	t = memmem(s, (size_t)(end - s), close_, strlen(close_));
-	if (t == NULL)
-		return -1;
-	bb_buf_reset(out);
-	for (q = s; q < t; q++) {
-		if (*q == '<')
-			return -1;
-		if (*q != '&') {
-			bb_buf_addc(out, *q);
-			continue;
-		}
-		if (strncmp(q, "&quot;", 6) == 0) { bb_buf_addc(out, '"'); q += 5; }
-		else if (strncmp(q, "&amp;", 5) == 0) { bb_buf_addc(out, '&'); q += 4; }
-		else if (strncmp(q, "&lt;", 4) == 0) { bb_buf_addc(out, '<'); q += 3; }
-		else if (strncmp(q, "&gt;", 4) == 0) { bb_buf_addc(out, '>'); q += 3; }
-		else if (strncmp(q, "&apos;", 6) == 0) { bb_buf_addc(out, '\''); q += 5; }
-		else if (strncmp(q, "&#34;", 5) == 0) { bb_buf_addc(out, '"'); q += 4; }
-		else
-			return -1;
+	if (req->body == NULL || bb_xml_parse(req->body, req->body_len, &doc, NULL) < 0)
+		return NULL;
+	if (strcmp(bb_xml_name(doc), root_name) != 0) {
+		bb_xml_free(doc);
+		return NULL;
 	}
-	*p = t + strlen(close_);
-	return 1;
+	return doc;
 }
 
-/* The body between <name ...> and </name>, the root element. */
+/* The text of node's first child `name`: 1 with *text set, 0 when there
+ * is none, -1 when that child holds elements rather than a value. */
 static int
-xml_root(const char *body, size_t len, const char *name, const char **start, const char **end)
+xml_value(const struct bb_xml *node, const char *name, const char **text)
 {
-	char open[64], close_[64];
-	const char *s, *t, *lim = body + len;
+	const struct bb_xml *c = bb_xml_child(node, name);
 
-	snprintf(open, sizeof(open), "<%s", name);
-	snprintf(close_, sizeof(close_), "</%s>", name);
-	if ((s = memmem(body, len, open, strlen(open))) == NULL)
+	if (c == NULL)
+		return 0;
+	if (bb_xml_child(c, NULL) != NULL)
 		return -1;
-	s += strlen(open);
-	if (s >= lim || (*s != '>' && *s != ' '))
-		return -1;
-	if ((s = memchr(s, '>', (size_t)(lim - s))) == NULL)
-		return -1;
-	if ((t = memmem(s, (size_t)(lim - s), close_, strlen(close_))) == NULL)
-		return -1;
-	*start = s + 1;
-	*end = t;
-	return 0;
+	*text = bb_xml_text(c);
+	return 1;
 }
 
 /* ---- multipart ---- */
@@ -989,9 +938,10 @@ complete_upload(struct emu *e, const struct emu_request *req, struct emu_respons
 	struct emu_part_info *stored = NULL, *chosen = NULL;
 	size_t nstored = 0, nchosen = 0, cap = 0, i;
 	struct bb_error err = BB_ERROR_INIT;
-	struct bb_buf pnum = BB_BUF_INIT, etag = BB_BUF_INIT, out = BB_BUF_INIT, ck = BB_BUF_INIT;
+	struct bb_buf out = BB_BUF_INIT;
 	struct bb_md5 m = { NULL };
-	const char *p, *end;
+	struct bb_xml *doc = NULL;
+	const struct bb_xml *part;
 	unsigned char md[16];
 	long prev = 0;
 
@@ -999,46 +949,29 @@ complete_upload(struct emu *e, const struct emu_request *req, struct emu_respons
 	memset(&info, 0, sizeof(info));
 	if (need_upload(e, req, resp, id, bucket, key, &proto) < 0)
 		goto out;
-	if (req->body == NULL ||
-	    xml_root(req->body, req->body_len, "CompleteMultipartUpload", &p, &end) < 0) {
-		emu_s3_error(resp, req, 400, "MalformedXML",
-		    "The XML you provided was not well-formed or did not validate against our published schema");
-		goto out;
-	}
+	if ((doc = xml_body(req, "CompleteMultipartUpload")) == NULL)
+		goto malformed;
 	if (emu_store_upload_parts(e->store, id, &stored, &nstored, &err) < 0) {
 		store_failed(resp, req, &err);
 		goto out;
 	}
-	for (;;) {
-		const char *ps, *pt, *q;
+	for (part = bb_xml_child(doc, "Part"); part != NULL; part = bb_xml_next(part, "Part")) {
+		const char *pnum, *etag, *ck = "";
 		char *numend;
 		long num;
 		int idx;
 		char ckname[40];
 
-		/* the next <Part>...</Part>, then its children */
-		if ((ps = memmem(p, (size_t)(end - p), "<Part>", 6)) == NULL)
-			break;
-		ps += 6;
-		if ((pt = memmem(ps, (size_t)(end - ps), "</Part>", 7)) == NULL)
+		if (xml_value(part, "PartNumber", &pnum) != 1 || xml_value(part, "ETag", &etag) != 1)
 			goto malformed;
-		p = pt + 7;
-		q = ps;
-		if (xml_next(&q, pt, "PartNumber", &pnum) != 1)
-			goto malformed;
-		q = ps;
-		if (xml_next(&q, pt, "ETag", &etag) != 1)
-			goto malformed;
-		bb_buf_reset(&ck);
 		if (proto.checksum_alg[0]) {
 			snprintf(ckname, sizeof(ckname), "Checksum%s", proto.checksum_alg);
-			q = ps;
-			if (xml_next(&q, pt, ckname, &ck) < 0)
+			if (xml_value(part, ckname, &ck) < 0)
 				goto malformed;
 		}
 		errno = 0;
-		num = strtol(bb_buf_str(&pnum), &numend, 10);
-		if (errno || *numend || numend == pnum.data || num < 1 || num > MAX_PARTS) {
+		num = strtol(pnum, &numend, 10);
+		if (errno || *numend || numend == pnum || num < 1 || num > MAX_PARTS) {
 			emu_s3_error(resp, req, 400, "InvalidArgument",
 			    "Part number must be an integer between 1 and 10000, inclusive");
 			goto out;
@@ -1051,8 +984,8 @@ complete_upload(struct emu *e, const struct emu_request *req, struct emu_respons
 		}
 		prev = num;
 		idx = find_part(stored, nstored, num);
-		if (idx < 0 || !etag_matches(bb_buf_str(&etag), stored[idx].md5) ||
-		    (ck.len && strcmp(ck.data, stored[idx].checksum) != 0)) {
+		if (idx < 0 || !etag_matches(etag, stored[idx].md5) ||
+		    (ck[0] && strcmp(ck, stored[idx].checksum) != 0)) {
 			emu_s3_error(resp, req, 400, "InvalidPart",
 			    "One or more of the specified parts could not be found. The part may not "
 			    "have been uploaded, or the specified entity tag may not match the part's "
@@ -1127,9 +1060,7 @@ out:
 	free(chosen);
 	emu_object_info_release(&proto);
 	emu_object_info_release(&info);
-	bb_buf_release(&pnum);
-	bb_buf_release(&etag);
-	bb_buf_release(&ck);
+	bb_xml_free(doc);
 	bb_buf_release(&out);
 }
 
@@ -1178,7 +1109,7 @@ list_parts(struct emu *e, const struct emu_request *req, struct emu_response *re
 	snprintf(num, sizeof(num), "%ld", marker);
 	xml_elem(&out, "PartNumberMarker", num);
 	for (i = 0; i < n; i++) {
-		char etag[40];
+		char etag[35];
 
 		if (parts[i].part_number <= marker)
 			continue;
@@ -1186,9 +1117,7 @@ list_parts(struct emu *e, const struct emu_request *req, struct emu_response *re
 			truncated = 1;
 			break;
 		}
-		etag[0] = '"';
-		bb_hex_encode(parts[i].md5, 16, etag + 1);
-		strcat(etag, "\"");
+		emu_etag(parts[i].md5, etag);
 		emu_format_iso8601(parts[i].mtime, ts);
 		bb_buf_adds(&v, "");
 		bb_buf_addf(&out, "<Part><PartNumber>%ld</PartNumber>", parts[i].part_number);
@@ -1379,46 +1308,46 @@ static void
 delete_objects(struct emu *e, const struct emu_request *req, struct emu_response *resp,
     const char *bucket)
 {
-	struct bb_buf out = BB_BUF_INIT, key = BB_BUF_INIT, quiet = BB_BUF_INIT;
+	struct bb_buf out = BB_BUF_INIT;
 	struct bb_error err = BB_ERROR_INIT;
-	const char *p, *end, *q;
+	struct bb_xml *doc;
+	const struct bb_xml *obj;
+	const char *quiet, *key;
 	int n = 0, is_quiet;
 
 	if (need_bucket(e, resp, req, bucket) < 0)
 		return;
-	if (req->body == NULL || xml_root(req->body, req->body_len, "Delete", &p, &end) < 0) {
+	if ((doc = xml_body(req, "Delete")) == NULL) {
 		emu_s3_error(resp, req, 400, "MalformedXML",
 		    "The XML you provided was not well-formed or did not validate against our published schema");
 		return;
 	}
-	q = p;
-	is_quiet = xml_next(&q, end, "Quiet", &quiet) == 1 && strcmp(bb_buf_str(&quiet), "true") == 0;
+	is_quiet = xml_value(doc, "Quiet", &quiet) == 1 && strcmp(quiet, "true") == 0;
 	bb_buf_addf(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"%s\">", S3_NS);
-	for (;;) {
-		int r = xml_next(&p, end, "Key", &key);
+	for (obj = bb_xml_child(doc, "Object"); obj != NULL; obj = bb_xml_next(obj, "Object")) {
+		int r = xml_value(obj, "Key", &key);
 
 		if (r == 0)
-			break;
+			continue;
 		if (r < 0 || ++n > 1000) {
 			emu_s3_error(resp, req, 400, "MalformedXML", "Bad Delete request");
 			goto out;
 		}
-		if (emu_store_delete(e->store, bucket, bb_buf_str(&key), &err) < 0) {
+		if (emu_store_delete(e->store, bucket, key, &err) < 0) {
 			bb_buf_adds(&out, "<Error>");
-			xml_elem(&out, "Key", bb_buf_str(&key));
+			xml_elem(&out, "Key", key);
 			bb_buf_adds(&out, "<Code>InternalError</Code><Message>delete failed</Message></Error>");
 		} else if (!is_quiet) {
 			bb_buf_adds(&out, "<Deleted>");
-			xml_elem(&out, "Key", bb_buf_str(&key));
+			xml_elem(&out, "Key", key);
 			bb_buf_adds(&out, "</Deleted>");
 		}
 	}
 	bb_buf_adds(&out, "</DeleteResult>");
 	xml_ok(resp, &out);
 out:
+	bb_xml_free(doc);
 	bb_buf_release(&out);
-	bb_buf_release(&key);
-	bb_buf_release(&quiet);
 }
 
 /* ---- routing ---- */

@@ -34,6 +34,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "aws.h"
 #include "awschunked.h"
 #include "emu.h"
 #include "hash.h"
@@ -142,46 +143,12 @@ emu_format_http_date(double t, char out[40])
 	strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-static int
-hexv(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 emu_pct_decode(const char *s, size_t n, struct bb_buf *out, int plus_space)
 {
-	size_t i;
-
 	bb_buf_reset(out);
-	if (bb_buf_grow(out, n) < 0)
+	if (bb_aws_uri_decode(out, s, n, plus_space) < 0 || memchr(out->data, '\0', out->len))
 		return -1;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '%') {
-			int h, l;
-
-			if (i + 2 >= n)
-				return -1;
-			h = hexv((unsigned char)s[i + 1]);
-			l = h < 0 ? -1 : hexv((unsigned char)s[i + 2]);
-			if (h < 0 || l < 0 || (h == 0 && l == 0))
-				return -1;
-			c = (char)(h * 16 + l);
-			i += 2;
-		} else if (c == '+' && plus_space)
-			c = ' ';
-		else if (c == '\0')
-			return -1;
-		bb_buf_addc(out, c);
-	}
 	return 0;
 }
 
@@ -350,6 +317,18 @@ server_error(struct emu_conn *k, int status, const char *s3code, const char *brt
 	else
 		emu_s3_error(&k->resp, &k->req, status, s3code, "%s", msg);
 	k->decided = 1;
+}
+
+/* The body is larger than this kind of request may send. */
+static void
+too_large(struct emu_conn *k)
+{
+	if (k->spool)
+		server_error(k, 400, "EntityTooLarge", NULL,
+		    "Your proposed upload exceeds the maximum allowed size");
+	else
+		server_error(k, 413, "MaxMessageLengthExceeded", "ValidationException",
+		    "Your request was too big.");
 }
 
 static void
@@ -596,12 +575,7 @@ setup_body(struct emu_conn *k)
 		k->expect_len = dlen;
 	}
 	if (k->expect_len >= 0 && (uint64_t)k->expect_len > k->limit) {
-		if (k->spool)
-			server_error(k, 400, "EntityTooLarge", NULL,
-			    "Your proposed upload exceeds the maximum allowed size");
-		else
-			server_error(k, 413, "MaxMessageLengthExceeded", "ValidationException",
-			    "Your request was too big.");
+		too_large(k);
 		goto out;
 	}
 	/* Hashes: MD5 for the ETag of objects and for Content-MD5; SHA-256
@@ -756,18 +730,9 @@ begin(struct emu_conn *k, struct MHD_Connection *c, const char *url, const char 
 static int
 write_all(struct emu_conn *k, const char *p, size_t n)
 {
-	size_t off = 0;
-
-	while (off < n) {
-		ssize_t w = write(k->fd, p + off, n - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			server_error(k, 500, "InternalError", NULL, "cannot write the body to disk");
-			return -1;
-		}
-		off += (size_t)w;
+	if (emu_write_all(k->fd, p, n) < 0) {
+		server_error(k, 500, "InternalError", NULL, "cannot write the body to disk");
+		return -1;
 	}
 	return 0;
 }
@@ -791,12 +756,7 @@ sink(const void *vp, size_t n, void *ctx)
 	if (k->decided)
 		return 0;
 	if (k->body_size + n > k->limit) {
-		if (k->spool)
-			server_error(k, 400, "EntityTooLarge", NULL,
-			    "Your proposed upload exceeds the maximum allowed size");
-		else
-			server_error(k, 413, "MaxMessageLengthExceeded", "ValidationException",
-			    "Your request was too big.");
+		too_large(k);
 		return -1;
 	}
 	k->body_size += n;

@@ -35,10 +35,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "emu.h"
+#include "hash.h"
+#include "json.h"
 
 struct emu_obj {
 	char *key;
@@ -62,44 +63,6 @@ struct emu_store {
 };
 
 /* ---- small helpers ---- */
-
-static int
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k, len;
-	uint32_t c;
-
-	while (i < n) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((s[i] & 0xe0) == 0xc0) {
-			len = 2;
-			c = s[i] & 0x1f;
-		} else if ((s[i] & 0xf0) == 0xe0) {
-			len = 3;
-			c = s[i] & 0x0f;
-		} else if ((s[i] & 0xf8) == 0xf0) {
-			len = 4;
-			c = s[i] & 0x07;
-		} else
-			return 0;
-		if (n - i < len)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			c = (c << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 2 && c < 0x80) || (len == 3 && c < 0x800) ||
-		    (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-		    (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
 
 int
 emu_store_valid_bucket(const char *bucket)
@@ -138,7 +101,7 @@ emu_store_valid_key(const char *key)
 		if (c < 0x20 || c == 0x7f)
 			return 0;
 	}
-	if (!utf8_valid((const unsigned char *)key, n))
+	if (!bb_utf8_valid(key, n))
 		return 0;
 	/* No "." or ".." path segment: S3 would store them, but no tool of
 	 * ours needs them and they are what path traversal is made of. */
@@ -152,26 +115,9 @@ emu_store_valid_key(const char *key)
 }
 
 static void
-hex_encode(const unsigned char *p, size_t n, char *out)
+key_hash(const char *key, char out[BB_SHA256_HEX])
 {
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hx[p[i] >> 4];
-		out[2 * i + 1] = hx[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static void
-key_hash(const char *key, char out[65])
-{
-	unsigned char md[32];
-	unsigned int len = 0;
-
-	EVP_Digest(key, strlen(key), md, &len, EVP_sha256(), NULL);
-	hex_encode(md, 32, out);
+	bb_sha256_hex(key, strlen(key), out);
 }
 
 /* %-encode everything but printable ASCII (and '%') so a value is one line. */
@@ -195,46 +141,24 @@ pct_add(struct bb_buf *b, const char *s)
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode in place; 0, or -1 on a bad escape or an encoded NUL. */
 static int
 pct_decode(char *s)
 {
+	unsigned char byte;
 	char *r, *w;
 
 	for (r = w = s; *r; r++) {
 		if (*r == '%') {
-			int h = hexval((unsigned char)r[1]), l = h < 0 ? -1 : hexval((unsigned char)r[2]);
-
-			if (h < 0 || l < 0 || (h == 0 && l == 0))
+			if (r[1] == '\0' || bb_hex_decode(r + 1, 2, &byte, 1) < 0 || byte == 0)
 				return -1;
-			*w++ = (char)(h * 16 + l);
+			*w++ = (char)byte;
 			r += 2;
 		} else
 			*w++ = *r;
 	}
 	*w = '\0';
 	return 0;
-}
-
-static double
-wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int
@@ -256,13 +180,41 @@ path_of(struct bb_buf *b, const struct emu_store *s, const char *fmt, ...)
 	return rc;
 }
 
-/* Write `text` to `path` through a temporary name and rename. */
-static int
-write_file_atomic(const char *path, const char *text, size_t len, struct bb_error *err)
+int
+emu_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+void
+emu_etag(const unsigned char md5[16], char out[35])
+{
+	out[0] = '"';
+	bb_hex_encode(md5, 16, out + 1);
+	out[33] = '"';
+	out[34] = '\0';
+}
+
+int
+emu_write_file(const char *path, const void *text, size_t len, struct bb_error *err)
 {
 	struct bb_buf tmp = BB_BUF_INIT;
 	int fd = -1, rc = -1;
-	size_t off = 0;
 
 	if (bb_buf_addf(&tmp, "%s.tmp%lx", path, (unsigned long)pthread_self() & 0xffffff)) {
 		bb_error_errno(err, "out of memory");
@@ -273,16 +225,9 @@ write_file_atomic(const char *path, const char *text, size_t len, struct bb_erro
 		bb_error_errno(err, "cannot create '%s'", tmp.data);
 		goto out;
 	}
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			bb_error_errno(err, "cannot write '%s'", tmp.data);
-			goto out;
-		}
-		off += (size_t)w;
+	if (emu_write_all(fd, text, len) < 0) {
+		bb_error_errno(err, "cannot write '%s'", tmp.data);
+		goto out;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
@@ -304,8 +249,8 @@ out:
 	return rc;
 }
 
-static int
-read_small_file(const char *path, struct bb_buf *out, size_t max)
+int
+emu_read_file(const char *path, struct bb_buf *out, size_t max)
 {
 	char chunk[4096];
 	int fd, rc = -1;
@@ -326,7 +271,7 @@ read_small_file(const char *path, struct bb_buf *out, size_t max)
 		if (out->len + (size_t)r > max || bb_buf_add(out, chunk, (size_t)r))
 			goto out;
 	}
-	rc = bb_buf_addc(out, '\n') == 0 ? 0 : -1;   /* last line always ends */
+	rc = bb_buf_grow(out, 0);   /* out->data is never NULL */
 out:
 	close(fd);
 	return rc;
@@ -343,9 +288,9 @@ next_field(char **cursor, char **name, char **value)
 		p++;
 	if (*p == '\0')
 		return 0;
-	nl = strchr(p, '\n');
+	nl = p + strcspn(p, "\n");
+	*cursor = *nl != '\0' ? nl + 1 : nl;   /* the last line may lack its newline */
 	*nl = '\0';
-	*cursor = nl + 1;
 	sp = strchr(p, ' ');
 	*name = p;
 	if (sp) {
@@ -392,6 +337,17 @@ bucket_find(const struct emu_store *s, const char *name)
 			hi = mid;
 	}
 	return NULL;
+}
+
+/* bucket_find, or NULL with BB_ERR_NOTFOUND in err. */
+static struct emu_bucket *
+bucket_get(const struct emu_store *s, const char *name, struct bb_error *err)
+{
+	struct emu_bucket *b = bucket_find(s, name);
+
+	if (b == NULL)
+		bb_error_set(err, BB_ERR_NOTFOUND, "no such bucket");
+	return b;
 }
 
 static struct emu_bucket *
@@ -445,12 +401,14 @@ obj_pos(const struct emu_bucket *b, const char *key, int *found)
 	return lo;
 }
 
+/* Free o's contents and leave it zeroed (safe to release again). */
 static void
 obj_release(struct emu_obj *o)
 {
 	free(o->key);
 	free(o->data_name);
 	emu_object_info_release(&o->info);
+	memset(o, 0, sizeof(*o));
 }
 
 /* Put (or replace) an entry; takes ownership of o's strings. */
@@ -509,17 +467,6 @@ meta_format(struct bb_buf *out, const char *key, const char *data_name,
 	return rc ? -1 : 0;
 }
 
-static void
-copy_field(char *dst, size_t size, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 /* Parse a .meta text (modified in place) into o; 0 or -1 when malformed. */
 static int
 meta_parse(char *text, struct emu_obj *o)
@@ -545,17 +492,17 @@ meta_parse(char *text, struct emu_obj *o)
 			if (errno || *end || end == value)
 				goto bad;
 		} else if (strcmp(name, "etag") == 0)
-			copy_field(o->info.etag, sizeof(o->info.etag), value);
+			snprintf(o->info.etag, sizeof(o->info.etag), "%s", value);
 		else if (strcmp(name, "mtime") == 0)
 			o->info.mtime = strtod(value, NULL);
 		else if (strcmp(name, "parts") == 0)
 			o->info.parts = strtol(value, NULL, 10);
 		else if (strcmp(name, "ctype") == 0)
-			copy_field(o->info.content_type, sizeof(o->info.content_type), value);
+			snprintf(o->info.content_type, sizeof(o->info.content_type), "%s", value);
 		else if (strcmp(name, "calg") == 0)
-			copy_field(o->info.checksum_alg, sizeof(o->info.checksum_alg), value);
+			snprintf(o->info.checksum_alg, sizeof(o->info.checksum_alg), "%s", value);
 		else if (strcmp(name, "csum") == 0)
-			copy_field(o->info.checksum, sizeof(o->info.checksum), value);
+			snprintf(o->info.checksum, sizeof(o->info.checksum), "%s", value);
 		else if (strcmp(name, "meta") == 0) {
 			free(o->info.meta_json);
 			o->info.meta_json = strdup(value);
@@ -566,7 +513,6 @@ meta_parse(char *text, struct emu_obj *o)
 	return 0;
 bad:
 	obj_release(o);
-	memset(o, 0, sizeof(*o));
 	return -1;
 }
 
@@ -610,7 +556,7 @@ load_bucket(struct emu_store *s, const char *name, struct bb_error *err)
 				continue;
 			}
 			if (pass == 1 && dot && strcmp(dot, ".meta") == 0) {
-				if (read_small_file(fp.data, &text, 1 << 20) == 0 &&
+				if (emu_read_file(fp.data, &text, 1 << 20) == 0 &&
 				    meta_parse(text.data, &o) == 0) {
 					char h[65];
 
@@ -793,7 +739,7 @@ emu_store_create_bucket(struct emu_store *s, const char *bucket, struct bb_error
 		bb_error_errno(err, "cannot create '%s'", path.data);
 		goto out;
 	}
-	if (bucket_add(s, bucket, wall_now()) == NULL) {
+	if (bucket_add(s, bucket, emu_wall_now()) == NULL) {
 		bb_error_errno(err, "out of memory");
 		goto out;
 	}
@@ -812,10 +758,8 @@ emu_store_delete_bucket(struct emu_store *s, const char *bucket, struct bb_error
 	int rc = -1;
 
 	pthread_mutex_lock(&s->lock);
-	if ((b = bucket_find(s, bucket)) == NULL) {
-		bb_error_set(err, BB_ERR_NOTFOUND, "no such bucket");
+	if ((b = bucket_get(s, bucket, err)) == NULL)
 		goto out;
-	}
 	if (b->n > 0) {
 		bb_error_set(err, BB_ERR_INPUT, "bucket not empty");
 		goto out;
@@ -849,14 +793,12 @@ emu_store_list_buckets(struct emu_store *s, emu_store_bucket_fn fn, void *ctx)
 static struct emu_obj *
 lookup(struct emu_store *s, const char *bucket, const char *key, struct bb_error *err)
 {
-	struct emu_bucket *b = bucket_find(s, bucket);
+	struct emu_bucket *b = bucket_get(s, bucket, err);
 	int found;
 	size_t pos;
 
-	if (b == NULL) {
-		bb_error_set(err, BB_ERR_NOTFOUND, "no such bucket");
+	if (b == NULL)
 		return NULL;
-	}
 	pos = obj_pos(b, key, &found);
 	if (!found) {
 		bb_error_set(err, BB_ERR_NOTFOUND, "no such key");
@@ -953,10 +895,8 @@ emu_store_commit(struct emu_store *s, const char *bucket, const char *key,
 		return bb_error_set(err, BB_ERR_INPUT, "invalid key");
 	key_hash(key, h);
 	pthread_mutex_lock(&s->lock);
-	if ((b = bucket_find(s, bucket)) == NULL) {
-		bb_error_set(err, BB_ERR_NOTFOUND, "no such bucket");
+	if ((b = bucket_get(s, bucket, err)) == NULL)
 		goto out;
-	}
 	snprintf(dname, sizeof(dname), "%s-%" PRIx64 ".data", h, ++s->gen);
 	if (path_of(&dpath, s, "s3/%s/%s", bucket, dname) < 0 ||
 	    path_of(&mpath, s, "s3/%s/%s.meta", bucket, h) < 0 ||
@@ -971,7 +911,7 @@ emu_store_commit(struct emu_store *s, const char *bucket, const char *key,
 		goto out;
 	}
 	renamed = 1;
-	if (write_file_atomic(mpath.data, meta.data, meta.len, err) < 0)
+	if (emu_write_file(mpath.data, meta.data, meta.len, err) < 0)
 		goto out;
 	if (obj_insert(b, &o, &old) < 0) {
 		bb_error_errno(err, "out of memory");
@@ -1001,34 +941,26 @@ emu_store_put_mem(struct emu_store *s, const char *bucket, const char *key,
 {
 	struct bb_buf tmp = BB_BUF_INIT;
 	struct emu_object_info info;
-	unsigned char md[16];
-	unsigned int mdlen = 0;
-	size_t off = 0;
+	unsigned char md[BB_MD5_LEN];
 	int fd = -1, rc = -1;
 
 	memset(&info, 0, sizeof(info));
 	if (emu_store_tmpfile(s, &tmp, &fd, err) < 0)
 		goto out;
-	while (off < len) {
-		ssize_t w = write(fd, (const char *)data + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			bb_error_errno(err, "cannot write '%s'", tmp.data);
-			goto out;
-		}
-		off += (size_t)w;
+	if (emu_write_all(fd, data, len) < 0) {
+		bb_error_errno(err, "cannot write '%s'", tmp.data);
+		goto out;
 	}
 	close(fd);
 	fd = -1;
-	EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL);
-	info.etag[0] = '"';
-	hex_encode(md, 16, info.etag + 1);
-	strcat(info.etag, "\"");
+	if (bb_md5(data, len, md) < 0) {
+		bb_error_errno(err, "out of memory");
+		goto out;
+	}
+	emu_etag(md, info.etag);
 	info.size = len;
-	info.mtime = wall_now();
-	copy_field(info.content_type, sizeof(info.content_type),
+	info.mtime = emu_wall_now();
+	snprintf(info.content_type, sizeof(info.content_type), "%s",
 	    content_type ? content_type : "application/octet-stream");
 	rc = emu_store_commit(s, bucket, key, tmp.data, &info, err);
 out:
@@ -1050,10 +982,8 @@ emu_store_delete(struct emu_store *s, const char *bucket, const char *key, struc
 	size_t pos;
 
 	pthread_mutex_lock(&s->lock);
-	if ((b = bucket_find(s, bucket)) == NULL) {
-		bb_error_set(err, BB_ERR_NOTFOUND, "no such bucket");
+	if ((b = bucket_get(s, bucket, err)) == NULL)
 		goto out;
-	}
 	pos = obj_pos(b, key, &found);
 	if (!found) {
 		rc = 0;   /* S3 deletes are idempotent */
@@ -1083,10 +1013,8 @@ emu_store_list(struct emu_store *s, const char *bucket, const char *prefix,
 	int found, rc = -1;
 
 	pthread_mutex_lock(&s->lock);
-	if ((b = bucket_find(s, bucket)) == NULL) {
-		bb_error_set(err, BB_ERR_NOTFOUND, "no such bucket");
+	if ((b = bucket_get(s, bucket, err)) == NULL)
 		goto out;
-	}
 	pos = 0;
 	if (plen)
 		pos = obj_pos(b, prefix, &found);
@@ -1123,6 +1051,39 @@ valid_upload_id(const char *id)
 	return i == 32;
 }
 
+/*
+ * Read uploads/ID/upload: "bucket NAME" then the object's .meta fields,
+ * into o (released by the caller) with *bucket pointing into text;
+ * *initiated (may be NULL) gets the file's time. -1 when the id is not
+ * well-formed or the upload is absent or unreadable.
+ */
+static int
+upload_read(struct emu_store *s, const char *upload_id, struct bb_buf *text,
+    struct emu_obj *o, const char **bucket, double *initiated)
+{
+	struct bb_buf path = BB_BUF_INIT;
+	struct stat st;
+	char *nl;
+	int rc = -1;
+
+	if (!valid_upload_id(upload_id) ||
+	    path_of(&path, s, "uploads/%s/upload", upload_id) < 0 ||
+	    (initiated != NULL && stat(path.data, &st) < 0) ||
+	    emu_read_file(path.data, text, 1 << 20) < 0 ||
+	    strncmp(text->data, "bucket ", 7) != 0 || (nl = strchr(text->data, '\n')) == NULL)
+		goto out;
+	*nl = '\0';
+	if (meta_parse(nl + 1, o) < 0)
+		goto out;
+	*bucket = text->data + 7;
+	if (initiated != NULL)
+		*initiated = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
+	rc = 0;
+out:
+	bb_buf_release(&path);
+	return rc;
+}
+
 int
 emu_store_upload_create(struct emu_store *s, const char *bucket, const char *key,
     const struct emu_object_info *proto, char upload_id[33], struct bb_error *err)
@@ -1135,7 +1096,7 @@ emu_store_upload_create(struct emu_store *s, const char *bucket, const char *key
 		return bb_error_set(err, BB_ERR_NOTFOUND, "no such bucket");
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return bb_error_set(err, BB_ERR_SYSTEM, "no random bytes");
-	hex_encode(rnd, sizeof(rnd), upload_id);
+	bb_hex_encode(rnd, sizeof(rnd), upload_id);
 	if (path_of(&path, s, "uploads/%s", upload_id) < 0)
 		goto nomem;
 	if (mkdir(path.data, 0755) < 0) {
@@ -1146,7 +1107,7 @@ emu_store_upload_create(struct emu_store *s, const char *bucket, const char *key
 	if (bb_buf_addf(&text, "bucket %s\n", bucket) < 0 || meta_format(&text, key, "-", proto) < 0 ||
 	    bb_buf_adds(&path, "/upload") < 0)
 		goto nomem;
-	if (write_file_atomic(path.data, text.data, text.len, err) < 0)
+	if (emu_write_file(path.data, text.data, text.len, err) < 0)
 		goto out;
 	rc = 0;
 	goto out;
@@ -1164,30 +1125,16 @@ int
 emu_store_upload_get(struct emu_store *s, const char *upload_id, const char *bucket,
     const char *key, struct emu_object_info *proto, struct bb_error *err)
 {
-	struct bb_buf path = BB_BUF_INIT, text = BB_BUF_INIT;
+	struct bb_buf text = BB_BUF_INIT;
 	struct emu_obj o;
-	char *bline, *nl;
+	const char *obucket;
 	int rc = -1;
 
 	memset(&o, 0, sizeof(o));
 	if (proto)
 		memset(proto, 0, sizeof(*proto));
-	if (!valid_upload_id(upload_id)) {
-		bb_error_set(err, BB_ERR_NOTFOUND, "no such upload");
-		goto out;
-	}
-	if (path_of(&path, s, "uploads/%s/upload", upload_id) < 0 ||
-	    read_small_file(path.data, &text, 1 << 20) < 0) {
-		bb_error_set(err, BB_ERR_NOTFOUND, "no such upload");
-		goto out;
-	}
-	bline = text.data;
-	if (strncmp(bline, "bucket ", 7) != 0 || (nl = strchr(bline, '\n')) == NULL) {
-		bb_error_set(err, BB_ERR_NOTFOUND, "no such upload");
-		goto out;
-	}
-	*nl = '\0';
-	if (meta_parse(nl + 1, &o) < 0 || strcmp(bline + 7, bucket) != 0 || strcmp(o.key, key) != 0) {
+	if (upload_read(s, upload_id, &text, &o, &obucket, NULL) < 0 ||
+	    strcmp(obucket, bucket) != 0 || strcmp(o.key, key) != 0) {
 		bb_error_set(err, BB_ERR_NOTFOUND, "no such upload");
 		goto out;
 	}
@@ -1198,7 +1145,6 @@ emu_store_upload_get(struct emu_store *s, const char *upload_id, const char *buc
 	rc = 0;
 out:
 	obj_release(&o);
-	bb_buf_release(&path);
 	bb_buf_release(&text);
 	return rc;
 }
@@ -1211,7 +1157,7 @@ emu_store_upload_put_part(struct emu_store *s, const char *upload_id, long part_
 	char md5hex[33];
 	int rc = -1;
 
-	hex_encode(part->md5, 16, md5hex);
+	bb_hex_encode(part->md5, 16, md5hex);
 	if (!valid_upload_id(upload_id))
 		return bb_error_set(err, BB_ERR_NOTFOUND, "no such upload");
 	if (bb_buf_addf(&text, "size %" PRIu64 "\nmd5 %s\nmtime %.3f\ncalg ", part->size, md5hex,
@@ -1234,7 +1180,7 @@ emu_store_upload_put_part(struct emu_store *s, const char *upload_id, long part_
 	}
 	if (path_of(&path, s, "uploads/%s/%ld.info", upload_id, part_number) < 0)
 		goto out;
-	if (write_file_atomic(path.data, text.data, text.len, err) < 0)
+	if (emu_write_file(path.data, text.data, text.len, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -1253,7 +1199,7 @@ read_part_info(struct emu_store *s, const char *upload_id, long n, struct emu_pa
 	memset(p, 0, sizeof(*p));
 	p->part_number = n;
 	if (path_of(&path, s, "uploads/%s/%ld.info", upload_id, n) < 0 ||
-	    read_small_file(path.data, &text, 4096) < 0)
+	    emu_read_file(path.data, &text, 4096) < 0)
 		goto out;
 	cur = text.data;
 	while (next_field(&cur, &name, &value)) {
@@ -1263,16 +1209,13 @@ read_part_info(struct emu_store *s, const char *upload_id, long n, struct emu_pa
 			p->size = strtoull(value, NULL, 10);
 		else if (strcmp(name, "mtime") == 0)
 			p->mtime = strtod(value, NULL);
-		else if (strcmp(name, "md5") == 0 && strlen(value) == 32) {
-			int i;
-
-			for (i = 0; i < 16; i++)
-				p->md5[i] = (unsigned char)(hexval(value[2 * i]) * 16 + hexval(value[2 * i + 1]));
+		else if (strcmp(name, "md5") == 0 &&
+		    bb_hex_decode(value, strlen(value), p->md5, sizeof(p->md5)) == 0)
 			have_md5 = 1;
-		} else if (strcmp(name, "calg") == 0)
-			copy_field(p->checksum_alg, sizeof(p->checksum_alg), value);
+		else if (strcmp(name, "calg") == 0)
+			snprintf(p->checksum_alg, sizeof(p->checksum_alg), "%s", value);
 		else if (strcmp(name, "csum") == 0)
-			copy_field(p->checksum, sizeof(p->checksum), value);
+			snprintf(p->checksum, sizeof(p->checksum), "%s", value);
 	}
 	rc = have_md5 ? 0 : -1;
 out:
@@ -1386,20 +1329,9 @@ append_file(int out, const char *src, uint64_t size, struct bb_error *err)
 			bb_error_errno(err, "cannot read '%s'", src);
 			goto out;
 		}
-		{
-			size_t off = 0;
-
-			while (off < (size_t)r) {
-				ssize_t wr = write(out, buf + off, (size_t)r - off);
-
-				if (wr < 0 && errno == EINTR)
-					continue;
-				if (wr < 0) {
-					bb_error_errno(err, "cannot write");
-					goto out;
-				}
-				off += (size_t)wr;
-			}
+		if (emu_write_all(out, buf, (size_t)r) < 0) {
+			bb_error_errno(err, "cannot write");
+			goto out;
 		}
 		done += (uint64_t)r;
 	}
@@ -1476,9 +1408,9 @@ emu_store_upload_list(struct emu_store *s, const char *bucket, emu_store_upload_
 	struct bb_buf path = BB_BUF_INIT, text = BB_BUF_INIT;
 	struct emu_obj o;
 	struct dirent *de;
-	struct stat st;
 	DIR *d = NULL;
-	char *nl;
+	const char *obucket;
+	double initiated;
 	int rc = -1;
 
 	memset(&o, 0, sizeof(o));
@@ -1492,16 +1424,11 @@ emu_store_upload_list(struct emu_store *s, const char *bucket, emu_store_upload_
 	}
 	while ((de = readdir(d)) != NULL) {
 		/* an upload completed or aborted meanwhile is skipped */
-		if (!valid_upload_id(de->d_name) ||
-		    path_of(&path, s, "uploads/%s/upload", de->d_name) < 0 ||
-		    stat(path.data, &st) < 0 || read_small_file(path.data, &text, 1 << 20) < 0 ||
-		    strncmp(text.data, "bucket ", 7) != 0 || (nl = strchr(text.data, '\n')) == NULL)
-			continue;
-		*nl = '\0';
 		obj_release(&o);
-		if (meta_parse(nl + 1, &o) < 0 || o.key == NULL || strcmp(text.data + 7, bucket) != 0)
+		if (upload_read(s, de->d_name, &text, &o, &obucket, &initiated) < 0 ||
+		    strcmp(obucket, bucket) != 0)
 			continue;
-		if (fn(o.key, de->d_name, (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9, ctx))
+		if (fn(o.key, de->d_name, initiated, ctx))
 			break;
 	}
 	rc = 0;
