@@ -120,6 +120,23 @@ opts_init(struct bb_shardout_opts *o, struct seen *s)
 	o->arg = s;
 }
 
+/* An engine on dir with a path source, limits as given. */
+static struct bb_shardout *
+start(struct seen *s, long long min, uint64_t max_bytes, const char *dirname)
+{
+	struct bb_shardout_opts o;
+	struct bb_shardout *so;
+
+	memset(s, 0, sizeof(*s));
+	opts_init(&o, s);
+	o.min_records = min;
+	o.max_bytes = max_bytes;
+	o.dir = dirname;
+	if ((so = bb_shardout_new(&o, NULL)) != NULL)
+		bb_shardout_set_source(so, "/in/rows.jsonl");
+	return so;
+}
+
 /* Record i: {"recordId":"r..","modelInput":{"p":"xxx"}}\n of about size
  * bytes; its row in the "input" is {"n":i} at 10*i. */
 static void
@@ -441,18 +458,13 @@ test_sidecars(int level)
 static void
 test_abort(void)
 {
-	struct bb_shardout_opts o;
 	struct bb_error err = BB_ERROR_INIT;
-	struct bb_shardout *so;
 	struct seen s;
+	struct bb_shardout *so = start(&s, 4, 1u << 30, dir);
 	unsigned index;
 	size_t nrec;
 	int k;
 
-	memset(&s, 0, sizeof(s));
-	opts_init(&o, &s);
-	so = bb_shardout_new(&o, &err);
-	bb_shardout_set_source(so, "/in/rows.jsonl");
 	for (k = 1; k <= 25; k++)
 		add_rec(so, (uint64_t)k, 50, NULL, &err);
 	bb_shardout_current(so, &index, &nrec);
@@ -470,19 +482,12 @@ test_abort(void)
 static void
 test_too_large(void)
 {
-	struct bb_shardout_opts o;
 	struct bb_error err = BB_ERROR_INIT;
-	struct bb_shardout *so;
 	struct seen s;
+	struct bb_shardout *so = start(&s, 3, 250, dir);
 	unsigned index;
 	size_t nrec;
 
-	memset(&s, 0, sizeof(s));
-	opts_init(&o, &s);
-	o.max_bytes = 250;
-	o.min_records = 3;
-	so = bb_shardout_new(&o, &err);
-	bb_shardout_set_source(so, "/in/rows.jsonl");
 	ok(add_rec(so, 1, 100, NULL, &err) == 0 && add_rec(so, 2, 100, NULL, &err) == 0,
 	    "two records fit");
 	is_int(add_rec(so, 3, 100, NULL, &err), BB_SHARDOUT_TOO_LARGE, "the third is too large");
@@ -498,18 +503,13 @@ test_too_large(void)
 static void
 test_no_dir(void)
 {
-	struct bb_shardout_opts o;
 	struct bb_error err = BB_ERROR_INIT;
 	struct bb_shardout *so;
 	struct seen s;
 	char missing[300];
 
-	memset(&s, 0, sizeof(s));
-	opts_init(&o, &s);
 	snprintf(missing, sizeof(missing), "%s/missing", dir);
-	o.dir = missing;
-	so = bb_shardout_new(&o, &err);
-	bb_shardout_set_source(so, "/in/rows.jsonl");
+	so = start(&s, 4, 1u << 30, missing);
 	ok(add_rec(so, 1, 100, NULL, &err) == -1, "no directory: an error");
 	ok(strstr(err.msg, "cannot create '") != NULL && strstr(err.msg, "/missing/.part-00001") &&
 	    strstr(err.msg, "No such file or directory"), "the message names the file");
