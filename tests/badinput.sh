@@ -288,8 +288,7 @@ test_expect_success 'bb-join: empty input; --failed in a missing directory is ex
 	run 2 j bb-join -o "$D/join/out" --failed nodir/f.jsonl <js.out && no_tmp .
 '
 
-test_expect_todo "bb-join leaves FILE.PID.tmp of --failed after a write error" \
-	'bb-join: a write error on stdout is exit 2 and leaves no temporary file' '
+test_expect_success 'bb-join: a write error on stdout is exit 2 and leaves no temporary file' '
 	mkdir fulldir &&
 	bb-join -o "$D/join/out" --failed fulldir/f.jsonl <js.out >/dev/full 2>full.err
 	test $? -eq 2 && ! grep -Eq "$SANITIZER_RE" full.err && no_tmp fulldir
