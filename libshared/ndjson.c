@@ -349,6 +349,18 @@ bb_ndjson_skip_line(struct bb_ndjson *r, struct bb_error *err)
 	}
 }
 
+/* A line of nothing but JSON whitespace (the "\r" of CRLF is gone already). */
+static int
+is_blank(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return 0;
+	return 1;
+}
+
 int
 bb_ndjson_next(struct bb_ndjson *r, struct bb_ndjson_line *line, struct bb_error *err)
 {
@@ -409,7 +421,7 @@ bb_ndjson_next(struct bb_ndjson *r, struct bb_ndjson_line *line, struct bb_error
 		r->buf[r->start + len] = '\0';
 		r->pos += used;
 		r->start = r->scan = r->start + used;
-		if (len == 0 && (r->flags & BB_NDJSON_SKIP_BLANK))
+		if ((r->flags & BB_NDJSON_SKIP_BLANK) && is_blank(line->data, len))
 			continue;
 		return 1;
 	}

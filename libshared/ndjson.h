@@ -15,7 +15,8 @@
  * Lines are returned without their "\n"; a "\r" before the "\n" is removed
  * too (and `had_cr` set). A missing final newline is accepted. NUL bytes are
  * passed through (len counts them); callers that parse JSON reject them.
- * Empty lines are returned as lines of length 0 unless BB_NDJSON_SKIP_BLANK.
+ * Empty lines are returned as lines of length 0 unless BB_NDJSON_SKIP_BLANK,
+ * which skips them and lines of nothing but spaces and tabs too.
  *
  * Errors are one line with the position as "(at FILE:LINE)":
  * "line longer than 1048576 bytes (at rows.jsonl:7)", "unexpected end of
@@ -42,7 +43,7 @@
 #define BB_NDJSON_DEFAULT_MAX_LINE (64u << 20)  /* 64 MiB */
 
 enum bb_ndjson_flags {
-	BB_NDJSON_SKIP_BLANK = 1 << 0,  /* do not return empty lines */
+	BB_NDJSON_SKIP_BLANK = 1 << 0,  /* do not return empty or blank lines */
 	BB_NDJSON_NO_GZIP = 1 << 1,     /* never inflate, even with gzip magic */
 };
 

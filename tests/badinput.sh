@@ -189,8 +189,7 @@ test_expect_success 'bb-shard --strict: the first bad row stops it, no shard lef
 	! test -s s.out && ! ls strict/part-0* 2>/dev/null && no_tmp strict
 '
 
-test_expect_todo "bb-shard reports whitespace-only lines as invalid JSON" \
-	'bb-shard: lines of blanks only are blank lines (skipped)' '
+test_expect_success 'bb-shard: lines of blanks only are blank lines (skipped)' '
 	printf "{\"q\":\"a\"}\\n  \\n\\t\\n{\"q\":\"b\"}\\n" >blanks.jsonl &&
 	run 0 s $SHARD -o blanks blanks.jsonl && test $(records blanks) -eq 2
 '
@@ -294,8 +293,7 @@ test_expect_success 'bb-join: a write error on stdout is exit 2 and leaves no te
 	test $? -eq 2 && ! grep -Eq "$SANITIZER_RE" full.err && no_tmp fulldir
 '
 
-test_expect_todo "the NDJSON reader of every tool reports whitespace-only lines as invalid JSON" \
-	'bb-submit, bb-wait, bb-join, bb-upload: lines of blanks only are skipped' '
+test_expect_success 'bb-submit, bb-wait, bb-join, bb-upload: lines of blanks only are skipped' '
 	printf "  \\n\\t\\n" >blank.lines &&
 	run 0 b bb-submit -r "$ROLE" -o s3://bkt/out/ <blank.lines &&
 	run 0 w bb-wait <blank.lines && run 0 j bb-join <blank.lines &&
