@@ -1009,6 +1009,37 @@ out:
 }
 
 int
+bb_json_compact(const char *text, size_t len, struct bb_buf *out)
+{
+	size_t i = 0, run;
+
+	if (bb_buf_grow(out, len))
+		return -1;
+	while (i < len) {
+		char c = text[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			i++;
+			continue;
+		}
+		run = 1;
+		if (c == '"') {
+			/* to the closing quote, past escaped characters */
+			while (i + run < len && text[i + run] != '"')
+				run += text[i + run] == '\\' ? 2 : 1;
+			if (i + run < len)
+				run++;
+			if (i + run > len)
+				run = len - i;
+		}
+		if (bb_buf_add(out, text + i, run))
+			return -1;
+		i += run;
+	}
+	return 0;
+}
+
+int
 bb_json_validate(const char *text, size_t len, size_t max_depth, struct bb_error *err)
 {
 	struct scan s;

@@ -110,6 +110,10 @@ int bb_json_span_int(const struct bb_json_span *s, long long min, long long max,
 /* Validate one JSON text of any type (same rules and messages as
  * bb_json_fields; max_depth 0 = 256, at most 1024). 0 or -1. */
 int bb_json_validate(const char *text, size_t len, size_t max_depth, struct bb_error *err);
+/* Append a VALID JSON text (validated by the caller) to out without its
+ * insignificant whitespace: `{ "a": [1, 2] }` becomes `{"a":[1,2]}`;
+ * strings are copied byte for byte. 0, or -1 (ENOMEM). */
+int bb_json_compact(const char *text, size_t len, struct bb_buf *out);
 
 /* ---- document tree ---- */
 

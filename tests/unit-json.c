@@ -830,6 +830,31 @@ test_roundtrip(void)
 	bb_buf_release(&w);
 }
 
+static void
+test_compact(void)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "{ \"a\" : [ 1 , { \"b\" : null } ] }", "{\"a\":[1,{\"b\":null}]}" },
+		{ "\t[\r\n1,\n2 ]\n", "[1,2]" },
+		{ "\"a b\\\" c\"", "\"a b\\\" c\"" },
+		{ "{\"k \\\\\": \" v \" }", "{\"k \\\\\":\" v \"}" },
+		{ "  42  ", "42" },
+		{ "[\"\\u00e9 \", true , false]", "[\"\\u00e9 \",true,false]" },
+	};
+	struct bb_buf b = BB_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bb_buf_reset(&b);
+		ok(bb_json_validate(cases[i].in, strlen(cases[i].in), 0, NULL) == 0,
+		    "compact case %zu is valid JSON", i);
+		ok(bb_json_compact(cases[i].in, strlen(cases[i].in), &b) == 0, "compact case %zu", i);
+		is_str(bb_buf_str(&b), cases[i].want, "  compacted");
+		ok(bb_json_validate(b.data, b.len, 0, NULL) == 0, "  still valid");
+	}
+	bb_buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -843,5 +868,6 @@ main(void)
 	test_append();
 	test_tree();
 	test_roundtrip();
+	test_compact();
 	return done_testing();
 }
