@@ -12,12 +12,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "hash.h"
 #include "json.h"
 #include "ndjson.h"
+#include "recordid.h"
 #include "rows.h"
-
-#define MAX_ID_VALUE 64
 
 static const char *const format_names[] = { "jsonl", "csv", "tsv", "bedrock", "openai" };
 
@@ -26,14 +24,14 @@ struct bb_rows {
 	const char *name;
 	struct bb_ndjson *nd;
 	struct bb_csv_reader *csv;
-	int bedrock_ids;
+	unsigned id_flags;           /* BB_RECORDID_* */
 	uint64_t done;               /* rows returned */
 	uint64_t line_base;          /* input line of the reader's line 1, minus 1 */
 	struct bb_buf header;        /* CSV: raw header record */
 	char **cols;
 	size_t ncols;
 	ssize_t id_col;              /* CSV: column of the id field, -1 none */
-	struct bb_buf json, id, scratch;
+	struct bb_buf json, id;
 };
 
 int
@@ -139,79 +137,15 @@ out:
 	return rc;
 }
 
-/* ---- ids ---- */
+/* ---- ids (the rules are recordid.h's) ---- */
 
-/* "r" and the row number in 10 digits, as bb-shard makes it (printf's
- * "r%010llu", without printf: this is per row). */
-/* The generated id of row into d (BB_ROWS_PEEK_MAX bytes); its length. */
-static size_t
-format_id(char *d, uint64_t row)
-{
-	char t[BB_ROWS_PEEK_MAX];
-	size_t n = sizeof(t), len;
-
-	do {
-		t[--n] = (char)('0' + row % 10);
-		row /= 10;
-	} while (row > 0);
-	while (n > sizeof(t) - 10)
-		t[--n] = '0';
-	t[--n] = 'r';
-	len = sizeof(t) - n;
-	memcpy(d, t + n, len);
-	return len;
-}
-
+/* The generated id of row as r->id. */
 static int
-generated_id(struct bb_buf *out, uint64_t row)
+generated_id(struct bb_rows *r, uint64_t row)
 {
-	char d[BB_ROWS_PEEK_MAX];
+	char d[BB_RECORDID_GEN_MAX];
 
-	return bb_buf_add(out, d, format_id(d, row));
-}
-
-static int
-id_alnum(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-			return 0;
-	}
-	return n > 0;
-}
-
-static int
-id_encoded(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n < 3 || s[0] != 'x' || n % 2 != 1)
-		return 0;
-	for (i = 1; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-int
-bb_rows_make_id(const char *s, size_t n, int bedrock, struct bb_buf *out)
-{
-	char hex[2 * MAX_ID_VALUE + 1];
-
-	if (n == 0)
-		return -1;
-	if (bedrock && n <= 2 * MAX_ID_VALUE + 1 && id_alnum(s, n))
-		return bb_buf_add(out, s, n);
-	if (n > MAX_ID_VALUE)
-		return -1;
-	if (id_alnum(s, n) && !id_encoded(s, n))
-		return bb_buf_add(out, s, n);
-	bb_hex_encode(s, n, hex);
-	return bb_buf_addc(out, 'x') || bb_buf_adds(out, hex) ? -1 : 0;
+	return bb_buf_add(&r->id, d, bb_recordid_generate(d, row));
 }
 
 /* r->id for a JSON row; 0 with an empty id when the row has no valid id. */
@@ -222,7 +156,6 @@ id_of_json(struct bb_rows *r, const char *row, size_t len, uint64_t rowno)
 	struct bb_json_span sp;
 	struct bb_json *tree = NULL;
 	const struct bb_json *v;
-	int bad = 0;
 
 	bb_buf_reset(&r->id);
 	if (key == NULL)
@@ -233,27 +166,19 @@ id_of_json(struct bb_rows *r, const char *row, size_t len, uint64_t rowno)
 	    bb_json_parse(row, len, 0, &tree, NULL) == 0 &&
 	    (v = bb_json_path(tree, key)) != NULL &&
 	    (v->type == BB_JSON_STRING || v->type == BB_JSON_NUMBER)) {
-		bad = bb_rows_make_id(v->str, v->len, r->bedrock_ids, &r->id);
-		bb_json_free(tree);
-		if (bad)
+		if (bb_recordid_make(v->str, v->len, r->id_flags, &r->id, NULL))
 			bb_buf_reset(&r->id);
+		bb_json_free(tree);
 		return;
 	}
 	bb_json_free(tree);
 	if (sp.p == NULL)
 		goto generated;
-	if (sp.type == BB_JSON_STRING) {
-		bb_buf_reset(&r->scratch);
-		if (bb_json_span_str(&sp, &r->scratch) ||
-		    bb_rows_make_id(r->scratch.data, r->scratch.len, r->bedrock_ids, &r->id))
-			bb_buf_reset(&r->id);
-	} else if (sp.type == BB_JSON_NUMBER) {
-		if (bb_rows_make_id(sp.p, sp.n, r->bedrock_ids, &r->id))
-			bb_buf_reset(&r->id);
-	}
+	/* on error (not a string or a number, refused) r->id stays empty */
+	bb_recordid_from_json(&sp, r->id_flags, "id", &r->id, NULL);
 	return;
 generated:
-	generated_id(&r->id, rowno);
+	generated_id(r, rowno);
 }
 
 /* ---- reading ---- */
@@ -314,9 +239,9 @@ bb_rows_open(const struct bb_rows_source *src, size_t max_line, struct bb_error 
 	bb_buf_init(&r->header);
 	bb_buf_init(&r->json);
 	bb_buf_init(&r->id);
-	bb_buf_init(&r->scratch);
-	r->bedrock_ids = src->format == BB_ROWS_BEDROCK ||
-	    (src->sidecar && src->id_field && strcmp(src->id_field, "recordId") == 0);
+	if (src->format == BB_ROWS_BEDROCK ||
+	    (src->sidecar && src->id_field && strcmp(src->id_field, "recordId") == 0))
+		r->id_flags = BB_RECORDID_KEEP_ALNUM;
 	if (src->sidecar != NULL) {
 		r->name = src->sidecar;
 		r->nd = bb_ndjson_open(src->sidecar, max_line, BB_NDJSON_SKIP_BLANK, err);
@@ -353,29 +278,6 @@ fail:
 	return NULL;
 }
 
-/* The JSON object of a CSV record, by the header's names. */
-static int
-csv_json(struct bb_rows *r, const struct bb_csv *c)
-{
-	size_t i, len, n = bb_csv_nfields(c);
-	int e = 0;
-
-	bb_buf_reset(&r->json);
-	e |= bb_buf_addc(&r->json, '{');
-	for (i = 0; i < n && i < r->ncols; i++) {
-		const char *f = bb_csv_field(c, i, &len);
-
-		if (i)
-			e |= bb_buf_addc(&r->json, ',');
-		e |= bb_json_add_str(&r->json, r->cols[i], strlen(r->cols[i]));
-		e |= bb_buf_addc(&r->json, ':');
-		if (bb_json_add_str(&r->json, f, len))
-			e |= bb_buf_adds(&r->json, "null");
-	}
-	e |= bb_buf_addc(&r->json, '}');
-	return e ? -1 : 0;
-}
-
 int
 bb_rows_next(struct bb_rows *r, struct bb_rows_row *row, struct bb_error *err)
 {
@@ -403,18 +305,19 @@ bb_rows_next(struct bb_rows *r, struct bb_rows_row *row, struct bb_error *err)
 			row->bad = 1;
 		} else {
 			row->csv = rec.fields;
-			if (csv_json(r, rec.fields))
+			bb_buf_reset(&r->json);
+			if (bb_csv_json_object(rec.fields, r->cols, r->ncols, &r->json))
 				return bb_error_errno(err, "reading rows");
 			row->json = r->json.data;
 			row->jsonlen = r->json.len;
 			bb_buf_reset(&r->id);
 			if (r->src.id_field == NULL) {
-				generated_id(&r->id, rowno);
+				generated_id(r, rowno);
 			} else if (r->id_col >= 0 && (size_t)r->id_col < bb_csv_nfields(rec.fields)) {
 				size_t fl;
 				const char *f = bb_csv_field(rec.fields, (size_t)r->id_col, &fl);
 
-				if (bb_rows_make_id(f, fl, 0, &r->id))
+				if (bb_recordid_make(f, fl, 0, &r->id, NULL))
 					bb_buf_reset(&r->id);
 			}
 		}
@@ -463,7 +366,7 @@ bb_rows_peek_id(const struct bb_rows *r, uint64_t ahead, char *id)
 {
 	if (r->src.id_field != NULL || ahead == 0 || r->done + ahead > r->src.rows)
 		return 0;
-	return format_id(id, r->src.first_row + r->done + ahead - 1);
+	return bb_recordid_generate(id, r->src.first_row + r->done + ahead - 1);
 }
 
 const char *
@@ -506,6 +409,5 @@ bb_rows_free(struct bb_rows *r)
 	bb_buf_release(&r->header);
 	bb_buf_release(&r->json);
 	bb_buf_release(&r->id);
-	bb_buf_release(&r->scratch);
 	free(r);
 }

@@ -15,12 +15,13 @@
  * rows), from global row number `first_row`; rows that bb-shard rejected
  * are in the region too, and have no record.
  *
- * Each row comes with the recordId bb-shard gave it (bb_rows_record_id):
- * "r" and the 10-digit global row number, or, with an id field (--id-field,
- * an OpenAI custom_id, a Bedrock recordId), the field's value when it is
- * 1..64 ASCII letters and digits (up to 129 for --input-format bedrock)
- * and not of the form "x" + hex pairs, else "x" and the lower-case hex of
- * its bytes. A row whose id field is absent gets the generated id.
+ * Each row comes with the recordId bb-shard gave it, by the rules of
+ * recordid.h (the one place for them): the generated id of its global row
+ * number, or, with an id field (--id-field, an OpenAI custom_id, a Bedrock
+ * recordId, kept as it is by BB_RECORDID_KEEP_ALNUM), the id made from
+ * the field's value. A row whose id field is absent gets the generated id;
+ * one whose value is refused (empty, too long, not a string or a number)
+ * gets an empty id: bb-shard rejected it.
  *
  * Lifecycle: bb_rows_source_parse() fills a struct bb_rows_source
  * (bb_rows_source_release); bb_rows_open() a reader (bb_rows_free). A row
@@ -35,6 +36,7 @@
 #include "buf.h"
 #include "csv.h"
 #include "error.h"
+#include "recordid.h"
 
 enum bb_rows_format {
 	BB_ROWS_JSONL = 0,
@@ -85,10 +87,10 @@ int bb_rows_next(struct bb_rows *r, struct bb_rows_row *row, struct bb_error *er
 /*
  * The recordId of the row `ahead` rows after the last one returned
  * (ahead 1: the next one), when it is known without reading it: generated
- * ids (no id field). Written to id (room for BB_ROWS_PEEK_MAX bytes, not
+ * ids (no id field). Written to id (room for BB_ROWS_PEEK_MAX bytes,
  * NUL-terminated); returns its length, 0 when not known.
  */
-#define BB_ROWS_PEEK_MAX 24
+#define BB_ROWS_PEEK_MAX BB_RECORDID_GEN_MAX
 size_t bb_rows_peek_id(const struct bb_rows *r, uint64_t ahead, char *id);
 /* CSV/TSV path sources: the header record (raw bytes) and the column
  * names; NULL / 0 otherwise. */
@@ -98,12 +100,5 @@ const char *bb_rows_col(const struct bb_rows *r, size_t i);
 /* Name of the file read, for messages. */
 const char *bb_rows_name(const struct bb_rows *r);
 void bb_rows_free(struct bb_rows *r);
-
-/*
- * The recordId for an id value s[0..n) (see above): appended to out.
- * Returns 0, or -1 when bb-shard refuses such an id (empty, too long), in
- * which case the row was rejected and has no record.
- */
-int bb_rows_make_id(const char *s, size_t n, int bedrock, struct bb_buf *out);
 
 #endif

@@ -5,30 +5,17 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "json.h"
 #include "rows.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/unit-rows.XXXXXX";
-
-__attribute__((format(printf, 3, 4)))
-static void
-is_strf(const char *got, const char *want, const char *fmt, ...)
-{
-	char name[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(name, sizeof(name), fmt, ap);
-	va_end(ap);
-	is_str(got, want, name);
-}
 
 static char *
 write_file(const char *name, const char *text)
@@ -93,37 +80,152 @@ test_source(void)
 
 /* ---- ids ---- */
 
+/* The ids of every row of a source, "id;" each ("BAD;" for a bad row). */
+static int
+read_ids(const char *srcjson, struct bb_buf *out, struct bb_error *err)
+{
+	struct bb_rows_source s;
+	struct bb_rows *r;
+	struct bb_rows_row row;
+	int n;
+
+	bb_buf_reset(out);
+	if (bb_rows_source_parse(srcjson, strlen(srcjson), &s, err))
+		return -1;
+	if ((r = bb_rows_open(&s, 0, err)) == NULL) {
+		bb_rows_source_release(&s);
+		return -1;
+	}
+	while ((n = bb_rows_next(r, &row, err)) > 0) {
+		bb_buf_adds(out, row.bad ? "BAD" : row.id);
+		bb_buf_addc(out, ';');
+	}
+	bb_rows_free(r);
+	bb_rows_source_release(&s);
+	return n;
+}
+
+/* Read path (n rows) as format with id_field; compare the ids with want. */
+static void
+check_ids(const char *path, size_t n, const char *format, const char *field,
+    const char *want, const char *what)
+{
+	struct bb_buf src = BB_BUF_INIT, got = BB_BUF_INIT;
+	struct bb_error err = BB_ERROR_INIT;
+	size_t off = strcmp(format, "csv") == 0 ? 5 : 0;   /* the header "id,n\n" */
+	FILE *f = fopen(path, "rb");
+	long size;
+	int rc;
+
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fclose(f);
+	bb_buf_addf(&src, "{\"path\":\"%s\",\"offset\":%zu,\"bytes\":%ld,\"rows\":%zu,"
+	    "\"first_row\":1,\"format\":\"%s\",\"id_field\":\"%s\"}", path, off,
+	    size - (long)off, n, format, field);
+	rc = read_ids(src.data, &got, &err);
+	ok(rc == 0, "ids %s: read (%s)", what, err.msg);
+	is_str(bb_buf_str(&got), want, what);
+	bb_buf_release(&src);
+	bb_buf_release(&got);
+}
+
+/*
+ * The ids the reader gives are recordid.h's: each value of the table as a
+ * JSON string at the top and at a dotted path, as a Bedrock recordId
+ * (kept when alphanumeric), as a CSV field; raw JSON values (numbers,
+ * escapes, values that cannot be ids) in a second table. A refused value
+ * gives an empty id.
+ */
 static void
 test_ids(void)
 {
-	static const struct { const char *in; int bedrock; const char *want; } t[] = {
-		{ "abc123", 0, "abc123" },
-		{ "CALL0000001", 0, "CALL0000001" },
-		{ "a-b", 0, "x612d62" },
-		{ "x61", 0, "x783631" },          /* looks encoded: encoded again */
-		{ "x6", 0, "x6" },                /* even length after x: not encoded */
-		{ "\xc3\xa9", 0, "xc3a9" },
-		{ "1234567890123456789012345678901234567890123456789012345678901234", 0,
+	static const struct { const char *in, *want, *want_br; } t[] = {
+		{ "abc123", "abc123", "abc123" },
+		{ "CALL0000001", "CALL0000001", "CALL0000001" },
+		{ "a-b", "x612d62", "x612d62" },
+		{ "x61", "x783631", "x61" },      /* looks encoded: encoded again */
+		{ "x6", "x6", "x6" },             /* even length after x: not encoded */
+		{ "\xc3\xa9", "xc3a9", "xc3a9" },
+		{ "1234567890123456789012345678901234567890123456789012345678901234",
+		  "1234567890123456789012345678901234567890123456789012345678901234",
 		  "1234567890123456789012345678901234567890123456789012345678901234" },
-		{ "12345678901234567890123456789012345678901234567890123456789012345", 0, NULL },
-		{ "12345678901234567890123456789012345678901234567890123456789012345", 1,
+		{ "12345678901234567890123456789012345678901234567890123456789012345", "",
 		  "12345678901234567890123456789012345678901234567890123456789012345" },
-		{ "", 0, NULL },
+		{ "1234567890123456789012345678901234567890123456789012345678901234-", "",
+		  "" },             /* 65 bytes, not alphanumeric */
+		{ "", "", "" },
 	};
-	struct bb_buf b = BB_BUF_INIT;
-	size_t i;
+	/* nested: also tried at a dotted path, where a value that is neither a
+	 * string nor a number counts as absent (the generated id) */
+	static const struct { const char *json, *want; int nested; } v[] = {
+		{ "7", "7", 1 },
+		{ "-3", "x2d33", 1 },
+		{ "1.5e3", "x312e356533", 1 },
+		{ "\"a\\u002db\"", "x612d62", 1 },
+		{ "\"\\u00e9\"", "xc3a9", 1 },
+		{ "null", "", 0 },
+		{ "true", "", 0 },
+		{ "{}", "", 0 },
+		{ "[\"a\"]", "", 0 },
+	};
+	struct bb_buf js = BB_BUF_INIT, nest = BB_BUF_INIT, br = BB_BUF_INIT, csv = BB_BUF_INIT;
+	struct bb_buf want = BB_BUF_INIT, want_br = BB_BUF_INIT;
+	char *p;
+	size_t i, k, nt = sizeof(t) / sizeof(t[0]), nv = sizeof(v) / sizeof(v[0]);
 
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		int rc;
-
-		bb_buf_reset(&b);
-		rc = bb_rows_make_id(t[i].in, strlen(t[i].in), t[i].bedrock, &b);
-		if (t[i].want == NULL)
-			ok(rc == -1, "id %zu refused", i);
-		else
-			is_strf(rc ? "<refused>" : bb_buf_str(&b), t[i].want, "id %zu", i);
+	bb_buf_adds(&csv, "id,n\n");
+	for (i = 0; i < nt; i++) {
+		bb_buf_adds(&js, "{\"id\":");
+		bb_json_add_str(&js, t[i].in, strlen(t[i].in));
+		bb_buf_adds(&js, "}\n");
+		bb_buf_adds(&nest, "{\"m\":{\"id\":");
+		bb_json_add_str(&nest, t[i].in, strlen(t[i].in));
+		bb_buf_adds(&nest, "}}\n");
+		bb_buf_adds(&br, "{\"recordId\":");
+		bb_json_add_str(&br, t[i].in, strlen(t[i].in));
+		bb_buf_adds(&br, ",\"modelInput\":{}}\n");
+		bb_buf_addf(&csv, "%s,%zu\n", t[i].in, i);
+		bb_buf_addf(&want, "%s;", t[i].want);
+		bb_buf_addf(&want_br, "%s;", t[i].want_br);
 	}
-	bb_buf_release(&b);
+	p = write_file("ids.jsonl", bb_buf_str(&js));
+	check_ids(p, nt, "jsonl", "id", bb_buf_str(&want), "JSON strings");
+	p = write_file("ids-nested.jsonl", bb_buf_str(&nest));
+	check_ids(p, nt, "jsonl", "m.id", bb_buf_str(&want), "JSON strings at a dotted path");
+	p = write_file("ids-bedrock.jsonl", bb_buf_str(&br));
+	check_ids(p, nt, "bedrock", "recordId", bb_buf_str(&want_br), "Bedrock recordIds");
+	p = write_file("ids.csv", bb_buf_str(&csv));
+	check_ids(p, nt, "csv", "id", bb_buf_str(&want), "CSV fields");
+
+	bb_buf_reset(&js);
+	bb_buf_reset(&nest);
+	bb_buf_reset(&want);
+	bb_buf_reset(&want_br);
+	for (i = 0, k = 0; i < nv; i++) {
+		bb_buf_addf(&js, "{\"id\":%s}\n", v[i].json);
+		bb_buf_addf(&want, "%s;", v[i].want);
+		if (v[i].nested) {
+			bb_buf_addf(&nest, "{\"m\":{\"id\":%s}}\n", v[i].json);
+			bb_buf_addf(&want_br, "%s;", v[i].want);
+			k++;
+		}
+	}
+	p = write_file("ids.jsonl", bb_buf_str(&js));
+	check_ids(p, nv, "jsonl", "id", bb_buf_str(&want), "JSON values");
+	p = write_file("ids-nested.jsonl", bb_buf_str(&nest));
+	check_ids(p, k, "jsonl", "m.id", bb_buf_str(&want_br), "JSON values at a dotted path");
+
+	unlink(write_file("ids.jsonl", ""));
+	unlink(write_file("ids-nested.jsonl", ""));
+	unlink(write_file("ids-bedrock.jsonl", ""));
+	unlink(write_file("ids.csv", ""));
+	bb_buf_release(&js);
+	bb_buf_release(&nest);
+	bb_buf_release(&br);
+	bb_buf_release(&csv);
+	bb_buf_release(&want);
+	bb_buf_release(&want_br);
 }
 
 /* ---- reading ---- */
