@@ -342,6 +342,8 @@ struct file {
 	int hfinished, hrc;
 	struct bb_error herr;
 	struct bb_s3_object obj;
+	char obj_ck[BB_CHECKSUM_B64 + 16]; /* its x-amz-checksum-sha256 whole:
+	                                      a composite one has "-<parts>" */
 	struct hjob cjob;
 	int check_multipart;
 	struct bb_upload_result r;
@@ -1023,7 +1025,11 @@ head_result(struct bb_upload *u, struct file *f)
 	    f->obj.size != f->size)
 		return 0;
 	et = f->obj.etag;
-	ck = f->obj.checksum_sha256;
+	ck = bb_http_headers_get(&f->hresp.headers, "x-amz-checksum-sha256");
+	if (ck == NULL || strlen(ck) >= sizeof(f->obj_ck))
+		ck = "";
+	memcpy(f->obj_ck, ck, strlen(ck) + 1);
+	ck = f->obj_ck;
 	memset(&f->cjob, 0, sizeof(f->cjob));
 	f->cjob.fd = f->fd;
 	f->cjob.len = f->size;
@@ -1037,7 +1043,9 @@ head_result(struct bb_upload *u, struct file *f)
 	 * SSE-KMS encrypted it. */
 	if (ck[0]) {
 		f->cjob.want_sha = 1;
-		if (strchr(ck, '-')) {
+		/* a multipart object's is composite (moto leaves out the
+		 * "-<parts>" that S3 appends) */
+		if (strchr(ck, '-') || strchr(et, '-')) {
 			f->cjob.composite = 1;
 			f->cjob.part_size = ps;
 		}
@@ -1066,9 +1074,9 @@ check_result(struct bb_upload *u, struct file *f)
 		return 0;              /* cannot tell: upload (which reports it) */
 	if (f->cjob.want_sha) {
 		bb_base64_encode(f->cjob.sha, sizeof(f->cjob.sha), ck);
-		if (f->cjob.composite)
+		if (f->cjob.composite && strchr(f->obj_ck, '-'))
 			snprintf(ck + strlen(ck), sizeof(ck) - strlen(ck), "-%d", f->cjob.nparts);
-		if (strcmp(ck, f->obj.checksum_sha256) != 0)
+		if (strcmp(ck, f->obj_ck) != 0)
 			return 0;
 	}
 	if (f->cjob.want_md5) {

@@ -314,4 +314,34 @@ test_expect_success 'a broken pipe ends bb-upload quietly' '
 	test $(wc -l <out) -eq 1 && ! grep -q "error" err
 '
 
+# moto, where it is installed: it stores the composite SHA-256 checksum of
+# a multipart upload (without S3's "-<parts>") and echoes no checksum, so
+# the re-run skip by checksum and the signed fallback are both used.
+MOTO_UP=${BB_SHARED:-$top_srcdir/../shared}/peers/moto-up.sh
+MOTO_DOWN=${BB_SHARED:-$top_srcdir/../shared}/peers/moto-down.sh
+MOTO=
+if test -x "$MOTO_UP" && python3 -c 'import moto.server' 2>/dev/null; then
+	MPORT=$(free_port)
+	if "$MOTO_UP" "$TEST_DIR/moto" "$MPORT" >/dev/null 2>&1; then
+		test_at_exit "'$MOTO_DOWN' '$TEST_DIR/moto' >/dev/null 2>&1"
+		MOTO=http://127.0.0.1:$MPORT
+		curl -s -f -o /dev/null -X PUT "$MOTO/mbkt" || MOTO=
+	fi
+fi
+if test -n "$MOTO"; then
+	test_expect_success 'moto: skip by the stored (composite) checksum, a changed file sent' '
+		bb-upload --endpoint-url "$MOTO" -t s3://mbkt/x/ $MP --trace trm big.bin a.txt \
+			>out 2>err &&
+		ckcheck trm >how && echo signed >want && test_cmp want how &&
+		bb-upload --endpoint-url "$MOTO" -t s3://mbkt/x/ $MP big.bin a.txt >out 2>err &&
+		field skipped <out >got && printf "True\nTrue\n" >want && test_cmp want got &&
+		cp big.bin big3.bin && flip big3.bin 11000000 &&
+		bb-upload --endpoint-url "$MOTO" -t s3://mbkt/x/big.bin $MP big3.bin >out 2>err &&
+		field skipped <out >got && echo None >want && test_cmp want got &&
+		"$TOOL" -e "$MOTO" get s3://mbkt/x/big.bin >got && cmp big3.bin got
+	'
+else
+	test_skip 'moto: skip by the stored (composite) checksum' 'moto is not installed'
+fi
+
 test_done
