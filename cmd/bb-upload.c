@@ -45,7 +45,7 @@ static void
 usage(void)
 {
 	printf("usage: bb-upload -t s3://BUCKET/PREFIX/ [-k NAME] [-j N] [--part-size SIZE]\n"
-	    "                 [--multipart-threshold SIZE] [--checksum-algorithm sha256]\n"
+	    "                 [--multipart-threshold SIZE] [--checksum-algorithm sha256|none]\n"
 	    "                 [--content-md5] [--force] [--no-resume] [--content-type TYPE]\n"
 	    "                 [--storage-class CLASS] [--sse aws:kms|AES256]\n"
 	    "                 [--sse-kms-key-id ID] [--acl ACL] [--tag KEY=VALUE]...\n"
@@ -64,7 +64,8 @@ usage(void)
 	    "  -j, --jobs N                   transfers at once (default 8)\n"
 	    "      --part-size SIZE           multipart part size (default 16MiB)\n"
 	    "      --multipart-threshold SIZE multipart from this size on (default 64MiB)\n"
-	    "      --checksum-algorithm ALG   x-amz-checksum-sha256 (sha256, the default)\n"
+	    "      --checksum-algorithm ALG   sha256 (x-amz-checksum-sha256, the default)\n"
+	    "                                 or none (the payload's SHA-256 signed instead)\n"
 	    "      --content-md5              also send Content-MD5 (slower)\n"
 	    "      --force                    upload even when an identical object exists\n"
 	    "      --no-resume                never resume an interrupted multipart upload\n"
@@ -525,10 +526,13 @@ main(int argc, char **argv)
 			uo.threshold = sz;
 			break;
 		case O_CHECKSUM:
-			if (strcasecmp(optarg, "sha256") != 0)
-				bb_usage_die("--checksum-algorithm: only sha256 is supported, not '%s'",
-				    optarg);
-			break;     /* always sent */
+			if (strcasecmp(optarg, "none") == 0)
+				uo.flags |= BB_UPLOAD_NO_CHECKSUM;
+			else if (strcasecmp(optarg, "sha256") == 0)
+				uo.flags &= ~(unsigned)BB_UPLOAD_NO_CHECKSUM;
+			else
+				bb_usage_die("--checksum-algorithm: sha256 or none, not '%s'", optarg);
+			break;
 		case O_CONTENT_MD5: uo.flags |= BB_UPLOAD_CONTENT_MD5; break;
 		case O_FORCE: uo.flags |= BB_UPLOAD_FORCE; break;
 		case O_NO_RESUME: uo.flags |= BB_UPLOAD_NO_RESUME; break;

@@ -330,7 +330,8 @@ struct file {
 	int inflight;                  /* hash jobs and transfers */
 	char *upload_id;
 	int upload_ours;               /* abort it on failure or cancel */
-	int no_ck;                     /* resumed upload made without checksums */
+	int no_ck;                     /* no checksums (option, or a resumed
+	                                  upload made without them) */
 	int reused;
 	uint64_t sent;
 	int eof;                       /* stream */
@@ -862,7 +863,7 @@ start_multipart(struct bb_upload *u, struct file *f)
 	if (bb_http_headers_set(&h, "x-amz-meta-bb-part-size", num) < 0)
 		goto nomem;
 	po.content_type = u->o.content_type;
-	po.flags = BB_S3_CHECKSUM_SHA256;
+	po.flags = f->no_ck ? 0 : BB_S3_CHECKSUM_SHA256;
 	po.headers = &h;
 	if (bb_s3_mpu_create(u->aws, f->bucket, f->key, &po, &f->upload_id, &ae, &e) < 0) {
 		file_fail(f, &e, &ae);
@@ -1537,6 +1538,7 @@ file_add(struct bb_upload *u, const char *path, const char *bucket, const char *
 	f->u = u;
 	f->fd = -1;
 	f->user = user;
+	f->no_ck = (u->o.flags & BB_UPLOAD_NO_CHECKSUM) != 0;
 	bb_http_req_init(&f->hreq);
 	bb_http_resp_init(&f->hresp);
 	bb_buf_init(&f->hurl);

@@ -60,6 +60,8 @@ enum bb_upload_flags {
 	BB_UPLOAD_CONTENT_MD5 = 1 << 0, /* also compute and send Content-MD5 */
 	BB_UPLOAD_FORCE = 1 << 1,      /* no HEAD, no skip: always send */
 	BB_UPLOAD_NO_RESUME = 1 << 2,  /* never resume an earlier multipart upload */
+	BB_UPLOAD_NO_CHECKSUM = 1 << 3, /* no x-amz-checksum-sha256 (stores that
+	                                  refuse it): payloads signed instead */
 };
 
 struct bb_upload_opts {

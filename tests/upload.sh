@@ -132,12 +132,23 @@ test_expect_success 'a changed file of the same size is sent again (ETag and che
 	field uploaded_bytes <out >got && echo 6 >want && test_cmp want got
 '
 
-test_expect_success 'every PUT and part: x-amz-checksum-sha256 signed, no MD5 unless asked' '
+test_expect_success 'every PUT and part: x-amz-checksum-sha256 signed (or, with none, the payload), MD5 if asked' '
 	bb-upload -t s3://bkt1/ck/ $MP --force --trace tr1 a.txt big.bin >out 2>err &&
 	trace_puts tr1 >puts && test $(wc -l <puts) -eq 4 &&
 	ckcheck tr1 >how && echo echoed >want && test_cmp want how &&
 	grep -c "^[0-9]* > X-Amz-Content-SHA256: UNSIGNED-PAYLOAD" tr1 >n && echo 4 >want &&
 	test_cmp want n &&
+	bb-upload -t s3://bkt1/none/ $MP --checksum-algorithm none --trace tr4 a.txt big.bin \
+		>out 2>err &&
+	trace_puts tr4 >puts && test $(wc -l <puts) -eq 4 &&
+	! grep -q "> x-amz-checksum-sha256\|> x-amz-checksum-algorithm" tr4 &&
+	while read -r n; do
+		grep -q "^$n > X-Amz-Content-SHA256: [0-9a-f]\{64\}" tr4 || return 1
+	done <puts &&
+	get s3://bkt1/none/big.bin >got && cmp big.bin got &&
+	bb-upload -t s3://bkt1/none/ $MP --checksum-algorithm none a.txt big.bin >out 2>err &&
+	field skipped <out >got && printf "True\nTrue\n" >want && test_cmp want got &&
+	test_expect_code 2 bb-upload -t s3://bkt1/x/ --checksum-algorithm crc32 a.txt 2>err &&
 	bb-upload -t s3://bkt1/ck/ $MP --force --content-md5 --trace tr2 a.txt big.bin >out 2>err &&
 	trace_puts tr2 >puts && test $(wc -l <puts) -eq 4 &&
 	while read -r n; do
