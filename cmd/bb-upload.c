@@ -606,7 +606,7 @@ main(int argc, char **argv)
 	aws = bb_aws_new(&ao, &err);
 	if (aws == NULL)
 		bb_die(BB_EXIT_USAGE, "%s", err.msg);
-	if (bb_aws_endpoint(aws, "s3", &err) == NULL)
+	if (bb_aws_ready(aws, "s3", &err) < 0)
 		bb_die(BB_EXIT_USAGE, "%s", err.msg);
 	u = bb_upload_new(aws, &uo, done, NULL, &err);
 	if (u == NULL)

@@ -359,6 +359,32 @@ bb_aws_endpoint(struct bb_aws *aws, const char *service, struct bb_error *err)
 }
 
 int
+bb_aws_ready(struct bb_aws *aws, const char *service, struct bb_error *err)
+{
+	struct bb_auth auth;
+	int rc = -1;
+
+	memset(&auth, 0, sizeof(auth));
+	bb_creds_init(&auth.creds);
+	if (bb_aws_endpoint(aws, service, err) == NULL)
+		goto out;
+	if (bb_config_region(&aws->cfg, err) == NULL) {
+		if (err)
+			err->kind = BB_ERR_USAGE;
+		goto out;
+	}
+	if (bb_creds_auth(aws->creds, service, &auth, err) < 0) {
+		if (err && err->kind != BB_ERR_AUTH)
+			err->kind = BB_ERR_USAGE;
+		goto out;
+	}
+	rc = 0;
+out:
+	bb_auth_release(&auth);
+	return rc;
+}
+
+int
 bb_aws_service_url(struct bb_aws *aws, const char *service, struct bb_buf *out,
     struct bb_error *err)
 {

@@ -47,6 +47,15 @@ struct bb_aws *bb_aws_new(const struct bb_aws_opts *opts, struct bb_error *err);
 /* Free the context (wipes credentials and the bearer token). NULL is ok. */
 void bb_aws_free(struct bb_aws *aws);
 
+/*
+ * Resolve now what a request to `service` will need - the region, the
+ * endpoint and the credentials (or the Bedrock bearer token) - so that a
+ * program can stop with a configuration error before it does anything,
+ * rather than fail (or retry) on every item. 0, or -1 with err naming the
+ * source that failed (kind BB_ERR_AUTH or BB_ERR_USAGE).
+ */
+int bb_aws_ready(struct bb_aws *aws, const char *service, struct bb_error *err);
+
 /* The HTTP client (for bb_http_multi_new). */
 struct bb_http *bb_aws_http(struct bb_aws *aws);
 /* The region, or NULL (err: how to set one). */

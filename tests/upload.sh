@@ -208,6 +208,19 @@ test_expect_success 'wrong credentials: SignatureDoesNotMatch, exit 1' '
 	test_grep "SignatureDoesNotMatch\|AccessDenied\|InvalidAccessKeyId" err
 '
 
+test_expect_success 'no credentials, no region: a configuration error (exit 2), nothing sent' '
+	(unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN &&
+	 AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null \
+	 AWS_SHARED_CREDENTIALS_FILE=/dev/null &&
+	 export AWS_EC2_METADATA_DISABLED AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE &&
+	 test_expect_code 2 bb-upload -t s3://bkt1/nocreds/ a.txt >out 2>err) &&
+	test_grep "no AWS credentials found" err && ! test -s out &&
+	(unset AWS_REGION AWS_DEFAULT_REGION &&
+	 AWS_CONFIG_FILE=/dev/null && export AWS_CONFIG_FILE &&
+	 test_expect_code 2 bb-upload -t s3://bkt1/noregion/ a.txt >out 2>err) &&
+	test_grep "region" err && ! test -s out
+'
+
 test_expect_success '--to with a key, --key, usage errors' '
 	bb-upload -t s3://bkt1/exact/name.bin mid.bin >out 2>err &&
 	get s3://bkt1/exact/name.bin >got && cmp mid.bin got &&
