@@ -17,6 +17,8 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +68,11 @@ static uint64_t rows_total, records_total, rejected;
 static long long target;
 static FILE *rejects_fp;
 static char *rejects_path, *rejects_tmp;
+static int rejects_errno;         /* the first write error of the rejects */
+static int rejects_copied;        /* the rejects file is in place */
+/* What remove_temporaries() removes (read in a signal handler). */
+static struct bb_shardout *volatile so_live;
+static char *volatile rejects_live;
 static struct bb_buf csv_header_raw;
 static char **csv_names;
 static size_t csv_ncols;
@@ -162,7 +169,136 @@ path_join(const char *dir, const char *name)
 	return bb_buf_detach(&b, NULL);
 }
 
+/* ---- the way out ---- */
+
+/*
+ * Remove the temporary files (shards, sidecars, the rejects) of a
+ * process on its way out: at exit (bb_die, a thread's bb_die) and in the
+ * signal handler. Async-signal-safe. Final files stay.
+ */
+static void
+remove_temporaries(void)
+{
+	char *r = rejects_live;
+
+	bb_shardout_remove_temporaries(so_live);
+	if (r != NULL)
+		(void)unlink(r);
+}
+
+/* Remove the temporaries, then die of the signal as if not caught. */
+static void
+on_signal(int sig)
+{
+	int e = errno;
+
+	remove_temporaries();
+	signal(sig, SIG_DFL);
+	raise(sig);   /* delivered when the handler returns */
+	errno = e;
+}
+
+/*
+ * Killed by a signal, bb-shard removes its temporary files and then dies
+ * of the signal. An ignored signal stays ignored (nohup, a background
+ * job), except SIGPIPE, which bb_main_init() ignores for libcurl's sake:
+ * bb-shard makes no transfers, and when a shard line meets a closed pipe
+ * the temporaries must go before it ends of SIGPIPE (quietly, 141), which
+ * bb_out_write() alone does without cleaning up.
+ */
+static void
+catch_signals(void)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGTERM, SIGPIPE, SIGXFSZ };
+	struct sigaction sa, old;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (sigs[i] != SIGPIPE && sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
+	if (atexit(remove_temporaries))
+		bb_die(BB_EXIT_USAGE, "cannot register an exit handler");
+}
+
+/*
+ * A failure of the shard engine or of the input: stop the engine (the
+ * shards it closed are finished, the others dropped with their files),
+ * then exit 2 (the rejects' temporary goes at exit).
+ */
+__attribute__((format(printf, 1, 2), noreturn))
+static void
+die_stopping(const char *f, ...)
+{
+	struct bb_buf msg = BB_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, f);
+	if (bb_buf_vaddf(&msg, f, ap))
+		bb_buf_reset(&msg);
+	va_end(ap);
+	(void)bb_shardout_abort(so, NULL);
+	bb_die(BB_EXIT_USAGE, "%s", msg.data != NULL ? msg.data : "out of memory");
+}
+
 /* ---- rejects ---- */
+
+/*
+ * Close the rejects file and rename it into place: 0, or -1 after saying
+ * why (the first write error, else that of the flush, close or rename),
+ * the temporary removed.
+ */
+static int
+rejects_close(void)
+{
+	int e = rejects_errno;
+
+	if (rejects_fp == NULL)
+		return 0;
+	if (fflush(rejects_fp) != 0 && e == 0)
+		e = errno;
+	if (ferror(rejects_fp) && e == 0)
+		e = EIO;
+	if (fclose(rejects_fp) != 0 && e == 0)
+		e = errno;
+	rejects_fp = NULL;
+	if (e == 0 && rename(rejects_tmp, rejects_path) != 0)
+		e = errno;
+	if (e != 0) {
+		bb_msg_error("cannot write '%s': %s", rejects_path, strerror(e));
+		(void)unlink(rejects_tmp);
+	}
+	rejects_live = NULL;
+	rejects_copied = e == 0;
+	return e != 0 ? -1 : 0;
+}
+
+/* Copy a bad row to the rejects file; the first write error is kept. */
+static void
+rejects_add(const char *raw, size_t n)
+{
+	if (rejects_fp == NULL) {
+		rejects_tmp = bb_xmalloc(strlen(rejects_path) + 32);
+		sprintf(rejects_tmp, "%s.%ld.tmp", rejects_path, (long)getpid());
+		rejects_live = rejects_tmp;
+		if ((rejects_fp = fopen(rejects_tmp, "w")) == NULL) {
+			rejects_live = NULL;
+			die_stopping("cannot create '%s': %s", rejects_tmp, strerror(errno));
+		}
+		if (csv_header_raw.len && fprintf(rejects_fp, "%s\n", csv_header_raw.data) < 0)
+			rejects_errno = errno ? errno : EIO;
+	}
+	if (rejects_errno != 0)
+		return;   /* reported at the end */
+	errno = 0;
+	if (fwrite(raw, 1, n, rejects_fp) != n || putc('\n', rejects_fp) == EOF)
+		rejects_errno = errno ? errno : EIO;
+}
 
 static void
 reject(const char *name, uint64_t line, const char *raw, size_t n, const char *why)
@@ -176,29 +312,19 @@ reject(const char *name, uint64_t line, const char *raw, size_t n, const char *w
 	else
 		bb_msg_error("%s (at %s:%llu)", bb_buf_str(&msg), name, (unsigned long long)line);
 	bb_buf_release(&msg);
-	if (raw != NULL && !opt_dry_run) {
-		if (rejects_fp == NULL) {
-			rejects_tmp = bb_xmalloc(strlen(rejects_path) + 32);
-			sprintf(rejects_tmp, "%s.%ld.tmp", rejects_path, (long)getpid());
-			if ((rejects_fp = fopen(rejects_tmp, "w")) == NULL)
-				bb_die(BB_EXIT_USAGE, "cannot create '%s': %s", rejects_tmp,
-				    strerror(errno));
-			if (csv_header_raw.len)
-				fprintf(rejects_fp, "%s\n", csv_header_raw.data);
-		}
-		fwrite(raw, 1, n, rejects_fp);
-		fputc('\n', rejects_fp);
-	}
+	if (raw != NULL && !opt_dry_run)
+		rejects_add(raw, n);
 	if (opt_strict) {
 		struct bb_error err = BB_ERROR_INIT;
+		int status = BB_EXIT_PARTIAL;
 
 		/* earlier shards are finished; pending writes done */
 		if (bb_shardout_abort(so, &err))
-			bb_die(BB_EXIT_USAGE, "%s", err.msg);
-		if (rejects_fp && (fclose(rejects_fp) || rename(rejects_tmp, rejects_path)))
-			bb_msg_error("cannot write '%s'", rejects_path);
+			die_stopping("%s", err.msg);
+		if (rejects_close())
+			status = BB_EXIT_USAGE;
 		bb_msg_info("stopped at the first bad row (--strict)");
-		exit(bb_main_finish(BB_EXIT_PARTIAL));
+		exit(bb_main_finish(status));
 	}
 }
 
@@ -244,7 +370,7 @@ skip_row(const char *name, uint64_t line, const struct row *rw, const char *raw,
 	if (so != NULL && bb_shardout_sidecars(so)) {
 		sidecar_row(rw, 0, &side, &siden);
 		if (bb_shardout_skip(so, side, siden, &err))
-			bb_die(BB_EXIT_USAGE, "%s", err.msg);
+			die_stopping("%s", err.msg);
 	}
 	reject(name, line, raw, n, why);
 }
@@ -452,12 +578,12 @@ out:
 	    &err);
 	if (rc == BB_SHARDOUT_TOO_LARGE) {
 		bb_shardout_current(so, &index, &nrec);
-		bb_die(BB_EXIT_USAGE, "records are so large that shard %u holds only %zu "
+		die_stopping("records are so large that shard %u holds only %zu "
 		    "within --max-bytes %llu, below --min-records %lld", index, nrec,
 		    (unsigned long long)opt_max_bytes, opt_min_records);
 	}
 	if (rc)
-		bb_die(BB_EXIT_USAGE, "%s", err.msg);
+		die_stopping("%s", err.msg);
 	records_total++;
 	bb_progress_update("bb-shard: %llu rows, %llu records, %llu shards",
 	    (unsigned long long)rows_total, (unsigned long long)records_total,
@@ -987,6 +1113,8 @@ main(int argc, char **argv)
 	so_opts.note = print_note;
 	if ((so = bb_shardout_new(&so_opts, &err)) == NULL)
 		bb_die(BB_EXIT_USAGE, "%s", err.msg);
+	so_live = so;
+	catch_signals();
 	bb_recordid_set_init(&ids_seen);
 
 	for (i = 0; i < ninputs && !failed; i++) {
@@ -997,7 +1125,7 @@ main(int argc, char **argv)
 	}
 	if (failed) {
 		if (bb_shardout_abort(so, &err))
-			bb_die(BB_EXIT_USAGE, "%s", err.msg);
+			die_stopping("%s", err.msg);
 		status = BB_EXIT_USAGE;
 		goto out;
 	}
@@ -1015,11 +1143,11 @@ main(int argc, char **argv)
 		status = BB_EXIT_USAGE;
 		goto out;
 	case BB_SHARDOUT_NO_SPLIT:
-		bb_die(BB_EXIT_USAGE, "cannot give the last two shards %lld records each "
+		die_stopping("cannot give the last two shards %lld records each "
 		    "within --max-bytes %llu; use a smaller --min-records or larger --max-bytes",
 		    opt_min_records, (unsigned long long)opt_max_bytes);
 	default:
-		bb_die(BB_EXIT_USAGE, "%s", err.msg);
+		die_stopping("%s", err.msg);
 	}
 	if (opt_dry_run)
 		bb_msg_info("dry run: %llu shards, %llu records, %llu bytes, about %llu input tokens",
@@ -1030,19 +1158,16 @@ main(int argc, char **argv)
 		    (unsigned long long)st.shards, (unsigned long long)records_total,
 		    (unsigned long long)st.bytes);
 out:
-	if (rejects_fp != NULL) {
-		if (fclose(rejects_fp) || rename(rejects_tmp, rejects_path)) {
-			bb_msg_error("cannot write '%s': %s", rejects_path, strerror(errno));
-			status = BB_EXIT_USAGE;
-		}
-	}
+	if (rejects_close())
+		status = BB_EXIT_USAGE;
 	if (rejected) {
 		bb_msg_info("%llu of %llu rows rejected%s%s%s", (unsigned long long)rejected,
-		    (unsigned long long)rows_total, rejects_fp ? " (copied to '" : "",
-		    rejects_fp ? rejects_path : "", rejects_fp ? "')" : "");
+		    (unsigned long long)rows_total, rejects_copied ? " (copied to '" : "",
+		    rejects_copied ? rejects_path : "", rejects_copied ? "')" : "");
 		if (status == BB_EXIT_OK)
 			status = BB_EXIT_PARTIAL;
 	}
+	so_live = NULL;
 	bb_shardout_free(so);
 	bb_recordid_set_release(&ids_seen);
 	if (tpl)

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,16 @@ struct bb_shardout {
 	struct shard *held, *cur;
 	unsigned next_index;
 	uint64_t closed;
+
+	/*
+	 * For bb_shardout_remove_temporaries(), which may run in a signal
+	 * handler: the temporary names are tmpbase, the index, a suffix and
+	 * tmpsfx; the files of shards lo..hi may be temporary.
+	 */
+	char *tmpbase;         /* "DIR/.PREFIX-", NULL in a dry run */
+	char tmpsfx[32];       /* ".PID.tmp" */
+	atomic_uint lo, hi;
+	atomic_int dying;      /* no temporary file is made any more */
 
 	/* the writer and sync threads */
 	pthread_t tid, sync_tid;
@@ -187,6 +198,22 @@ anon_file(const struct bb_shardout *so, struct bb_error *err)
 out:
 	bb_buf_release(&p);
 	return fd;
+}
+
+/*
+ * After a temporary file was created: when the temporaries are being
+ * removed (the process is dying) it goes at once, and -1. Checked after
+ * the open, so that a file that bb_shardout_remove_temporaries() missed
+ * is removed here.
+ */
+static int
+check_dying(const struct bb_shardout *so, int fd, const char *path, struct bb_error *err)
+{
+	if (!atomic_load(&so->dying))
+		return 0;
+	close(fd);
+	unlink(path);
+	return bb_error_set(err, BB_ERR_SYSTEM, "cannot create '%s': stopping", path);
 }
 
 /* Copy [off, off+n) of fd `from` to the end of fd `to`. */
@@ -310,9 +337,14 @@ shard_new(struct bb_shardout *so, struct bb_error *err)
 		nomem(err);
 		goto fail;
 	}
+	atomic_store(&so->hi, s->index);
 	s->fd = open(s->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (s->fd < 0) {
 		bb_error_set(err, BB_ERR_SYSTEM, "cannot create '%s': %s", s->tmp, strerror(errno));
+		goto fail;
+	}
+	if (check_dying(so, s->fd, s->tmp, err)) {
+		s->fd = -1;
 		goto fail;
 	}
 	if (bb_sha256_init(&s->sha)) {
@@ -604,6 +636,11 @@ write_sidecar(struct bb_shardout *so, struct shard *s, char *buf)
 		fin_fail(so, "cannot create '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
+	if (check_dying(so, fd, tmp, &e)) {
+		fd = -1;
+		fin_fail(so, "%s", e.msg);
+		goto out;
+	}
 	/* zlib closes its own descriptor; fd stays open for the sync */
 	if ((gzfd = dup(fd)) < 0 || (gz = gzdopen(gzfd, mode)) == NULL) {
 		fin_fail(so, "cannot create '%s': %s", tmp, strerror(errno));
@@ -712,6 +749,7 @@ shard_publish(struct bb_shardout *so, struct shard *s)
 	}
 	free(s->tmp);
 	s->tmp = NULL;
+	atomic_store(&so->lo, s->index + 1);   /* its files are all final */
 	/* the renames themselves are on disk before the line says so */
 	if (!so->o.no_sync && so->dirfd >= 0 && fsync(so->dirfd)) {
 		fin_fail(so, "cannot sync '%s': %s", so->o.dir, strerror(errno));
@@ -1018,6 +1056,10 @@ rebalance_files(struct bb_shardout *so, struct shard *h, struct shard *c, struct
 	if (nc->fd < 0)
 		return bb_error_set(err, BB_ERR_SYSTEM, "cannot create '%s': %s", nc->tmp,
 		    strerror(errno));
+	if (check_dying(so, nc->fd, nc->tmp, err)) {
+		nc->fd = -1;
+		return -1;
+	}
 	if (copy_range(h->fd, h->tmp, start_k, h->bytes - start_k, nc->fd, nc->tmp, err) ||
 	    copy_range(c->fd, c->tmp, 0, c->bytes, nc->fd, nc->tmp, err))
 		return -1;
@@ -1155,6 +1197,21 @@ bb_shardout_new(const struct bb_shardout_opts *o, struct bb_error *err)
 	so->o = *o;
 	so->next_index = 1;
 	so->dirfd = -1;
+	atomic_init(&so->lo, 1);
+	atomic_init(&so->hi, 0);
+	atomic_init(&so->dying, 0);
+	if (!o->dry_run) {
+		struct bb_buf b = BB_BUF_INIT;
+
+		snprintf(so->tmpsfx, sizeof(so->tmpsfx), ".%ld.tmp", (long)getpid());
+		if (bb_buf_addf(&b, "%s/.%s-", o->dir, o->prefix)) {
+			bb_buf_release(&b);
+			free(so);
+			nomem(err);
+			return NULL;
+		}
+		so->tmpbase = bb_buf_detach(&b, NULL);
+	}
 	pthread_mutex_init(&so->mu, NULL);
 	pthread_cond_init(&so->cv, NULL);
 	return so;
@@ -1286,5 +1343,54 @@ bb_shardout_free(struct bb_shardout *so)
 	(void)bb_shardout_abort(so, NULL);
 	pthread_mutex_destroy(&so->mu);
 	pthread_cond_destroy(&so->cv);
+	free(so->tmpbase);
 	free(so);
+}
+
+/* dst + s (NUL-terminated), within end; NULL when it does not fit. */
+static char *
+put_str(char *dst, const char *end, const char *s)
+{
+	while (*s != '\0') {
+		if (dst == end)
+			return NULL;
+		*dst++ = *s++;
+	}
+	return dst;
+}
+
+void
+bb_shardout_remove_temporaries(struct bb_shardout *so)
+{
+	/* the suffixes shard_name() is given for temporary files */
+	static const char *const sfx[] = { ".jsonl", ".rows.jsonl.gz", ".jsonl.rebalanced" };
+	char path[PATH_MAX], num[16], *p, *q;
+	const char *end = path + sizeof(path) - 1;
+	unsigned i, lo, hi, v;
+	size_t k, nd;
+
+	/* no printf, no malloc, no lock: async-signal-safe */
+	if (so == NULL || so->tmpbase == NULL)
+		return;
+	atomic_store(&so->dying, 1);
+	lo = atomic_load(&so->lo);
+	hi = atomic_load(&so->hi);
+	if ((p = put_str(path, end, so->tmpbase)) == NULL)
+		return;
+	for (i = lo; i >= lo && i <= hi; i++) {
+		/* "%05u" */
+		for (v = i, nd = 0; v > 0 || nd < 5; v /= 10)
+			nd++;
+		num[nd] = '\0';
+		for (v = i, k = nd; k > 0; v /= 10)
+			num[--k] = (char)('0' + v % 10);
+		for (k = 0; k < sizeof(sfx) / sizeof(sfx[0]); k++) {
+			if ((q = put_str(p, end, num)) == NULL ||
+			    (q = put_str(q, end, sfx[k])) == NULL ||
+			    (q = put_str(q, end, so->tmpsfx)) == NULL)
+				return;
+			*q = '\0';
+			(void)unlink(path);
+		}
+	}
 }

@@ -151,4 +151,15 @@ int bb_shardout_abort(struct bb_shardout *so, struct bb_error *err);
 /* Free the engine (after finish or abort; else as abort, errors lost). */
 void bb_shardout_free(struct bb_shardout *so);
 
+/*
+ * For a process on its way out without bb_shardout_abort() (an atexit
+ * hook, a signal handler, a thread that exits): remove the temporary
+ * files of the engine now. Async-signal-safe (no lock, no allocation,
+ * nothing freed; the files are found by name, from the shard indices
+ * that may still have them). Final files are kept. From then on the
+ * engine makes no temporary file (a creation fails; one that raced with
+ * this call removes itself); abort and free still work. NULL: nothing.
+ */
+void bb_shardout_remove_temporaries(struct bb_shardout *so);
+
 #endif

@@ -194,8 +194,7 @@ test_expect_success 'bb-shard: lines of blanks only are blank lines (skipped)' '
 	run 0 s $SHARD -o blanks blanks.jsonl && test $(records blanks) -eq 2
 '
 
-test_expect_todo "bb-shard leaves its .tmp files behind after a write error" \
-	'bb-shard: a write error on stdout is exit 2 and leaves no temporary file' '
+test_expect_success 'bb-shard: a write error on stdout is exit 2 and leaves no temporary file' '
 	$SHARD -o full "$D/broken.jsonl" >/dev/full 2>full.err
 	test $? -eq 2 && ! grep -Eq "$SANITIZER_RE" full.err && no_tmp full
 '

@@ -258,6 +258,114 @@ test_expect_success 'broken pipe ends quietly' '
 	  echo $? >rc; } | head -n 1 >/dev/null &&
 	test "$(cat rc)" = 141 && test ! -s err
 '
+# ---- failures on the way out: no temporary file is left behind ----
+
+# no_tmp DIR: DIR holds no temporary file
+no_tmp() {
+	if ls -a "$1" | grep "\.tmp$"; then
+		echo "no_tmp: temporary files left in $1" >&2
+		return 1
+	fi
+}
+
+# limited BLOCKS CMD...: CMD with a file size limit of BLOCKS blocks and
+# SIGXFSZ ignored, so that a write past it fails with EFBIG; its stdout in
+# lim.out, stderr in lim.err (through pipes: the limit is not theirs);
+# returns its exit status
+limited() {
+	_b=$1
+	shift
+	{ { { sh -c 'trap "" XFSZ; ulimit -f "$0" && exec "$@"' "$_b" "$@"; echo $? >&4; } |
+		cat >lim.out; } 2>&1 | cat >lim.err; } 4>lim.rc
+	return "$(cat lim.rc)"
+}
+
+# until_file DIR PATTERN: wait (up to 10 s) for a file of DIR whose name
+# matches the grep PATTERN
+until_file() {
+	_i=0
+	until ls -a "$1" 2>/dev/null | grep -q "$2"; do
+		_i=$((_i + 1))
+		test $_i -lt 200 || return 1
+		sleep 0.05
+	done
+}
+
+test_expect_success 'broken pipe: no temporary file left (path source and sidecars)' '
+	rows 1000 >k.jsonl &&
+	{ bb-shard -m $HAIKU -t "{q}" --min-records 1 --max-records 2 -o bp1 k.jsonl 2>err;
+	  echo $? >rc; } | head -n 1 >/dev/null &&
+	test "$(cat rc)" = 141 && test ! -s err && test -e bp1/part-00001.jsonl && no_tmp bp1 &&
+	{ cat k.jsonl | bb-shard -m $HAIKU -t "{q}" --min-records 1 --max-records 2 -o bp2 2>err;
+	  echo $? >rc; } | head -n 1 >/dev/null &&
+	test "$(cat rc)" = 141 && test ! -s err && test -e bp2/part-00001.rows.jsonl.gz &&
+	no_tmp bp2
+'
+
+R100="--min-records 1 --max-records 100"
+
+# sig_run SIG STATUS: bb-shard reading a pipe that stays open, killed by
+# SIG once shard 1 is published and shard 3 begun: it dies of SIG (exit
+# status STATUS seen by wait), published files stay, no temporary is left
+sig_run() {
+	rm -rf sg fifo && mkfifo fifo || return 1
+	env $ENV_SIG bb-shard -m $HAIKU -t "{q}" $R100 -o sg <fifo >sg.lines 2>sg.err &
+	_pid=$!
+	exec 5>fifo &&
+	rows 250 >&5 &&
+	until_file sg "^part-00001\.jsonl$" &&
+	until_file sg "^\.part-00003\.jsonl\..*\.tmp$"
+	_ok=$?
+	kill -s "$1" $_pid
+	wait $_pid
+	_rc=$?
+	exec 5>&-
+	echo "SIG$1: waited $_ok, exit status $_rc" >&2
+	test $_ok = 0 && test $_rc = "$2" && test -e sg/part-00001.rows.jsonl.gz &&
+	test ! -e sg/part-00002.jsonl && no_tmp sg && test ! -s sg.err
+}
+
+# a background job of a non-interactive shell ignores SIGINT: reset it
+if env --default-signal=INT true 2>/dev/null; then
+	ENV_SIG=--default-signal=INT
+	sigs="TERM:143 HUP:129 INT:130"
+else
+	ENV_SIG=
+	sigs="TERM:143 HUP:129"
+fi
+test_expect_success "killed by a signal ($sigs): temporaries removed, then death by it" '
+	for s in $sigs; do
+		sig_run ${s%:*} ${s#*:} || { echo "with SIG${s%:*}" >&2; return 1; }
+	done
+'
+
+test_expect_success '--strict: rejects that cannot be written: exit 2 with the reason, no temporary' '
+	{ echo "{bad"; rows 5; } >bad1.jsonl &&
+	test_expect_code 2 limited 0 bb-shard -m $HAIKU -t "{q}" --strict -o st bad1.jsonl &&
+	test_grep "cannot write .*/st/part-rejects.jsonl.: File too large" lim.err &&
+	no_tmp st && test ! -e st/part-rejects.jsonl
+'
+test_expect_success 'rejects that cannot be written: exit 2 with the reason, no temporary' '
+	{ awk "BEGIN { for (i = 1; i <= 100; i++) printf \"{bad row %d %090d\n\", i, 0 }";
+	  rows 5; } >bad2.jsonl &&
+	test_expect_code 2 limited 1 bb-shard -m $HAIKU -t "{q}" --min-records 1 \
+		--max-records 2 -o rj bad2.jsonl &&
+	test_grep "cannot write .*/rj/part-rejects.jsonl.: File too large" lim.err &&
+	no_tmp rj && test ! -e rj/part-rejects.jsonl && test -e rj/part-00003.jsonl
+'
+test_expect_success 'a shard or sidecar that cannot be renamed into place: exit 2, no temporary' '
+	rows 20000 >k20.jsonl &&
+	mkdir -p rn/part-00002.jsonl/x &&
+	test_expect_code 2 bb-shard -m $HAIKU -t "{q}" $R100 -o rn k20.jsonl \
+		>l 2>err &&
+	test_grep "cannot rename .*/rn/.part-00002.jsonl.[0-9]*.tmp.*Is a directory" err &&
+	no_tmp rn &&
+	mkdir -p rn2/part-00002.rows.jsonl.gz/x &&
+	cat k20.jsonl | test_expect_code 2 bb-shard -m $HAIKU -t "{q}" $R100 \
+		-o rn2 >l 2>err &&
+	test_grep "cannot rename .*/rn2/.part-00002.rows.jsonl.gz.[0-9]*.tmp.*Is a directory" err &&
+	no_tmp rn2
+'
 if command -v mandoc >/dev/null 2>&1; then
 	test_expect_success 'man page lints clean' '
 		mandoc -T lint -W warning "$top_srcdir/man/bb-shard.1"

@@ -4,7 +4,8 @@
  * inputs and the shard sizes they must give), the statuses the caller
  * words itself, files and their digests against the lines, path sources
  * and sidecars (with rejected rows in line), dry runs, records larger
- * than a write buffer, abort, and an unwritable directory.
+ * than a write buffer, abort, temporaries removed on the way out, and an
+ * unwritable directory.
  */
 #include "config.h"
 
@@ -478,6 +479,66 @@ test_abort(void)
 	bb_buf_release(&s.lines);
 }
 
+/*
+ * bb_shardout_remove_temporaries (a process on its way out): with a shard
+ * published, one held and one current (path source and sidecars), the
+ * temporaries go and the final files stay; no temporary file is made
+ * afterwards; a dry run and NULL are nothing.
+ */
+static void
+test_remove_temporaries(int sidecars)
+{
+	struct bb_error err = BB_ERROR_INIT;
+	struct bb_shardout_opts o;
+	struct bb_shardout *so;
+	struct seen s;
+	struct stat st;
+	char p[512];
+	int k, bad = 0;
+
+	so = start(&s, 4, 1u << 30, dir);
+	if (sidecars)
+		bb_shardout_set_source(so, NULL);
+	for (k = 1; k <= 25; k++)
+		bad += add_rec(so, (uint64_t)k, 50, NULL, &err) != 0;
+	/* shard 1 is emitted: wait until it is final (up to 5 s) */
+	snprintf(p, sizeof(p), "%s/part-00001.jsonl", dir);
+	for (k = 0; k < 500 && stat(p, &st) != 0; k++)
+		usleep(10000);
+	ok(count_tmp() >= 2, "remove (%s): shards 2 and 3 are temporary files",
+	    sidecars ? "sidecars" : "path source");
+	bb_shardout_remove_temporaries(so);
+	ok(bad == 0 && count_tmp() == 0, "remove (%s): no temporary file left",
+	    sidecars ? "sidecars" : "path source");
+	bad = 0;
+	for (k = 26; k <= 40; k++)
+		bad += add_rec(so, (uint64_t)k, 50, NULL, &err) != 0;
+	ok(bad > 0 && strstr(err.msg, "stopping") != NULL && count_tmp() == 0,
+	    "remove (%s): no new shard file afterwards (%s)", sidecars ? "sidecars" : "path source",
+	    err.msg);
+	bb_shardout_abort(so, NULL);
+	bb_shardout_free(so);
+	snprintf(p, sizeof(p), "%s/part-00001.jsonl", dir);
+	ok(stat(p, &st) == 0 && count_tmp() == 0, "remove (%s): shard 1 is final and stays",
+	    sidecars ? "sidecars" : "path source");
+	if (sidecars) {
+		snprintf(p, sizeof(p), "%s/part-00001.rows.jsonl.gz", dir);
+		ok(stat(p, &st) == 0, "remove (sidecars): its sidecar stays");
+	}
+	clean_dir();
+	bb_buf_release(&s.lines);
+
+	memset(&s, 0, sizeof(s));
+	opts_init(&o, &s);
+	o.dry_run = 1;
+	so = bb_shardout_new(&o, NULL);
+	bb_shardout_remove_temporaries(so);
+	bb_shardout_remove_temporaries(NULL);
+	ok(add_rec(so, 1, 50, NULL, &err) == 0, "remove: a dry run goes on");
+	bb_shardout_free(so);
+	bb_buf_release(&s.lines);
+}
+
 /* Too large: the current shard full by bytes below the minimum. */
 static void
 test_too_large(void)
@@ -532,6 +593,8 @@ main(void)
 	test_sidecars(1);
 	test_sidecars(0);
 	test_abort();
+	test_remove_temporaries(0);
+	test_remove_temporaries(1);
 	test_too_large();
 	test_no_dir();
 	clean_dir();
