@@ -53,14 +53,15 @@ usage(int status)
 	FILE *f = status ? stderr : stdout;
 
 	fprintf(f,
-	    "usage: bb-emu [-v] [--listen ADDR:PORT] [--data-dir DIR] [--region REGION]\n"
+	    "usage: bb-emu [-q | -v] [--listen ADDR:PORT] [--data-dir DIR] [--region REGION]\n"
 	    "              [--account ID] [--access-key KEY --secret-key SECRET]\n"
 	    "              [--keys-file FILE] [--bearer-token TOKEN]...\n"
 	    "              [--bucket NAME]... [--time-scale X] [--durations LIST]\n"
 	    "              [--min-records N] [--max-records N]\n"
 	    "              [--max-concurrent N] [--throttle-rate P] [--error-rate P]\n"
 	    "              [--drop-rate P] [--slow-ms MS] [--record-error-rate P]\n"
-	    "              [--fail-rate P] [--expire-rate P] [--partial-rate P] [--seed N]\n");
+	    "              [--fail-rate P] [--expire-rate P] [--partial-rate P] [--seed N]\n"
+	    "       bb-emu --help | --version\n");
 	if (status) {
 		fprintf(f, "Try 'bb-emu --help' for more information.\n");
 		exit(status);
@@ -91,15 +92,19 @@ usage(int status)
 	    "  --expire-rate P         fraction of jobs that expire (0)\n"
 	    "  --partial-rate P        fraction of jobs partially completed (0)\n"
 	    "  --seed N                seed of every random choice (0)\n"
-	    "  -v, --verbose           one line per request on stderr\n");
-	exit(0);
+	    "  -q, --quiet             errors only (the ready line is still printed)\n"
+	    "  -v, --verbose           one line per request on stderr\n"
+	    "  -h, --help              this help\n"
+	    "  -V, --version           version\n");
+	/* a write error (--help >/dev/full) is found and reported here */
+	exit(bb_main_finish(BB_EXIT_OK));
 }
 
 enum {
 	OPT_LISTEN = 256, OPT_DATA_DIR, OPT_ACCESS_KEY, OPT_SECRET_KEY, OPT_KEYS_FILE,
 	OPT_BEARER, OPT_REGION, OPT_ACCOUNT, OPT_TIME_SCALE, OPT_MIN_RECORDS, OPT_MAX_RECORDS,
 	OPT_MAX_CONCURRENT, OPT_THROTTLE, OPT_ERROR, OPT_DROP, OPT_SLOW, OPT_RECORD_ERROR,
-	OPT_FAIL, OPT_EXPIRE, OPT_PARTIAL, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_BUCKET,
+	OPT_FAIL, OPT_EXPIRE, OPT_PARTIAL, OPT_SEED, OPT_BUCKET,
 	OPT_DURATIONS,
 };
 
@@ -127,9 +132,10 @@ static const struct option longopts[] = {
 	{ "expire-rate", required_argument, NULL, OPT_EXPIRE },
 	{ "partial-rate", required_argument, NULL, OPT_PARTIAL },
 	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -240,6 +246,7 @@ main(int argc, char **argv)
 	char **bearers = NULL;
 	size_t nbearers = 0, nbuckets = 0, i;
 	const char **buckets = NULL;
+	struct bb_buf ready = BB_BUF_INIT;
 
 	bb_main_init(argc, argv, "bb-emu");
 	memset(&e, 0, sizeof(e));
@@ -261,7 +268,7 @@ main(int argc, char **argv)
 	e.timing.per_record_s = 0.05;
 	e.timing.stopping_s = 10;
 
-	while ((c = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: listen = optarg; break;
 		case OPT_DATA_DIR: e.data_dir = optarg; break;
@@ -326,9 +333,10 @@ main(int argc, char **argv)
 				bb_usage_die("--seed: '%s' is not a whole number", optarg);
 			e.faults.seed = (unsigned long)seed;
 			break;
+		case 'q': e.verbose = 0; bb_verbosity = -1; break;
 		case 'v': e.verbose++; bb_verbosity++; break;
-		case OPT_HELP: usage(0); break;
-		case OPT_VERSION: bb_print_version(); return bb_main_finish(0);
+		case 'h': usage(0); break;
+		case 'V': bb_print_version(); return bb_main_finish(0);
 		default: usage(BB_EXIT_USAGE);
 		}
 	}
@@ -410,11 +418,18 @@ main(int argc, char **argv)
 		status = BB_EXIT_USAGE;
 		goto out;
 	}
-	if (strchr(addr, ':'))
-		printf("bb-emu: listening on http://[%s]:%u\n", addr, bound);
-	else
-		printf("bb-emu: listening on http://%s:%u\n", addr, bound);
-	fflush(stdout);
+	/* The ready line: flushed even when stdout is a file, which is where
+	 * scripts wait for it (bb_out_record_end keeps a file's buffering). */
+	if (bb_buf_addf(&ready, strchr(addr, ':') ? "bb-emu: listening on http://[%s]:%u\n" :
+	    "bb-emu: listening on http://%s:%u\n", addr, bound) < 0)
+		bb_die(BB_EXIT_USAGE, "out of memory");
+	bb_out_write(ready.data, ready.len);
+	bb_out_record_end();
+	if (fflush(stdout) != 0) {
+		bb_msg_error("write error on standard output: %s", strerror(errno));
+		status = BB_EXIT_USAGE;
+		goto out;
+	}
 
 	while (!stop_signal) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
@@ -431,5 +446,6 @@ out:
 		emu_store_close(e.store);
 	pthread_mutex_destroy(&e.lock);
 	free(buckets);
+	bb_buf_release(&ready);
 	return bb_main_finish(status);
 }
