@@ -429,11 +429,18 @@ values_json(const struct row *rw, struct bb_json **tree, struct bb_error *err)
 			vals[i].p = sp->p + 1;
 			vals[i].n = sp->n - 2;
 			vals[i].escaped = 1;
+		} else if (sp->type == BB_JSON_OBJECT || sp->type == BB_JSON_ARRAY) {
+			/* as compact JSON text, like the nested lookup gives it */
+			bb_buf_reset(&nested_vals[i]);
+			if (bb_json_compact(sp->p, sp->n, &nested_vals[i]))
+				return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+			vals[i].p = bb_buf_str(&nested_vals[i]);
+			vals[i].n = nested_vals[i].len;
 		} else {
+			/* numbers and literals are plain ASCII: already a string body */
 			vals[i].p = sp->p;
 			vals[i].n = sp->n;
-			/* numbers and literals are plain ASCII: already a string body */
-			vals[i].escaped = sp->type != BB_JSON_OBJECT && sp->type != BB_JSON_ARRAY;
+			vals[i].escaped = 1;
 		}
 	}
 	if (opt_id_field)

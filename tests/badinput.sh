@@ -134,8 +134,7 @@ test_expect_success 'bb-shard: rows that are not objects, prompts of other types
 	grep -q "\"text\":\"Q:true\"" types/part-*.jsonl
 '
 
-test_expect_todo "bb-shard inserts an object as its input text, not as compact JSON (as documented)" \
-	'bb-shard: an object in a placeholder becomes compact JSON' '
+test_expect_success 'bb-shard: an object in a placeholder becomes compact JSON' '
 	grep -q "Q:{\\\\\"a\\\\\":\[1,{\\\\\"b\\\\\":null}\]}" types/part-*.jsonl
 '
 
