@@ -3,7 +3,8 @@
 # one from upload to download; then (boto3, tests/fixtures/bedrock_jobs.py)
 # every model family's output shape, output layout, validation failures,
 # fault injection (reproducible by seed), Stop of a running job, and a
-# restart of the emulator in the middle of jobs; --bucket and --durations.
+# restart of the emulator in the middle of jobs; --bucket and --durations;
+# --help, -q and the ready line; Gets answered while large jobs run.
 . "$top_srcdir/tests/lib.sh"
 
 BB_EMU=$top_builddir/cmd/bb-emu/bb-emu
@@ -204,6 +205,94 @@ test_expect_success '--bucket and --durations: bad values are usage errors (exit
 		test_grep "usage\|Try" err || return 1
 	done
 '
+test_expect_success '--help and the ready line: a write error on stdout is exit 2' '
+	"$BB_EMU" --help >help.out &&
+	test_grep "^usage: bb-emu" help.out &&
+	test_expect_code 2 "$BB_EMU" --help >/dev/full 2>err &&
+	test_grep "^bb-emu: error: write error on standard output" err &&
+	test_expect_code 2 "$BB_EMU" --data-dir "$TEST_DIR/full" --listen 127.0.0.1:0 \
+		>/dev/full 2>err &&
+	test_grep "^bb-emu: error: write error on standard output" err
+'
+
+# A job file that cannot be read is a warning at start-up: shown by
+# default, not with -q; the ready line is printed either way.
+mkdir -p "$TEST_DIR/quiet/_jobs"
+echo "{" >"$TEST_DIR/quiet/_jobs/broken.json"
+emu_up quiet || exit 1
+emu_down
+test_expect_success 'without -q a warning is shown' '
+	test_grep "warning: ignoring job file" "$TEST_DIR/quiet.log"
+'
+: >"$TEST_DIR/quiet.log"
+emu_up quiet -q || exit 1
+emu_down
+test_expect_success '-q: the ready line on stdout, nothing on stderr' '
+	test_grep "^bb-emu: listening on http://127.0.0.1:[0-9][0-9]*\$" "$TEST_DIR/quiet.out" &&
+	test "$(wc -l <"$TEST_DIR/quiet.out")" -eq 1 &&
+	! test -s "$TEST_DIR/quiet.log"
+'
+
+# Records are processed without bb-emu's lock: while large jobs are
+# InProgress a Get is answered at once, not after the ticker's piece of
+# records. Four jobs of 100,000 records each at 10,000 records a second:
+# they stay InProgress for the whole test, the ticker busy every tick.
+# (With the records processed under the lock, 40 jobs of 3 KB records
+# made Gets take 1-2 s on a developer machine; this load is smaller to
+# keep the test cheap, so it guards the design rather than measures it.)
+br() {
+	curl -sS -f --aws-sigv4 "aws:amz:us-east-1:bedrock" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$@"
+}
+busy_input() {
+	awk 'BEGIN {
+		for (i = 0; i < 100000; i++)
+			printf "{\"recordId\":\"R%09d\",\"modelInput\":{\"anthropic_version\":" \
+			    "\"bedrock-2023-05-31\",\"max_tokens\":20,\"messages\":[{\"role\":" \
+			    "\"user\",\"content\":\"Q%d\"}]}}\n", i, i
+	}' >big.jsonl &&
+	curl -sS -f --aws-sigv4 "aws:amz:us-east-1:s3" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T big.jsonl "$EMU_URL/busy-in/big.jsonl"
+}
+busy_create() {
+	br -H "Content-Type: application/json" -X POST "$EMU_URL/model-invocation-job" \
+		--data '{"jobName":"'"$1"'","roleArn":"arn:aws:iam::123456789012:role/R",
+		"modelId":"anthropic.claude-3-haiku-20240307-v1:0",
+		"inputDataConfig":{"s3InputDataConfig":{"s3Uri":"s3://busy-in/big.jsonl"}},
+		"outputDataConfig":{"s3OutputDataConfig":{"s3Uri":"s3://busy-out/"}}}'
+}
+busy_status() {
+	sed -n 's/.*"status":"\([A-Za-z]*\)".*/\1/p' get.json
+}
+emu_up busy --bucket busy-in --bucket busy-out --max-records 200000 \
+	--durations submitted=0,validating=0,scheduled=0,record=0.0001 || exit 1
+test_expect_success 'Gets answered within a second while large jobs are InProgress' '
+	busy_input &&
+	for n in 1 2 3 4; do
+		busy_create busy$n >create.json || return 1
+	done &&
+	id=$(sed -n "s|.*model-invocation-job/\([a-z0-9]*\).*|\1|p" create.json) &&
+	test -n "$id" &&
+	for i in $(seq 100); do
+		br -o get.json "$EMU_URL/model-invocation-job/$id" || return 1
+		test "$(busy_status)" = InProgress && break
+		sleep 0.05
+	done &&
+	: >times && : >counts &&
+	for i in 1 2 3 4 5 6; do
+		br -w "%{time_total}\n" -o get.json "$EMU_URL/model-invocation-job/$id" >>times &&
+		test "$(busy_status)" = InProgress &&
+		grep -o "\"processedRecordCount\":[0-9]*" get.json | cut -d : -f 2 >>counts &&
+		sleep 0.3 || return 1
+	done &&
+	paste times counts &&
+	awk "\$1 >= 1 { slow++ } END { exit slow > 0 }" times &&
+	test "$(wc -l <counts)" -eq 6 &&
+	first=$(head -n 1 counts) && last=$(tail -n 1 counts) &&
+	test "$first" -lt "$last" && test "$last" -lt 100000
+'
+emu_down
 
 # Restarts: --durations makes the jobs start at once; record_s and
 # stopping_s set through /_emu/faults freeze them for the restart.
