@@ -107,6 +107,13 @@ struct emu_response {
 	off_t body_off;            /* ... from this offset ... */
 	uint64_t body_len;         /* ... this many bytes (fd closed by server) */
 	int no_body;               /* HEAD */
+	/* Or: body_len bytes from body_read(body_cls, pos, buf, max), pos
+	 * counted from the body's start; it returns the bytes it put in buf
+	 * (> 0), anything else is an error that cuts the response short. The
+	 * server calls body_free(body_cls) once done, also when it sent none. */
+	ssize_t (*body_read)(void *cls, uint64_t pos, char *buf, size_t max);
+	void (*body_free)(void *cls);
+	void *body_cls;
 };
 
 /* Bedrock rest-json error: x-amzn-ErrorType header and {"message": ...}. */
@@ -160,9 +167,30 @@ int emu_store_create_bucket(struct emu_store *s, const char *bucket, struct bb_e
 /* Stat an object: 0 found, -1 with err->kind BB_ERR_NOTFOUND when absent. */
 int emu_store_stat(struct emu_store *s, const char *bucket, const char *key,
     struct emu_object_info *info, struct bb_error *err);
-/* Open an object for reading (caller closes the fd). */
+/* Open an object for reading (caller closes the fd). An object made by a
+ * multipart upload is kept as its parts: the fd is then of a copy of
+ * them (an unlinked temporary file); GETs use a reader instead. */
 int emu_store_open_read(struct emu_store *s, const char *bucket, const char *key,
     int *fd, struct emu_object_info *info, struct bb_error *err);
+/*
+ * A reader of an object's bytes wherever they are (one file, or the parts
+ * of a multipart upload): the version open keeps readable even if the
+ * object is replaced or deleted meanwhile. Not for concurrent use.
+ */
+struct emu_store_reader;
+/* Open one: *out (emu_store_reader_free) and info (release it) as stat. */
+int emu_store_reader_open(struct emu_store *s, const char *bucket, const char *key,
+    struct emu_store_reader **out, struct emu_object_info *info, struct bb_error *err);
+/* Up to n bytes at object offset pos into buf: > 0 bytes read, 0 at the
+ * end, -1 (errno) on error. A call reads from one file only. */
+ssize_t emu_store_reader_pread(struct emu_store_reader *r, void *buf, size_t n, uint64_t pos);
+/* When bytes [pos, pos+len) lie in one file: 1 with *fd a new fd of that
+ * file (the caller's to close) and *off where pos is in it; 0 when they
+ * span files; -1 (errno) on error. */
+int emu_store_reader_fd(struct emu_store_reader *r, uint64_t pos, uint64_t len, int *fd,
+    off_t *off);
+/* Close and free r (NULL is a no-op); may remove files of a deleted object. */
+void emu_store_reader_free(struct emu_store_reader *r);
 /* Store a whole object from memory (used for job outputs and manifests). */
 int emu_store_put_mem(struct emu_store *s, const char *bucket, const char *key,
     const void *data, size_t len, const char *content_type, struct bb_error *err);
@@ -211,8 +239,10 @@ int emu_store_upload_put_part(struct emu_store *s, const char *upload_id, long p
 /* The parts uploaded so far, by part number: *parts is malloc'd (free). */
 int emu_store_upload_parts(struct emu_store *s, const char *upload_id,
     struct emu_part_info **parts, size_t *nparts, struct bb_error *err);
-/* Concatenate the given parts (already validated by the caller) into the
- * object bucket/key described by info, and remove the upload. */
+/* Make the given parts (already validated by the caller) the object
+ * bucket/key described by info, and remove the upload. No bytes are
+ * copied: the part files become the object's (hard links, or copies on a
+ * file system without them). */
 int emu_store_upload_complete(struct emu_store *s, const char *upload_id, const char *bucket,
     const char *key, const struct emu_part_info *parts, size_t nparts,
     const struct emu_object_info *info, struct bb_error *err);

@@ -664,6 +664,30 @@ parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
 	return 1;
 }
 
+/* A GET body read across an object's files (one made by a multipart
+ * upload): the reader and where the body starts in the object. */
+struct get_body {
+	struct emu_store_reader *rd;
+	uint64_t base;
+};
+
+static ssize_t
+get_body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct get_body *g = cls;
+
+	return emu_store_reader_pread(g->rd, buf, max, g->base + pos);
+}
+
+static void
+get_body_free(void *cls)
+{
+	struct get_body *g = cls;
+
+	emu_store_reader_free(g->rd);
+	free(g);
+}
+
 static void
 get_object(struct emu *e, const struct emu_request *req, struct emu_response *resp,
     const char *bucket, const char *key)
@@ -673,9 +697,12 @@ get_object(struct emu *e, const struct emu_request *req, struct emu_response *re
 	const char *inm = bb_http_headers_get(&req->headers, "If-None-Match");
 	const char *im = bb_http_headers_get(&req->headers, "If-Match");
 	const char *mode = bb_http_headers_get(&req->headers, "x-amz-checksum-mode");
+	struct emu_store_reader *rd = NULL;
+	struct get_body *g;
 	uint64_t first = 0, last = 0;
 	char buf[80], date[40];
 	int fd = -1, r;
+	off_t off;
 
 	memset(&info, 0, sizeof(info));
 	if (need_bucket(e, resp, req, bucket) < 0)
@@ -684,7 +711,7 @@ get_object(struct emu *e, const struct emu_request *req, struct emu_response *re
 		emu_s3_error(resp, req, 501, "NotImplemented", "GetObject by partNumber is not implemented by bb-emu");
 		return;
 	}
-	if (emu_store_open_read(e->store, bucket, key, &fd, &info, &err) < 0) {
+	if (emu_store_reader_open(e->store, bucket, key, &rd, &info, &err) < 0) {
 		if (err.kind == BB_ERR_NOTFOUND)
 			emu_s3_error(resp, req, 404, "NoSuchKey", "The specified key does not exist.");
 		else
@@ -732,13 +759,31 @@ get_object(struct emu *e, const struct emu_request *req, struct emu_response *re
 		if (mode && strcasecmp(mode, "ENABLED") == 0)
 			set_checksum_header(resp, info.checksum_alg, info.checksum);
 	}
-	if (resp->body_len > 0) {
+	if (resp->body_len == 0)
+		goto out;
+	/* Bytes in one file are sent from it (sendfile); a body across the
+	 * parts of a multipart object is read part after part. */
+	r = emu_store_reader_fd(rd, (uint64_t)resp->body_off, resp->body_len, &fd, &off);
+	if (r == 1) {
 		resp->body_fd = fd;
+		resp->body_off = off;
 		fd = -1;
+	} else if (r == 0 && (g = malloc(sizeof(*g))) != NULL) {
+		g->rd = rd;
+		g->base = (uint64_t)resp->body_off;
+		rd = NULL;
+		resp->body_read = get_body_read;
+		resp->body_free = get_body_free;
+		resp->body_cls = g;
+	} else {
+		bb_http_headers_release(&resp->headers);
+		emu_s3_error(resp, req, 500, "InternalError", "cannot read the object: %s",
+		    strerror(errno));
 	}
 out:
 	if (fd >= 0)
 		close(fd);
+	emu_store_reader_free(rd);
 	emu_object_info_release(&info);
 }
 

@@ -298,6 +298,30 @@ key_lookup(const char *access_key, void *ctx, const char **secret, const char **
 	return -1;
 }
 
+/* Close or free a response body not handed to MHD. */
+static void
+body_drop(struct emu_response *r)
+{
+	if (r->body_fd >= 0)
+		close(r->body_fd);
+	r->body_fd = -1;
+	if (r->body_free)
+		r->body_free(r->body_cls);
+	r->body_read = NULL;
+	r->body_free = NULL;
+	r->body_cls = NULL;
+}
+
+/* MHD's content reader over a handler's body_read. */
+static ssize_t
+body_read_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct emu_response *r = cls;
+	ssize_t n = r->body_read(r->body_cls, pos, buf, max);
+
+	return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
 /* ---- errors of the server's own making ---- */
 
 static void
@@ -306,9 +330,7 @@ server_error(struct emu_conn *k, int status, const char *s3code, const char *brt
 {
 	bb_http_headers_release(&k->resp.headers);
 	bb_buf_reset(&k->resp.body);
-	if (k->resp.body_fd >= 0)
-		close(k->resp.body_fd);
-	k->resp.body_fd = -1;
+	body_drop(&k->resp);
 	if (k->is_control) {
 		k->resp.status = status;
 		bb_buf_addf(&k->resp.body, "{\"message\":\"%s\"}\n", s3code);
@@ -918,6 +940,11 @@ send_response(struct emu_conn *k, struct MHD_Connection *c)
 		    (uint64_t)r->body_off);
 		if (mr)
 			r->body_fd = -1;   /* MHD closes it */
+	} else if (r->body_read) {
+		/* r lives until the request completes, after MHD is done with
+		 * the response; body_drop() frees body_cls then. */
+		mr = MHD_create_response_from_callback(r->body_len, 256 * 1024, body_read_cb, r,
+		    NULL);
 	} else {
 		data = bb_buf_detach(&r->body, &len);
 		if (k->req.method_head) {
@@ -1060,8 +1087,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		close(k->fd);
 	if (k->tmp_path.len)
 		unlink(k->tmp_path.data);   /* a handler that kept it renamed it */
-	if (k->resp.body_fd >= 0)
-		close(k->resp.body_fd);
+	body_drop(&k->resp);
 	bb_md5_release(&k->md5);
 	bb_sha256_release(&k->sha);
 	bb_checksum_release(&k->ck);

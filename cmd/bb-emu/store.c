@@ -6,6 +6,9 @@
  *   s3/BUCKET/H.meta             one object: H = hex SHA-256 of the key;
  *                                lines "field value" (values %-encoded)
  *   s3/BUCKET/H-GEN.data         its bytes; the .meta file names it
+ *   s3/BUCKET/H-GEN.mp.1 .. .mp.N  or, for an object made by a multipart
+ *                                upload, its parts in order (the .meta has
+ *                                "data H-GEN.mp" and "extents SIZE,...")
  *   uploads/ID/upload            a multipart upload (bucket, key, ...)
  *   uploads/ID/N.part, N.info    its parts
  *   tmp/                         request bodies being received
@@ -15,6 +18,12 @@
  * Writing the .meta file (to a temporary name, then rename) is the commit
  * point of an object: a crash leaves either the old object or the new one,
  * and data files that no .meta names are removed at start-up.
+ *
+ * CompleteMultipartUpload does not copy: the parts become the object's
+ * files (hard links, or copies where links fail) and readers read across
+ * them (struct emu_store_reader). A reader holds a reference on the part
+ * set, so an object replaced or deleted during a GET keeps its files
+ * until the last reader is done.
  *
  * An index of every bucket's keys, sorted in byte order, is kept in memory
  * (loaded at open) for lookups and listings. The store has its own mutex;
@@ -41,10 +50,28 @@
 #include "hash.h"
 #include "json.h"
 
+/* The files of an object kept as its multipart upload's parts. */
+struct emu_parts {
+	int refs;                  /* the index entry's and readers' (s->lock) */
+	int dead;                  /* no longer in the index: the last ref unlinks */
+	char *dir;                 /* the bucket directory (NULL until known) */
+	char *stem;                /* files stem.1 .. stem.n in dir */
+	size_t n;
+	uint64_t *end;             /* end offset of file i in the object */
+};
+
 struct emu_obj {
 	char *key;
 	char *data_name;           /* file name of the bytes inside the bucket dir */
+	struct emu_parts *mp;      /* or NULL: data_name is the stem of these */
 	struct emu_object_info info;
+};
+
+struct emu_store_reader {
+	struct emu_store *s;
+	struct emu_parts *mp;      /* a reference, or NULL for one file: */
+	int fd;                    /* the open file: the object's or extent cur's */
+	size_t cur;
 };
 
 struct emu_bucket {
@@ -318,6 +345,123 @@ info_copy(struct emu_object_info *dst, const struct emu_object_info *src)
 	return 0;
 }
 
+/* ---- the files of multipart objects ---- */
+
+/* A part set of n files (sizes filled by the caller), one reference. */
+static struct emu_parts *
+parts_new(size_t n)
+{
+	struct emu_parts *mp;
+
+	if (n == 0 || n > 100000 || (mp = calloc(1, sizeof(*mp))) == NULL)
+		return NULL;
+	if ((mp->end = calloc(n, sizeof(*mp->end))) == NULL) {
+		free(mp);
+		return NULL;
+	}
+	mp->n = n;
+	mp->refs = 1;
+	return mp;
+}
+
+/* The path of file i (0-based) of mp. */
+static int
+parts_path(struct bb_buf *b, const struct emu_parts *mp, size_t i)
+{
+	bb_buf_reset(b);
+	return bb_buf_addf(b, "%s/%s.%zu", mp->dir, mp->stem, i + 1);
+}
+
+static uint64_t
+parts_size(const struct emu_parts *mp, size_t i)
+{
+	return mp->end[i] - (i > 0 ? mp->end[i - 1] : 0);
+}
+
+/* The file holding byte pos: the first whose end is past it (n if none). */
+static size_t
+parts_find(const struct emu_parts *mp, uint64_t pos)
+{
+	size_t lo = 0, hi = mp->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mp->end[mid] > pos)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* Drop a reference (with the store's lock held, or single-threaded); the
+ * last one of a dead set removes its files. */
+static void
+parts_unref(struct emu_parts *mp)
+{
+	struct bb_buf path = BB_BUF_INIT;
+	size_t i;
+
+	if (mp == NULL || --mp->refs > 0)
+		return;
+	if (mp->dead && mp->dir && mp->stem)
+		for (i = 0; i < mp->n; i++)
+			if (parts_path(&path, mp, i) == 0)
+				unlink(path.data);
+	bb_buf_release(&path);
+	free(mp->dir);
+	free(mp->stem);
+	free(mp->end);
+	free(mp);
+}
+
+/* "extents 5242880,5242880,17" */
+static int
+parts_format(struct bb_buf *out, const struct emu_parts *mp)
+{
+	size_t i;
+
+	if (bb_buf_adds(out, "extents "))
+		return -1;
+	for (i = 0; i < mp->n; i++)
+		if (bb_buf_addf(out, "%s%" PRIu64, i ? "," : "", parts_size(mp, i)))
+			return -1;
+	return bb_buf_addc(out, '\n');
+}
+
+static struct emu_parts *
+parts_parse(const char *value)
+{
+	struct emu_parts *mp;
+	const char *p;
+	uint64_t total = 0;
+	size_t n = 1, i;
+
+	for (p = value; *p; p++)
+		n += *p == ',';
+	if ((mp = parts_new(n)) == NULL)
+		return NULL;
+	for (p = value, i = 0; i < n; i++) {
+		char *end;
+		uint64_t v;
+
+		if (*p < '0' || *p > '9')
+			goto bad;
+		errno = 0;
+		v = strtoull(p, &end, 10);
+		if (errno || (*end != ',' && *end != '\0') || v > UINT64_MAX - total)
+			goto bad;
+		total += v;
+		mp->end[i] = total;
+		p = *end ? end + 1 : end;
+	}
+	return mp;
+bad:
+	parts_unref(mp);
+	return NULL;
+}
+
 /* ---- the index ---- */
 
 static struct emu_bucket *
@@ -407,22 +551,22 @@ obj_release(struct emu_obj *o)
 {
 	free(o->key);
 	free(o->data_name);
+	parts_unref(o->mp);
 	emu_object_info_release(&o->info);
 	memset(o, 0, sizeof(*o));
 }
 
-/* Put (or replace) an entry; takes ownership of o's strings. */
+/* Put (or replace) an entry; takes ownership of o's contents. *old gets
+ * the entry replaced (zeroed if none) for the caller to dispose of. */
 static int
-obj_insert(struct emu_bucket *b, struct emu_obj *o, char **old_data_name)
+obj_insert(struct emu_bucket *b, struct emu_obj *o, struct emu_obj *old)
 {
 	int found;
 	size_t pos = obj_pos(b, o->key, &found);
 
-	*old_data_name = NULL;
+	memset(old, 0, sizeof(*old));
 	if (found) {
-		*old_data_name = b->v[pos].data_name;
-		b->v[pos].data_name = NULL;
-		obj_release(&b->v[pos]);
+		*old = b->v[pos];
 		b->v[pos] = *o;
 		return 0;
 	}
@@ -441,11 +585,44 @@ obj_insert(struct emu_bucket *b, struct emu_obj *o, char **old_data_name)
 	return 0;
 }
 
+/* Remove the files of an entry taken out of the index, and release it.
+ * Files of a multipart object go with its last reader. */
+static void
+obj_dispose(struct emu_store *s, const char *bucket, struct emu_obj *o)
+{
+	struct bb_buf path = BB_BUF_INIT;
+
+	if (o->mp)
+		o->mp->dead = 1;
+	else if (o->data_name && path_of(&path, s, "s3/%s/%s", bucket, o->data_name) == 0)
+		unlink(path.data);
+	bb_buf_release(&path);
+	obj_release(o);
+}
+
+/* 1 if the file name is one of o's files. */
+static int
+obj_owns(const struct emu_obj *o, const char *name)
+{
+	size_t len = strlen(o->data_name);
+	unsigned long i;
+	char *end;
+
+	if (o->mp == NULL)
+		return strcmp(o->data_name, name) == 0;
+	if (strncmp(o->data_name, name, len) != 0 || name[len] != '.' ||
+	    name[len + 1] < '1' || name[len + 1] > '9')
+		return 0;
+	errno = 0;
+	i = strtoul(name + len + 1, &end, 10);
+	return errno == 0 && *end == '\0' && i >= 1 && i <= o->mp->n;
+}
+
 /* ---- .meta files ---- */
 
 static int
 meta_format(struct bb_buf *out, const char *key, const char *data_name,
-    const struct emu_object_info *info)
+    const struct emu_parts *mp, const struct emu_object_info *info)
 {
 	int rc = 0;
 
@@ -464,6 +641,8 @@ meta_format(struct bb_buf *out, const char *key, const char *data_name,
 		rc |= pct_add(out, info->meta_json);
 	}
 	rc |= bb_buf_addc(out, '\n');
+	if (mp)
+		rc |= parts_format(out, mp);
 	return rc ? -1 : 0;
 }
 
@@ -506,9 +685,16 @@ meta_parse(char *text, struct emu_obj *o)
 		else if (strcmp(name, "meta") == 0) {
 			free(o->info.meta_json);
 			o->info.meta_json = strdup(value);
+		} else if (strcmp(name, "extents") == 0) {
+			parts_unref(o->mp);
+			if ((o->mp = parts_parse(value)) == NULL)
+				goto bad;
 		}
 	}
 	if (o->key == NULL || o->data_name == NULL || !emu_store_valid_key(o->key))
+		goto bad;
+	if (o->mp && (o->mp->end[o->mp->n - 1] != o->info.size ||
+	    (o->mp->stem = strdup(o->data_name)) == NULL))
 		goto bad;
 	return 0;
 bad:
@@ -544,8 +730,7 @@ load_bucket(struct emu_store *s, const char *name, struct bb_error *err)
 		while ((de = readdir(d)) != NULL) {
 			const char *dot = strrchr(de->d_name, '.');
 			struct bb_buf fp = BB_BUF_INIT;
-			struct emu_obj o;
-			char *old;
+			struct emu_obj o, old;
 			int found = 0;
 			size_t i;
 
@@ -561,14 +746,16 @@ load_bucket(struct emu_store *s, const char *name, struct bb_error *err)
 					char h[65];
 
 					key_hash(o.key, h);
-					if (strncmp(h, de->d_name, 64) != 0 || obj_insert(b, &o, &old) < 0)
+					if (strncmp(h, de->d_name, 64) != 0 ||
+					    (o.mp && (o.mp->dir = strdup(path.data)) == NULL) ||
+					    obj_insert(b, &o, &old) < 0)
 						obj_release(&o);
 					else
-						free(old);
+						obj_release(&old);
 				}
 			} else if (pass == 2 && (dot == NULL || strcmp(dot, ".meta") != 0)) {
 				for (i = 0; i < b->n && !found; i++)
-					found = strcmp(b->v[i].data_name, de->d_name) == 0;
+					found = obj_owns(&b->v[i], de->d_name);
 				if (!found)
 					unlink(fp.data);
 			}
@@ -577,15 +764,22 @@ load_bucket(struct emu_store *s, const char *name, struct bb_error *err)
 		closedir(d);
 		d = NULL;
 	}
-	/* Forget entries whose data file went missing or changed size. */
+	/* Forget entries whose data files went missing or changed size. */
 	{
-		size_t i, w = 0;
+		size_t i, j, w = 0;
 
 		for (i = 0; i < b->n; i++) {
+			struct emu_parts *mp = b->v[i].mp;
 			struct bb_buf fp = BB_BUF_INIT;
-			int keep = path_of(&fp, s, "s3/%s/%s", name, b->v[i].data_name) == 0 &&
-			    stat(fp.data, &st) == 0 && (uint64_t)st.st_size == b->v[i].info.size;
+			int keep;
 
+			if (mp == NULL)
+				keep = path_of(&fp, s, "s3/%s/%s", name, b->v[i].data_name) == 0 &&
+				    stat(fp.data, &st) == 0 && (uint64_t)st.st_size == b->v[i].info.size;
+			else
+				for (j = 0, keep = 1; j < mp->n && keep; j++)
+					keep = parts_path(&fp, mp, j) == 0 && stat(fp.data, &st) == 0 &&
+					    (uint64_t)st.st_size == parts_size(mp, j);
 			bb_buf_release(&fp);
 			if (keep)
 				b->v[w++] = b->v[i];
@@ -829,37 +1023,194 @@ out:
 }
 
 int
-emu_store_open_read(struct emu_store *s, const char *bucket, const char *key,
-    int *fd, struct emu_object_info *info, struct bb_error *err)
+emu_store_reader_open(struct emu_store *s, const char *bucket, const char *key,
+    struct emu_store_reader **out, struct emu_object_info *info, struct bb_error *err)
 {
+	struct emu_store_reader *r;
 	struct bb_buf path = BB_BUF_INIT;
 	struct emu_obj *o;
 	int rc = -1;
 
-	*fd = -1;
+	*out = NULL;
 	memset(info, 0, sizeof(*info));
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return bb_error_errno(err, "out of memory");
+	r->s = s;
+	r->fd = -1;
 	pthread_mutex_lock(&s->lock);
 	if ((o = lookup(s, bucket, key, err)) == NULL)
 		goto out;
-	if (path_of(&path, s, "s3/%s/%s", bucket, o->data_name) < 0) {
-		bb_error_errno(err, "out of memory");
-		goto out;
-	}
-	/* Opened under the lock: a concurrent overwrite renames a new file
-	 * into place, and this fd keeps reading the old one. */
-	if ((*fd = open(path.data, O_RDONLY | O_CLOEXEC)) < 0) {
-		bb_error_errno(err, "cannot open '%s'", path.data);
-		goto out;
-	}
 	if (info_copy(info, &o->info) < 0) {
-		close(*fd);
-		*fd = -1;
 		bb_error_errno(err, "out of memory");
 		goto out;
+	}
+	if (o->mp) {
+		/* The files stay while this reference is held. */
+		o->mp->refs++;
+		r->mp = o->mp;
+	} else {
+		if (path_of(&path, s, "s3/%s/%s", bucket, o->data_name) < 0) {
+			bb_error_errno(err, "out of memory");
+			goto out;
+		}
+		/* Opened under the lock: a concurrent overwrite renames a new
+		 * file into place, and this fd keeps reading the old one. */
+		if ((r->fd = open(path.data, O_RDONLY | O_CLOEXEC)) < 0) {
+			bb_error_errno(err, "cannot open '%s'", path.data);
+			goto out;
+		}
 	}
 	rc = 0;
 out:
 	pthread_mutex_unlock(&s->lock);
+	bb_buf_release(&path);
+	if (rc < 0) {
+		emu_object_info_release(info);
+		emu_store_reader_free(r);
+	} else
+		*out = r;
+	return rc;
+}
+
+/* Make fd of r the one of file i of its part set. */
+static int
+reader_seek_file(struct emu_store_reader *r, size_t i)
+{
+	struct bb_buf path = BB_BUF_INIT;
+	int rc = -1;
+
+	if (r->fd >= 0 && r->cur == i)
+		return 0;
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	if (parts_path(&path, r->mp, i) == 0 &&
+	    (r->fd = open(path.data, O_RDONLY | O_CLOEXEC)) >= 0) {
+		r->cur = i;
+		rc = 0;
+	}
+	bb_buf_release(&path);
+	return rc;
+}
+
+ssize_t
+emu_store_reader_pread(struct emu_store_reader *r, void *buf, size_t n, uint64_t pos)
+{
+	uint64_t start;
+	ssize_t got;
+	size_t i;
+
+	if (r->mp == NULL) {
+		if (pos > (uint64_t)INT64_MAX) {
+			errno = EINVAL;
+			return -1;
+		}
+		do
+			got = pread(r->fd, buf, n, (off_t)pos);
+		while (got < 0 && errno == EINTR);
+		return got;
+	}
+	if ((i = parts_find(r->mp, pos)) >= r->mp->n)
+		return 0;
+	start = i > 0 ? r->mp->end[i - 1] : 0;
+	if (r->mp->end[i] - pos < n)
+		n = (size_t)(r->mp->end[i] - pos);
+	if (reader_seek_file(r, i) < 0)
+		return -1;
+	do
+		got = pread(r->fd, buf, n, (off_t)(pos - start));
+	while (got < 0 && errno == EINTR);
+	if (got == 0) {   /* a file shorter than recorded */
+		errno = EIO;
+		got = -1;
+	}
+	return got;
+}
+
+int
+emu_store_reader_fd(struct emu_store_reader *r, uint64_t pos, uint64_t len, int *fd, off_t *off)
+{
+	size_t i;
+
+	*fd = -1;
+	*off = 0;
+	if (r->mp == NULL) {
+		if ((*fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) < 0)
+			return -1;
+		*off = (off_t)pos;
+		return 1;
+	}
+	i = parts_find(r->mp, pos);
+	if (i >= r->mp->n || len > r->mp->end[i] - pos)
+		return 0;
+	if (reader_seek_file(r, i) < 0 || (*fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return -1;
+	*off = (off_t)(pos - (i > 0 ? r->mp->end[i - 1] : 0));
+	return 1;
+}
+
+void
+emu_store_reader_free(struct emu_store_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->mp) {
+		pthread_mutex_lock(&r->s->lock);
+		parts_unref(r->mp);
+		pthread_mutex_unlock(&r->s->lock);
+	}
+	free(r);
+}
+
+static int append_file(int out, const char *src, uint64_t size, struct bb_error *err);
+
+int
+emu_store_open_read(struct emu_store *s, const char *bucket, const char *key,
+    int *fd, struct emu_object_info *info, struct bb_error *err)
+{
+	struct bb_buf tmp = BB_BUF_INIT, path = BB_BUF_INIT;
+	struct emu_store_reader *r = NULL;
+	size_t i;
+	int rc = -1;
+
+	*fd = -1;
+	if (emu_store_reader_open(s, bucket, key, &r, info, err) < 0)
+		goto out;
+	if (r->mp == NULL) {
+		*fd = r->fd;
+		r->fd = -1;
+		rc = 0;
+		goto out;
+	}
+	/* A multipart object's parts in one file for a caller that wants an
+	 * fd (the job engine reads and seeks its input): an unlinked copy. */
+	if (emu_store_tmpfile(s, &tmp, fd, err) < 0)
+		goto out;
+	unlink(tmp.data);
+	for (i = 0; i < r->mp->n; i++) {
+		if (parts_path(&path, r->mp, i) < 0) {
+			bb_error_errno(err, "out of memory");
+			goto out;
+		}
+		if (append_file(*fd, path.data, parts_size(r->mp, i), err) < 0)
+			goto out;
+	}
+	if (lseek(*fd, 0, SEEK_SET) < 0) {
+		bb_error_errno(err, "cannot seek '%s'", tmp.data);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		emu_object_info_release(info);
+	}
+	emu_store_reader_free(r);
+	bb_buf_release(&tmp);
 	bb_buf_release(&path);
 	return rc;
 }
@@ -880,14 +1231,50 @@ emu_store_tmpfile(struct emu_store *s, struct bb_buf *path, int *fd, struct bb_e
 	return 0;
 }
 
+/*
+ * Make o (key, data_name, mp and info set, its files in place) the entry
+ * of its key in bucket b, with s->lock held: write the .meta (the commit
+ * point), put it in the index, dispose of the entry it replaces. o is
+ * taken (zeroed) on success, left to the caller on failure.
+ */
+static int
+obj_publish(struct emu_store *s, struct emu_bucket *b, const char *bucket, struct emu_obj *o,
+    struct bb_error *err)
+{
+	struct bb_buf meta = BB_BUF_INIT, mpath = BB_BUF_INIT;
+	struct emu_obj old;
+	char h[65];
+	int rc = -1;
+
+	key_hash(o->key, h);
+	if (path_of(&mpath, s, "s3/%s/%s.meta", bucket, h) < 0 ||
+	    meta_format(&meta, o->key, o->data_name, o->mp, &o->info) < 0) {
+		bb_error_errno(err, "out of memory");
+		goto out;
+	}
+	if (emu_write_file(mpath.data, meta.data, meta.len, err) < 0)
+		goto out;
+	if (obj_insert(b, o, &old) < 0) {
+		bb_error_errno(err, "out of memory");
+		goto out;
+	}
+	memset(o, 0, sizeof(*o));
+	obj_dispose(s, bucket, &old);
+	rc = 0;
+out:
+	bb_buf_release(&meta);
+	bb_buf_release(&mpath);
+	return rc;
+}
+
 int
 emu_store_commit(struct emu_store *s, const char *bucket, const char *key,
     const char *tmp_path, const struct emu_object_info *info, struct bb_error *err)
 {
-	struct bb_buf meta = BB_BUF_INIT, dpath = BB_BUF_INIT, mpath = BB_BUF_INIT;
+	struct bb_buf dpath = BB_BUF_INIT;
 	struct emu_bucket *b;
 	struct emu_obj o;
-	char h[65], dname[96], *old = NULL;
+	char h[65], dname[96];
 	int rc = -1, renamed = 0;
 
 	memset(&o, 0, sizeof(o));
@@ -899,8 +1286,6 @@ emu_store_commit(struct emu_store *s, const char *bucket, const char *key,
 		goto out;
 	snprintf(dname, sizeof(dname), "%s-%" PRIx64 ".data", h, ++s->gen);
 	if (path_of(&dpath, s, "s3/%s/%s", bucket, dname) < 0 ||
-	    path_of(&mpath, s, "s3/%s/%s.meta", bucket, h) < 0 ||
-	    meta_format(&meta, key, dname, info) < 0 ||
 	    info_copy(&o.info, info) < 0 ||
 	    (o.key = strdup(key)) == NULL || (o.data_name = strdup(dname)) == NULL) {
 		bb_error_errno(err, "out of memory");
@@ -911,27 +1296,15 @@ emu_store_commit(struct emu_store *s, const char *bucket, const char *key,
 		goto out;
 	}
 	renamed = 1;
-	if (emu_write_file(mpath.data, meta.data, meta.len, err) < 0)
+	if (obj_publish(s, b, bucket, &o, err) < 0)
 		goto out;
-	if (obj_insert(b, &o, &old) < 0) {
-		bb_error_errno(err, "out of memory");
-		goto out;
-	}
-	memset(&o, 0, sizeof(o));
-	if (old) {
-		if (path_of(&dpath, s, "s3/%s/%s", bucket, old) == 0)
-			unlink(dpath.data);
-		free(old);
-	}
 	rc = 0;
 out:
 	if (rc < 0 && renamed)
 		unlink(dpath.data);
 	pthread_mutex_unlock(&s->lock);
 	obj_release(&o);
-	bb_buf_release(&meta);
 	bb_buf_release(&dpath);
-	bb_buf_release(&mpath);
 	return rc;
 }
 
@@ -992,9 +1365,7 @@ emu_store_delete(struct emu_store *s, const char *bucket, const char *key, struc
 	key_hash(key, h);
 	if (path_of(&path, s, "s3/%s/%s.meta", bucket, h) == 0)
 		unlink(path.data);
-	if (path_of(&path, s, "s3/%s/%s", bucket, b->v[pos].data_name) == 0)
-		unlink(path.data);
-	obj_release(&b->v[pos]);
+	obj_dispose(s, bucket, &b->v[pos]);
 	memmove(&b->v[pos], &b->v[pos + 1], (b->n - pos - 1) * sizeof(*b->v));
 	b->n--;
 	rc = 0;
@@ -1104,7 +1475,7 @@ emu_store_upload_create(struct emu_store *s, const char *bucket, const char *key
 		goto out;
 	}
 	made = 1;
-	if (bb_buf_addf(&text, "bucket %s\n", bucket) < 0 || meta_format(&text, key, "-", proto) < 0 ||
+	if (bb_buf_addf(&text, "bucket %s\n", bucket) < 0 || meta_format(&text, key, "-", NULL, proto) < 0 ||
 	    bb_buf_adds(&path, "/upload") < 0)
 		goto nomem;
 	if (emu_write_file(path.data, text.data, text.len, err) < 0)
@@ -1342,43 +1713,123 @@ out:
 	return rc;
 }
 
+/*
+ * Give the object the part file src as its file dst: a hard link (the
+ * part is never written again), or a copy where the file system has none.
+ */
+static int
+link_part(const char *src, const char *dst, uint64_t size, struct bb_error *err)
+{
+	struct stat st;
+	int fd, rc = -1;
+
+	if (link(src, dst) == 0) {
+		if (stat(dst, &st) < 0 || (uint64_t)st.st_size != size) {
+			unlink(dst);
+			return bb_error_set(err, BB_ERR_SYSTEM, "'%s' is not of its recorded size", src);
+		}
+		return 0;
+	}
+	if (errno == ENOENT)
+		return bb_error_set(err, BB_ERR_NOTFOUND, "no such upload");
+	if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+		return bb_error_errno(err, "cannot create '%s'", dst);
+	if (append_file(fd, src, size, err) == 0) {
+		if (close(fd) == 0)
+			rc = 0;
+		else
+			bb_error_errno(err, "cannot write '%s'", dst);
+	} else
+		close(fd);
+	if (rc < 0)
+		unlink(dst);
+	return rc;
+}
+
 int
 emu_store_upload_complete(struct emu_store *s, const char *upload_id, const char *bucket,
     const char *key, const struct emu_part_info *parts, size_t nparts,
     const struct emu_object_info *info, struct bb_error *err)
 {
-	struct bb_buf tmp = BB_BUF_INIT, path = BB_BUF_INIT;
-	int fd = -1, rc = -1;
-	size_t i;
+	struct bb_buf src = BB_BUF_INIT, dst = BB_BUF_INIT;
+	struct emu_parts *mp = NULL;
+	struct emu_bucket *b;
+	struct emu_obj o;
+	char h[65], stem[96];
+	uint64_t gen, total = 0;
+	size_t i, made = 0;
+	int rc = -1;
 
-	if (emu_store_tmpfile(s, &tmp, &fd, err) < 0)
+	memset(&o, 0, sizeof(o));
+	if (!emu_store_valid_key(key))
+		return bb_error_set(err, BB_ERR_INPUT, "invalid key");
+	if (!valid_upload_id(upload_id))
+		return bb_error_set(err, BB_ERR_NOTFOUND, "no such upload");
+	if (nparts == 0)
+		return bb_error_set(err, BB_ERR_INPUT, "no parts");
+	key_hash(key, h);
+	pthread_mutex_lock(&s->lock);
+	gen = ++s->gen;
+	pthread_mutex_unlock(&s->lock);
+	snprintf(stem, sizeof(stem), "%s-%" PRIx64 ".mp", h, gen);
+	if ((mp = parts_new(nparts)) == NULL || path_of(&dst, s, "s3/%s", bucket) < 0 ||
+	    (mp->dir = strdup(dst.data)) == NULL || (mp->stem = strdup(stem)) == NULL) {
+		bb_error_errno(err, "out of memory");
 		goto out;
+	}
+	/* No copy: the parts become the object's files. */
 	for (i = 0; i < nparts; i++) {
-		if (path_of(&path, s, "uploads/%s/%ld.part", upload_id, parts[i].part_number) < 0) {
+		if (parts[i].size > UINT64_MAX - total) {
+			bb_error_set(err, BB_ERR_INPUT, "object too large");
+			goto out;
+		}
+		total += parts[i].size;
+		mp->end[i] = total;
+		if (path_of(&src, s, "uploads/%s/%ld.part", upload_id, parts[i].part_number) < 0 ||
+		    parts_path(&dst, mp, i) < 0) {
 			bb_error_errno(err, "out of memory");
 			goto out;
 		}
-		if (append_file(fd, path.data, parts[i].size, err) < 0)
+		if (link_part(src.data, dst.data, parts[i].size, err) < 0)
 			goto out;
+		made = i + 1;
 	}
-	if (close(fd) < 0) {
-		fd = -1;
-		bb_error_errno(err, "cannot write '%s'", tmp.data);
+	if (total != info->size) {
+		bb_error_set(err, BB_ERR_SYSTEM, "parts of %" PRIu64 " bytes for an object of %"
+		    PRIu64, total, info->size);
 		goto out;
 	}
-	fd = -1;
-	if (emu_store_commit(s, bucket, key, tmp.data, info, err) < 0)
+	pthread_mutex_lock(&s->lock);
+	if ((b = bucket_get(s, bucket, err)) == NULL) {
+		pthread_mutex_unlock(&s->lock);
 		goto out;
-	if (path_of(&path, s, "uploads/%s", upload_id) == 0)
-		rm_tree(path.data);
+	}
+	if (info_copy(&o.info, info) < 0 || (o.key = strdup(key)) == NULL ||
+	    (o.data_name = strdup(stem)) == NULL) {
+		pthread_mutex_unlock(&s->lock);
+		bb_error_errno(err, "out of memory");
+		goto out;
+	}
+	o.mp = mp;
+	mp = NULL;
+	if (obj_publish(s, b, bucket, &o, err) < 0) {
+		mp = o.mp;
+		o.mp = NULL;
+		pthread_mutex_unlock(&s->lock);
+		goto out;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (path_of(&src, s, "uploads/%s", upload_id) == 0)
+		rm_tree(src.data);
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0 && tmp.data)
-		unlink(tmp.data);
-	bb_buf_release(&tmp);
-	bb_buf_release(&path);
+	for (i = 0; rc < 0 && i < made; i++)
+		if (parts_path(&dst, mp, i) == 0)
+			unlink(dst.data);
+	parts_unref(mp);   /* not shared: no lock needed */
+	obj_release(&o);
+	bb_buf_release(&src);
+	bb_buf_release(&dst);
 	return rc;
 }
 
