@@ -113,6 +113,7 @@ usage(void)
 	    "      --profile NAME       AWS profile\n"
 	    "      --region REGION      AWS region\n"
 	    "      --endpoint-url URL   S3 endpoint\n"
+	    "      --trace FILE         HTTP trace, secrets redacted ('-': stderr)\n"
 	    "      --progress           show progress even when stderr is not a terminal\n"
 	    "      --no-progress        never show progress\n"
 	    "  -q, --quiet              only errors\n"
@@ -1520,7 +1521,8 @@ finish_pending(void)
 
 enum {
 	O_FIELD = 256, O_RAW, O_DROP_INPUT, O_FORMAT, O_FAILED, O_RETRYABLE, O_UNORDERED,
-	O_STRICT, O_MAX_LINE, O_PROFILE, O_REGION, O_ENDPOINT, O_PROGRESS, O_NO_PROGRESS,
+	O_STRICT, O_MAX_LINE, O_PROFILE, O_REGION, O_ENDPOINT, O_TRACE, O_PROGRESS,
+	O_NO_PROGRESS,
 };
 
 static const struct option longopts[] = {
@@ -1537,6 +1539,7 @@ static const struct option longopts[] = {
 	{ "profile", required_argument, NULL, O_PROFILE },
 	{ "region", required_argument, NULL, O_REGION },
 	{ "endpoint-url", required_argument, NULL, O_ENDPOINT },
+	{ "trace", required_argument, NULL, O_TRACE },
 	{ "progress", no_argument, NULL, O_PROGRESS },
 	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -1582,6 +1585,7 @@ parse_options(int argc, char **argv)
 		case O_PROFILE: aws_opts.profile = optarg; break;
 		case O_REGION: aws_opts.region = optarg; break;
 		case O_ENDPOINT: aws_opts.endpoint_url = optarg; break;
+		case O_TRACE: aws_opts.trace = optarg; break;
 		case O_PROGRESS: bb_progress_force(1); break;
 		case O_NO_PROGRESS: bb_progress_force(0); break;
 		case 'q': bb_verbosity = -1; break;

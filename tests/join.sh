@@ -266,6 +266,15 @@ test_expect_success 'S3: a whole run with 5% record errors and a retry round' '
 	seq 1 300 >all.ids && test_cmp all.ids ok.ids
 '
 
+test_expect_success 'S3: --trace FILE: the requests, secrets redacted; the same rows' '
+	bb-join --trace trace r2jobs.jsonl >res3.jsonl 2>j3.err &&
+	test_cmp res2.jsonl res3.jsonl &&
+	test_grep -q "> GET /bkt/out/" trace &&
+	test_grep -q "Authorization: .*<redacted>" trace &&
+	! grep -F "$AWS_SECRET_ACCESS_KEY" trace &&
+	! grep "Signature=[0-9a-f]" trace
+'
+
 test_expect_success 'S3: partially completed and expired jobs keep what they produced' '
 	emu_faults "{\"partial_rate\":1}" >/dev/null &&
 	head -n 1 r1.jsonl >p.jsonl && run_jobs p.jsonl pjobs.jsonl &&
