@@ -321,6 +321,23 @@ count_fn(const struct bb_bedrock_job *job, void *ctx)
 	return 0;
 }
 
+/* s[0..n) (text from the input or the service) with control characters
+ * escaped, in b; escaping text that already was changes nothing. */
+static const char *
+esc_mem(struct bb_buf *b, const char *s, size_t n)
+{
+	bb_buf_reset(b);
+	if (bb_msg_escape(b, s, n) < 0)
+		bb_die(BB_EXIT_USAGE, "out of memory");
+	return bb_buf_str(b);
+}
+
+static const char *
+esc_text(struct bb_buf *b, const char *s)
+{
+	return esc_mem(b, s, strlen(s));
+}
+
 /* Count the account's in-flight jobs for model (ListModelInvocationJobs
  * over the jobs submitted in the last 8 days: no job stays in flight
  * longer than its timeout of at most 7). */
@@ -328,6 +345,7 @@ static int
 list_inflight(const char *model, struct bb_aws_error *ae, struct bb_error *err)
 {
 	struct bb_bedrock_list_filter f;
+	struct bb_buf e = BB_BUF_INIT;
 	char after[21];
 	long long n = 0;
 
@@ -343,7 +361,8 @@ list_inflight(const char *model, struct bb_aws_error *ae, struct bb_error *err)
 		return -1;
 	inflight.count = n;
 	inflight.at = bb_now();
-	bb_msg_note(2, "%lld jobs in flight for model '%s'", n, model);
+	bb_msg_note(2, "%lld jobs in flight for model '%s'", n, esc_text(&e, model));
+	bb_buf_release(&e);
 	return 0;
 }
 
@@ -362,7 +381,8 @@ static int
 wait_for_slot(const char *model, const char *what, double t0, struct bb_error *err)
 {
 	struct bb_aws_error ae;
-	int attempt = 0, failures = 0, said = 0;
+	struct bb_buf e = BB_BUF_INIT;
+	int attempt = 0, failures = 0, said = 0, rc = -1;
 	double d;
 
 	for (;;) {
@@ -373,29 +393,37 @@ wait_for_slot(const char *model, const char *what, double t0, struct bb_error *e
 			if (list_inflight(model, &ae, err) < 0) {
 				if (err->kind == BB_ERR_AUTH || !transient(&ae, err) ||
 				    ++failures > TRANSIENT_ROUNDS)
-					return -1;
-				bb_msg_warn("listing jobs: %s (retrying)", err->msg);
+					goto out;
+				bb_msg_warn("listing jobs: %s (retrying)", esc_text(&e, err->msg));
 				sleep_for(bb_jobs_backoff(failures, 1, opt_retry_interval,
 				    rand_unit()));
 				continue;
 			}
 			failures = 0;
 		}
-		if (inflight.count < opt_max_inflight)
-			return 0;
-		if (opt_max_wait > 0 && bb_now() - t0 >= opt_max_wait)
-			return bb_error_set(err, BB_ERR_REMOTE, "still %lld jobs in flight for "
-			    "model '%s' (--max-inflight %lld) after waiting %.0fs", inflight.count,
+		if (inflight.count < opt_max_inflight) {
+			rc = 0;
+			goto out;
+		}
+		if (opt_max_wait > 0 && bb_now() - t0 >= opt_max_wait) {
+			/* the model as it is: escaped where the message is shown */
+			bb_error_set(err, BB_ERR_REMOTE, "still %lld jobs in flight for model "
+			    "'%s' (--max-inflight %lld) after waiting %.0fs", inflight.count,
 			    model, opt_max_inflight, bb_now() - t0);
+			goto out;
+		}
 		if (!said++)
 			bb_msg_note(1, "%s: %lld jobs in flight for '%s' (--max-inflight %lld): "
-			    "waiting", what, inflight.count, model, opt_max_inflight);
+			    "waiting", what, inflight.count, esc_text(&e, model), opt_max_inflight);
 		d = bb_jobs_backoff(++attempt, opt_retry_interval < 2 ? opt_retry_interval : 2,
 		    opt_retry_interval, rand_unit());
 		if (opt_max_wait > 0 && bb_now() + d > t0 + opt_max_wait)
 			d = t0 + opt_max_wait - bb_now();
 		sleep_for(d);
 	}
+out:
+	bb_buf_release(&e);
+	return rc;
 }
 
 /*
@@ -407,30 +435,32 @@ create(const struct bb_bedrock_job_spec *spec, const char *what, char **arn,
     struct bb_error *err)
 {
 	struct bb_aws_error ae;
+	struct bb_buf e = BB_BUF_INIT;
 	double t0 = bb_now(), d;
-	int quota_attempt = 0, failures = 0, said = 0;
+	int quota_attempt = 0, failures = 0, said = 0, rc = -1;
 
 	for (;;) {
 		if (opt_max_inflight > 0 && wait_for_slot(spec->model_id, what, t0, err) < 0)
-			return -1;
+			goto out;
 		bb_aws_error_clear(&ae);
 		bb_error_clear(err);
 		if (bb_bedrock_create_job(aws, spec, arn, &ae, err) == 0) {
 			if (inflight.model && strcmp(inflight.model, spec->model_id) == 0)
 				inflight.count++;
-			return 0;
+			rc = 0;
+			goto out;
 		}
 		if (err->kind == BB_ERR_AUTH)
-			return -1;
+			goto out;
 		if (strcmp(ae.code, "ServiceQuotaExceededException") == 0) {
 			if (opt_max_wait > 0 && bb_now() - t0 >= opt_max_wait) {
 				bb_error_prefix(err, "gave up after waiting %.0fs for a free slot",
 				    bb_now() - t0);
-				return -1;
+				goto out;
 			}
 			if (!said++)
 				bb_msg_info("%s: the job quota of model '%s' is full: waiting for a "
-				    "free slot", what, spec->model_id);
+				    "free slot", what, esc_text(&e, spec->model_id));
 			inflight.at = 0;
 			d = bb_jobs_backoff(++quota_attempt, opt_retry_interval < 2 ?
 			    opt_retry_interval : 2, opt_retry_interval, rand_unit());
@@ -441,12 +471,15 @@ create(const struct bb_bedrock_job_spec *spec, const char *what, char **arn,
 			continue;
 		}
 		if (transient(&ae, err) && ++failures <= TRANSIENT_ROUNDS) {
-			bb_msg_warn("%s: %s (retrying)", what, err->msg);
+			bb_msg_warn("%s: %s (retrying)", what, esc_text(&e, err->msg));
 			sleep_for(bb_jobs_backoff(failures, 1, opt_retry_interval, rand_unit()));
 			continue;
 		}
-		return -1;
+		goto out;
 	}
+out:
+	bb_buf_release(&e);
+	return rc;
 }
 
 static const char *const line_keys[] = {
@@ -472,7 +505,8 @@ submit_line(const struct bb_ndjson_line *line, const char *src)
 	char *arn = NULL;
 
 	if (bb_json_fields(line->data, line->len, line_keys, K_N, sp, &err) < 0) {
-		bb_msg_error("%s (at %s:%llu)", err.msg, src, (unsigned long long)line->lineno);
+		bb_msg_error("%s (at %s:%llu)", esc_text(&esc, err.msg), src,
+		    (unsigned long long)line->lineno);
 		n_failed++;
 		goto out;
 	}
@@ -499,15 +533,13 @@ submit_line(const struct bb_ndjson_line *line, const char *src)
 	/* a failed submission being retried: drop its old error */
 	if (bb_jobs_strip_fields(line->data, line->len, line_keys + K_ERROR, 1, &base, NULL,
 	    &err) < 0) {
-		bb_msg_error("%s (at %s:%llu)", err.msg, src, (unsigned long long)line->lineno);
+		bb_msg_error("%s (at %s:%llu)", esc_text(&esc, err.msg), src,
+		    (unsigned long long)line->lineno);
 		n_failed++;
 		goto out;
 	}
-	bb_buf_addf(&what, "shard '%s'", shard ? shard : uri ? uri : "?");
-	if (bb_msg_escape(&esc, what.data, what.len) < 0)
+	if (bb_buf_addf(&what, "shard '%s'", esc_text(&esc, shard ? shard : uri ? uri : "?")) < 0)
 		bb_die(BB_EXIT_USAGE, "out of memory");
-	bb_buf_reset(&what);
-	bb_buf_add(&what, esc.data, esc.len);
 	if (uri == NULL) {
 		bb_msg_error("line without s3_uri: not uploaded? (at %s:%llu)", src,
 		    (unsigned long long)line->lineno);
@@ -528,11 +560,8 @@ submit_line(const struct bb_ndjson_line *line, const char *src)
 	if (inv == NULL && span_str(&sp[K_INVOCATION], &s_inv) != NULL) {
 		inv = bb_jobs_invocation_type(s_inv.data);
 		if (inv == NULL) {
-			bb_buf_reset(&esc);
-			if (bb_msg_escape(&esc, s_inv.data, s_inv.len) < 0)
-				bb_die(BB_EXIT_USAGE, "out of memory");
 			bb_msg_error("%s: unknown invocation_type '%s' (at %s:%llu)", what.data,
-			    bb_buf_str(&esc), src, (unsigned long long)line->lineno);
+			    esc_mem(&esc, s_inv.data, s_inv.len), src, (unsigned long long)line->lineno);
 			write_with_error(base.data, base.len, "unknown invocation_type");
 			n_failed++;
 			goto out;
@@ -590,8 +619,8 @@ submit_line(const struct bb_ndjson_line *line, const char *src)
 	}
 	if (create(&spec, what.data, &arn, &err) < 0) {
 		if (err.kind == BB_ERR_AUTH)
-			bb_die(BB_EXIT_USAGE, "%s: %s", what.data, err.msg);
-		bb_msg_error("%s: %s (at %s:%llu)", what.data, err.msg, src,
+			bb_die(BB_EXIT_USAGE, "%s: %s", what.data, esc_text(&esc, err.msg));
+		bb_msg_error("%s: %s (at %s:%llu)", what.data, esc_text(&esc, err.msg), src,
 		    (unsigned long long)line->lineno);
 		write_with_error(base.data, base.len, err.msg);
 		n_failed++;
@@ -608,7 +637,7 @@ submit_line(const struct bb_ndjson_line *line, const char *src)
 		bb_die(BB_EXIT_USAGE, "out of memory");
 	bb_out_write(out.data, out.len);
 	bb_out_record_end();
-	bb_msg_note(1, "%s: %s (%s)", what.data, arn, name.data);
+	bb_msg_note(1, "%s: %s (%s)", what.data, esc_text(&esc, arn), name.data);
 	n_submitted++;
 out:
 	free(arn);
