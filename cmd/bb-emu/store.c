@@ -1022,6 +1022,60 @@ out:
 	return rc;
 }
 
+/* Append the whole file `src` to fd `out` (in-kernel copy when possible). */
+static int
+append_file(int out, const char *src, uint64_t size, struct bb_error *err)
+{
+	static const size_t bufsz = 1 << 20;
+	char *buf = NULL;
+	int in, rc = -1;
+	uint64_t done = 0;
+
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return bb_error_errno(err, "cannot open '%s'", src);
+	while (done < size) {
+		ssize_t r;
+		size_t want = size - done > (1u << 30) ? (1u << 30) : (size_t)(size - done);
+
+#ifdef __linux__
+		if (buf == NULL) {
+			r = copy_file_range(in, NULL, out, NULL, want, 0);
+			if (r > 0) {
+				done += (uint64_t)r;
+				continue;
+			}
+			if (r == 0) {
+				bb_error_set(err, BB_ERR_SYSTEM, "'%s' is shorter than recorded", src);
+				goto out;
+			}
+			if (errno == EINTR)
+				continue;
+		}
+#endif
+		if (buf == NULL && (buf = malloc(bufsz)) == NULL) {
+			bb_error_errno(err, "out of memory");
+			goto out;
+		}
+		r = read(in, buf, want < bufsz ? want : bufsz);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			bb_error_errno(err, "cannot read '%s'", src);
+			goto out;
+		}
+		if (emu_write_all(out, buf, (size_t)r) < 0) {
+			bb_error_errno(err, "cannot write");
+			goto out;
+		}
+		done += (uint64_t)r;
+	}
+	rc = 0;
+out:
+	free(buf);
+	close(in);
+	return rc;
+}
+
 int
 emu_store_reader_open(struct emu_store *s, const char *bucket, const char *key,
     struct emu_store_reader **out, struct emu_object_info *info, struct bb_error *err)
@@ -1163,8 +1217,6 @@ emu_store_reader_free(struct emu_store_reader *r)
 	}
 	free(r);
 }
-
-static int append_file(int out, const char *src, uint64_t size, struct bb_error *err);
 
 int
 emu_store_open_read(struct emu_store *s, const char *bucket, const char *key,
@@ -1656,60 +1708,6 @@ out:
 		closedir(d);
 	free(nums);
 	bb_buf_release(&path);
-	return rc;
-}
-
-/* Append the whole file `src` to fd `out` (in-kernel copy when possible). */
-static int
-append_file(int out, const char *src, uint64_t size, struct bb_error *err)
-{
-	static const size_t bufsz = 1 << 20;
-	char *buf = NULL;
-	int in, rc = -1;
-	uint64_t done = 0;
-
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
-		return bb_error_errno(err, "cannot open '%s'", src);
-	while (done < size) {
-		ssize_t r;
-		size_t want = size - done > (1u << 30) ? (1u << 30) : (size_t)(size - done);
-
-#ifdef __linux__
-		if (buf == NULL) {
-			r = copy_file_range(in, NULL, out, NULL, want, 0);
-			if (r > 0) {
-				done += (uint64_t)r;
-				continue;
-			}
-			if (r == 0) {
-				bb_error_set(err, BB_ERR_SYSTEM, "'%s' is shorter than recorded", src);
-				goto out;
-			}
-			if (errno == EINTR)
-				continue;
-		}
-#endif
-		if (buf == NULL && (buf = malloc(bufsz)) == NULL) {
-			bb_error_errno(err, "out of memory");
-			goto out;
-		}
-		r = read(in, buf, want < bufsz ? want : bufsz);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			bb_error_errno(err, "cannot read '%s'", src);
-			goto out;
-		}
-		if (emu_write_all(out, buf, (size_t)r) < 0) {
-			bb_error_errno(err, "cannot write");
-			goto out;
-		}
-		done += (uint64_t)r;
-	}
-	rc = 0;
-out:
-	free(buf);
-	close(in);
 	return rc;
 }
 
