@@ -136,6 +136,11 @@ ERR2_URL=$EMU_URL ERR2_PID=$EMU_PID
 emu_up lock -v --durations submitted=0,validating=0,scheduled=1000,stopping=0 \
 	--max-records 1000000 || exit 1
 LOCK_URL=$EMU_URL LOCK_PID=$EMU_PID
+# Gets while inputs are scanned: in a python process of its own (in the
+# busy one below its Gets may come too late to see the scans).
+"$PY" "$FIX/bedrock_jobs.py" --results "$TEST_DIR/res" \
+	"@$LOCK_URL" "unlocked=validate_unlocked,150000,$TEST_DIR/lock.log" &
+UNLOCKED_PID=$!
 FAMILIES="anthropic nova converse titan2 titan1 llama mistral mistralchat cohere"
 set --
 for f in $FAMILIES; do
@@ -148,8 +153,8 @@ done
 	"@$PARTIAL_URL" partial=job_fault,PartiallyCompleted \
 	"@$EXPIRE_URL" expire=job_fault,Expired \
 	"@$ERR1_URL" "err1=record_errors,0.3,$TEST_DIR/errs1" \
-	"@$ERR2_URL" "err2=record_errors,0.3,$TEST_DIR/errs2" \
-	"@$LOCK_URL" unlocked=validate_unlocked,150000
+	"@$ERR2_URL" "err2=record_errors,0.3,$TEST_DIR/errs2"
+wait "$UNLOCKED_PID"
 
 for f in $FAMILIES; do
 	test_expect_success "model family $f: real modelOutput shapes, error lines for bad modelInput" \
@@ -295,9 +300,11 @@ test_expect_success 'Gets answered within a second while large jobs are InProgre
 emu_down
 
 # Restarts: --durations makes the jobs start at once; record_s and
-# stopping_s set through /_emu/faults freeze them for the restart.
+# stopping_s set through /_emu/faults freeze them for the restart. The
+# scenarios must catch jobs InProgress with records processed, before
+# they end: 2000 records of 0.01 s give them 20 s (nothing waits for that).
 DUR=submitted=0,validating=0,scheduled=0,stopping=0.1
-emu_up restart --durations "$DUR,record=0.002" || exit 1
+emu_up restart --durations "$DUR,record=0.01" || exit 1
 "$PY" "$FIX/bedrock_jobs.py" --results "$TEST_DIR/res" "@$EMU_URL" stop=stop_running,2000 -- \
 	"start=start,2000,$TEST_DIR/long"
 test_expect_success 'Stop of a running job: Stopped, partial outputs and manifest' 'scen_ok stop'
