@@ -694,7 +694,10 @@ main(int argc, char **argv)
 	parse_options(argc, argv);
 	rng_state = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^
 	    0x9e3779b97f4a7c15ULL;
-	if (!opt_dry_run && (aws = bb_aws_new(&aws_opts, &err)) == NULL)
+	/* a configuration error (no region, no credentials, an unsupported
+	 * profile) stops before the first line, not one retry per line */
+	if (!opt_dry_run && ((aws = bb_aws_new(&aws_opts, &err)) == NULL ||
+	    bb_aws_ready(aws, "bedrock", &err) < 0))
 		bb_die(BB_EXIT_USAGE, "%s", err.msg);
 	if (optind >= argc)
 		run_input("-");
