@@ -1616,6 +1616,10 @@ main(int argc, char **argv)
 	ninputs = optind < argc ? (size_t)(argc - optind) : 1;
 	if (opt_outputs != NULL && (stat(opt_outputs, &st) || !S_ISDIR(st.st_mode)))
 		bb_die(BB_EXIT_USAGE, "--outputs: '%s' is not a directory", opt_outputs);
+	/* outputs read from S3: a configuration error stops before any input */
+	if (opt_outputs == NULL && ((aws = bb_aws_new(&aws_opts, &err)) == NULL ||
+	    bb_aws_ready(aws, "s3", &err) < 0))
+		bb_die(BB_EXIT_USAGE, "%s", err.msg);
 	if (opt_failed != NULL) {
 		failed_tmp = bb_xmalloc(strlen(opt_failed) + 32);
 		sprintf(failed_tmp, "%s.%ld.tmp", opt_failed, (long)getpid());

@@ -734,7 +734,10 @@ main(int argc, char **argv)
 	    0x9e3779b97f4a7c15ULL;
 	if (aws_opts.max_attempts == 0)
 		aws_opts.max_attempts = 3;   /* the scheduler retries the rest */
-	if ((aws = bb_aws_new(&aws_opts, &err)) == NULL)
+	/* Bedrock for the jobs, S3 for their manifests: a configuration error
+	 * stops here, before any input is read, not in endless retries */
+	if ((aws = bb_aws_new(&aws_opts, &err)) == NULL ||
+	    bb_aws_ready(aws, "bedrock", &err) < 0 || bb_aws_ready(aws, "s3", &err) < 0)
 		bb_die(BB_EXIT_USAGE, "%s", err.msg);
 	if (optind < argc) {
 		inputs = argv + optind;
