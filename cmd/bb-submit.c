@@ -487,6 +487,12 @@ static const char *const line_keys[] = {
 };
 enum { K_S3_URI, K_MODEL, K_SHA256, K_ETAG, K_INVOCATION, K_JOB_ARN, K_ERROR, K_SHARD, K_N };
 
+/* The fields bb-submit adds (job_arn aside: a line with it passes through),
+ * replaced when a line comes back without its job_arn (man/bb.7). */
+static const char *const own_keys[] = {
+	"job_name", "client_token", "output_s3_uri", "submitted_at", "error",
+};
+
 /* Process one input line. */
 static void
 submit_line(const struct bb_ndjson_line *line, const char *src)
@@ -530,9 +536,10 @@ submit_line(const struct bb_ndjson_line *line, const char *src)
 		n_failed++;
 		goto out;
 	}
-	/* a failed submission being retried: drop its old error */
-	if (bb_jobs_strip_fields(line->data, line->len, line_keys + K_ERROR, 1, &base, NULL,
-	    &err) < 0) {
+	/* a failed submission being retried, or a line whose job_arn was
+	 * removed to submit it again: drop what an earlier run added */
+	if (bb_jobs_strip_fields(line->data, line->len, own_keys,
+	    sizeof(own_keys) / sizeof(own_keys[0]), &base, NULL, &err) < 0) {
 		bb_msg_error("%s (at %s:%llu)", esc_text(&esc, err.msg), src,
 		    (unsigned long long)line->lineno);
 		n_failed++;

@@ -62,7 +62,8 @@ field() {
 
 # cfg_env CASE CMD...: CMD with the AWS configuration broken one way:
 # nocreds (no credentials anywhere), noregion, sso (a profile of IAM
-# Identity Center) or role (an assume-role profile; neither is supported).
+# Identity Center) or role (an assume-role profile; neither is supported);
+# ok: made-up credentials and a region, nothing else.
 cfg_env() {
 	_case=$1
 	shift
@@ -82,8 +83,9 @@ cfg_env() {
 		nocreds)
 			unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 			AWS_REGION=us-east-1 && export AWS_REGION ;;
-		noregion)
-			unset AWS_REGION AWS_DEFAULT_REGION
+		ok|noregion)
+			test $_case = ok || unset AWS_REGION AWS_DEFAULT_REGION
+			test $_case != ok || { AWS_REGION=us-east-1 && export AWS_REGION; }
 			AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=secret
 			export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY ;;
 		sso|role)
@@ -168,6 +170,39 @@ test_expect_success 'lines that already have a job_arn pass through unchanged' '
 	bb-submit -o s3://bkt/out/ --trace trace <a.out >a.out3 &&
 	test_cmp a.out a.out3 &&
 	! test -s trace
+'
+
+# once_each FILE KEY...: every line of FILE has each KEY exactly once.
+once_each() {
+	_f=$1
+	shift
+	awk -v keys="$*" '
+	BEGIN { n = split(keys, k, " ") }
+	{
+		for (i = 1; i <= n; i++)
+			if ((c = gsub("\"" k[i] "\":", "&")) != 1) {
+				print FILENAME ":" NR ": " k[i] " " c " times"
+				bad = 1
+			}
+	}
+	END { exit bad }' "$_f"
+}
+
+test_expect_success 'a line whose job_arn was removed: its old fields replaced, not repeated' '
+	sed "s/\"job_arn\":\"[^\"]*\",//; s/}\$/,\"error\":\"old failure\"}/" a.out |
+		head -n 2 >rearn.jsonl &&
+	once_each rearn.jsonl job_name client_token output_s3_uri submitted_at error &&
+	! grep -q "\"job_arn\":" rearn.jsonl &&
+	bb-submit -o s3://bkt/out/ <rearn.jsonl >rearn.out &&
+	once_each rearn.out job_arn job_name client_token output_s3_uri submitted_at shard &&
+	! grep -q "\"error\":" rearn.out &&
+	field job_arn <rearn.out >arns.re && head -n 2 a.out | field job_arn >want &&
+	test_cmp want arns.re &&
+	bb-submit -o s3://bkt/out2/ <rearn.jsonl >rearn2.out &&
+	once_each rearn2.out job_arn job_name client_token output_s3_uri submitted_at &&
+	test $(grep -c "\"output_s3_uri\":\"s3://bkt/out2/\"" rearn2.out) -eq 2 &&
+	bb-wait --interval 0.1 --until scheduled <rearn2.out >rearn2.sched &&
+	test $(wc -l <rearn2.sched) -eq 2
 '
 
 test_expect_success '--token-salt makes new jobs on purpose' '
