@@ -1,8 +1,8 @@
 #!/bin/sh
 # join.sh - bb-join end to end: outputs on disk (--outputs) with hand-made
 # Bedrock output files (tests/data/join), and outputs in S3 from bb-emu's
-# jobs, with record errors, partially completed and expired jobs, and a
-# retry round from --failed that completes the set.
+# jobs, with record errors, partially completed, expired and stopped jobs,
+# and a retry round from --failed that completes the set.
 . "$top_srcdir/tests/lib.sh"
 
 D=$top_srcdir/tests/data/join
@@ -346,6 +346,49 @@ test_expect_success 'S3: partially completed and expired jobs keep what they pro
 	sed -n "1,100p" px.out >part1 && grep -q "\"output\":" part1 &&
 	grep -q "\"code\":\"PartiallyCompleted\"" part1 &&
 	test $(grep -c "\"code\":\"Expired\"" px.out) -ge 1
+'
+
+# A job stopped while InProgress: records at 100 s of real time each
+# (record_s 1e4 at --time-scale 100000) until the first is processed,
+# then frozen (record_s huge) and stopped, so it is always caught part way.
+br() {	# curl ARGS... to Bedrock
+	curl -sS -f --aws-sigv4 aws:amz:us-east-1:bedrock $SIG "$@"
+}
+job_count() {	# FIELD of the Get in g.json
+	sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" g.json
+}
+test_expect_success 'S3: a stopped job keeps its outputs, the other rows fail Stopped' '
+	sed -n 3p r1.jsonl >s.jsonl &&
+	shard=$(sed "s/.*\"shard\":\"\([^\"]*\)\".*/\1/" s.jsonl) &&
+	n=$(sed "s/.*\"records\":\([0-9]*\).*/\1/" s.jsonl) &&
+	key=in/stop/$(basename "$shard") && s3_put "$shard" "$key" &&
+	emu_faults "{\"record_s\":1e4}" >/dev/null &&
+	br -H "Content-Type: application/json" -o c.json -d "{\"jobName\":\"stop-me\",\"roleArn\":\"arn:aws:iam::123456789012:role/r\",\"modelId\":\"$MODEL\",\"inputDataConfig\":{\"s3InputDataConfig\":{\"s3Uri\":\"s3://bkt/$key\"}},\"outputDataConfig\":{\"s3OutputDataConfig\":{\"s3Uri\":\"s3://bkt/out/\"}}}" \
+		"$EMU_URL/model-invocation-job" &&
+	arn=$(sed "s/.*\"jobArn\":\"\([^\"]*\)\".*/\1/" c.json) && id=${arn##*/} &&
+	for i in $(seq 200); do
+		br -o g.json "$EMU_URL/model-invocation-job/$id" || return 1
+		test "$(job_count processedRecordCount)" -gt 0 2>/dev/null && break
+		sleep 0.05
+	done &&
+	emu_faults "{\"record_s\":1e9}" >/dev/null &&
+	br -X POST -o /dev/null "$EMU_URL/model-invocation-job/$id/stop" &&
+	for i in $(seq 200); do
+		br -o g.json "$EMU_URL/model-invocation-job/$id" || return 1
+		grep -q "\"status\":\"Stopped\"" g.json && break
+		sleep 0.05
+	done &&
+	emu_faults "{\"record_s\":0.05}" >/dev/null &&
+	grep -q "\"status\":\"Stopped\"" g.json &&
+	done=$(job_count processedRecordCount) &&
+	test "$done" -gt 0 && test "$done" -lt "$n" &&
+	sed "s|}\$|,\"job_arn\":\"$arn\",\"output_s3_uri\":\"s3://bkt/out/\",\"status\":\"Stopped\"}|" \
+		s.jsonl >sjobs.jsonl &&
+	test_expect_code 1 bb-join --failed sf.jsonl sjobs.jsonl >s.out 2>s.err &&
+	test $(wc -l <s.out) -eq "$n" &&
+	test $(grep -c "\"output\":" s.out) -eq "$done" &&
+	test $(grep -c "\"error\":{\"code\":\"Stopped\"" s.out) -eq $((n - done)) &&
+	test $(wc -l <sf.jsonl) -eq $((n - done))
 '
 
 test_done
