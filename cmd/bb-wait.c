@@ -222,6 +222,8 @@ manifest_fn(const char *p, size_t n, void *ctx)
 	return bb_buf_add(b, p, n);
 }
 
+static int no_manifests;   /* no S3 credentials (Bedrock API key only) */
+
 /* The stats of an ended job: its manifest.json.out when it wrote one,
  * else its record counts. Appends to stats (nothing when neither). */
 static void
@@ -233,7 +235,7 @@ job_stats(struct job *j, const char *prefix, struct bb_buf *stats)
 	struct bb_buf key = BB_BUF_INIT, body = BB_BUF_INIT;
 
 	bb_aws_error_clear(&ae);
-	if (bb_s3_uri_parse(prefix, &u, &err) < 0 ||
+	if (no_manifests || bb_s3_uri_parse(prefix, &u, &err) < 0 ||
 	    bb_buf_addf(&key, "%smanifest.json.out", u.key) < 0)
 		goto counts;
 	if (bb_s3_get(aws, u.bucket, key.data, 0, 0, manifest_fn, &body, NULL, &ae, &err) < 0) {
@@ -737,8 +739,17 @@ main(int argc, char **argv)
 	/* Bedrock for the jobs, S3 for their manifests: a configuration error
 	 * stops here, before any input is read, not in endless retries */
 	if ((aws = bb_aws_new(&aws_opts, &err)) == NULL ||
-	    bb_aws_ready(aws, "bedrock", &err) < 0 || bb_aws_ready(aws, "s3", &err) < 0)
+	    bb_aws_ready(aws, "bedrock", &err) < 0)
 		bb_die(BB_EXIT_USAGE, "%s", err.msg);
+	if (bb_aws_ready(aws, "s3", &err) < 0) {
+		/* A Bedrock API key is enough to wait for jobs; only the
+		 * manifests need S3 credentials. */
+		if (!bb_aws_bearer(aws))
+			bb_die(BB_EXIT_USAGE, "%s", err.msg);
+		bb_msg_warn("S3: %s; stats come from the jobs' record counts, not their manifests",
+		    err.msg);
+		no_manifests = 1;
+	}
 	if (optind < argc) {
 		inputs = argv + optind;
 		ninputs = argc - optind;
