@@ -42,52 +42,6 @@ count() {
 	grep -c "$1" "$2"
 }
 
-# cfg_env CASE CMD...: CMD with the AWS configuration broken one way:
-# nocreds (no credentials anywhere), noregion, sso (a profile of IAM
-# Identity Center) or role (an assume-role profile; neither is supported);
-# ok: made-up credentials and a region, nothing else.
-cfg_env() {
-	_case=$1
-	shift
-	printf '%s\n' '[profile sso]' 'sso_session = s' 'sso_account_id = 123456789012' \
-		'sso_role_name = R' 'region = us-east-1' '[sso-session s]' \
-		'sso_start_url = https://example.awsapps.com/start' 'sso_region = us-east-1' \
-		'[profile role]' 'role_arn = arn:aws:iam::123456789012:role/R' \
-		'source_profile = sso' 'region = us-east-1' >"$TEST_DIR/cfg.config"
-	(
-		unset AWS_PROFILE AWS_SESSION_TOKEN AWS_BEARER_TOKEN_BEDROCK AWS_ROLE_ARN \
-			AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI \
-			AWS_WEB_IDENTITY_TOKEN_FILE
-		AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-		AWS_EC2_METADATA_DISABLED=true
-		export AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_EC2_METADATA_DISABLED
-		case $_case in
-		nocreds)
-			unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-			AWS_REGION=us-east-1 && export AWS_REGION ;;
-		ok|noregion)
-			test $_case = ok || unset AWS_REGION AWS_DEFAULT_REGION
-			test $_case != ok || { AWS_REGION=us-east-1 && export AWS_REGION; }
-			AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=secret
-			export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY ;;
-		sso|role)
-			unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-			AWS_CONFIG_FILE=$TEST_DIR/cfg.config AWS_PROFILE=$_case
-			export AWS_PROFILE ;;
-		esac
-		exec "$@"
-	)
-}
-# cfg_msg CASE: what the error message of a cfg_env case says.
-cfg_msg() {
-	case $1 in
-	nocreds) echo "no AWS credentials found" ;;
-	noregion) echo "no region" ;;
-	sso) echo "uses IAM Identity Center (SSO) credentials, which are not supported" ;;
-	role) echo "uses assume role (role_arn) credentials, which are not supported" ;;
-	esac
-}
-
 "$AWS_TOOL" put-mem s3://bkt/ x >/dev/null 2>&1   # make the bucket
 
 test_expect_success 'usage errors' '
