@@ -9,66 +9,11 @@
 
 #include "awsconfig.h"
 #include "tap.h"
+#include "awsenv.h"
 
-extern char **environ;
 
 static char home[256];
 static char cfgpath[400], credpath[400];
-
-/* Remove every AWS_* variable so the machine's setup cannot leak in. */
-static void
-clear_aws_env(void)
-{
-	char name[256];
-	size_t i;
-
-	for (;;) {
-		int found = 0;
-
-		for (i = 0; environ[i]; i++) {
-			if (strncmp(environ[i], "AWS_", 4) == 0) {
-				size_t n = strcspn(environ[i], "=");
-
-				if (n >= sizeof(name))
-					n = sizeof(name) - 1;
-				memcpy(name, environ[i], n);
-				name[n] = '\0';
-				found = 1;
-				break;
-			}
-		}
-		if (!found)
-			break;
-		unsetenv(name);
-	}
-	setenv("HOME", home, 1);
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-}
-
-/* "K=V\nK=V" into the environment. */
-static void
-set_env_list(const char *list)
-{
-	char line[512];
-	const char *p = list;
-
-	while (p && *p) {
-		size_t n = strcspn(p, "\n");
-		char *eq;
-
-		if (n >= sizeof(line))
-			n = sizeof(line) - 1;
-		memcpy(line, p, n);
-		line[n] = '\0';
-		p += n;
-		if (*p == '\n')
-			p++;
-		if ((eq = strchr(line, '=')) != NULL) {
-			*eq = '\0';
-			setenv(line, eq + 1, 1);
-		}
-	}
-}
 
 static void
 write_file(const char *path, const char *text)
@@ -255,7 +200,7 @@ run_case(const struct ccase *t)
 	char name[300];
 	int rc;
 
-	clear_aws_env();
+	clear_aws_env(home);
 	write_file(cfgpath, t->config);
 	write_file(credpath, t->creds);
 	set_env_list(t->env);
@@ -316,7 +261,7 @@ test_files_from_env(void)
 	struct bb_config c;
 	struct bb_error err = BB_ERROR_INIT;
 
-	clear_aws_env();
+	clear_aws_env(home);
 	write_file(cfgpath, "[default]\nregion = us-west-2\n");
 	write_file(credpath, NULL);
 	snprintf(alt, sizeof(alt), "%s/alt-config", home);
@@ -357,7 +302,7 @@ test_settings(void)
 	struct bb_endpoint ep;
 	char want[400];
 
-	clear_aws_env();
+	clear_aws_env(home);
 	write_file(cfgpath, "[default]\nregion = us-east-1\nmax_attempts = 7\n"
 	    "ca_bundle = ~/ca.pem\nservices = s\n"
 	    "[services s]\nbedrock_runtime =\n  endpoint_url = http://rt:1\n"
@@ -394,7 +339,7 @@ test_settings(void)
 	    "AWS_MAX_ATTEMPTS=0 is an error");
 	setenv("AWS_MAX_ATTEMPTS", "3x", 1);
 	ok(bb_config_load(&c, NULL, &err) == -1, "AWS_MAX_ATTEMPTS=3x is an error");
-	clear_aws_env();
+	clear_aws_env(home);
 }
 
 static void

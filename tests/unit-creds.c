@@ -21,64 +21,11 @@
 #include "awsconfig.h"
 #include "creds.h"
 #include "tap.h"
+#include "awsenv.h"
 
-extern char **environ;
 
 static char home[256];
 static char cfgpath[400], credpath[400], dir[300];
-
-static void
-clear_aws_env(void)
-{
-	char name[256];
-	size_t i;
-
-	for (;;) {
-		int found = 0;
-
-		for (i = 0; environ[i]; i++) {
-			if (strncmp(environ[i], "AWS_", 4) == 0) {
-				size_t n = strcspn(environ[i], "=");
-
-				if (n >= sizeof(name))
-					n = sizeof(name) - 1;
-				memcpy(name, environ[i], n);
-				name[n] = '\0';
-				found = 1;
-				break;
-			}
-		}
-		if (!found)
-			break;
-		unsetenv(name);
-	}
-	setenv("HOME", home, 1);
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-}
-
-static void
-set_env_list(const char *list)
-{
-	char line[1024];
-	const char *p = list;
-
-	while (p && *p) {
-		size_t n = strcspn(p, "\n");
-		char *eq;
-
-		if (n >= sizeof(line))
-			n = sizeof(line) - 1;
-		memcpy(line, p, n);
-		line[n] = '\0';
-		p += n;
-		if (*p == '\n')
-			p++;
-		if ((eq = strchr(line, '=')) != NULL) {
-			*eq = '\0';
-			setenv(line, eq + 1, 1);
-		}
-	}
-}
 
 static void
 write_file(const char *path, const char *text, int mode)
@@ -328,7 +275,7 @@ test_chain(void)
 		struct bb_creds c;
 		int rc;
 
-		clear_aws_env();
+		clear_aws_env(home);
 		write_file(cfgpath, t->config, 0600);
 		write_file(credpath, t->creds, 0600);
 		set_env_list(t->env);
@@ -352,7 +299,7 @@ test_chain(void)
 		}
 		bb_creds_release(&c);
 	}
-	clear_aws_env();
+	clear_aws_env(home);
 	write_file(cfgpath, NULL, 0);
 	write_file(credpath, NULL, 0);
 }
@@ -433,7 +380,7 @@ test_process(void)
 		struct bb_creds c;
 		int rc;
 
-		clear_aws_env();
+		clear_aws_env(home);
 		snprintf(cmd, sizeof(cmd), "'%s' %s", script, cases[i].args);
 		snprintf(cfg, sizeof(cfg), "[default]\ncredential_process = %s\n", cmd);
 		write_file(cfgpath, cfg, 0600);
@@ -528,7 +475,7 @@ test_refresh(void)
 	struct bb_creds c;
 	time_t now = time(NULL);
 
-	clear_aws_env();
+	clear_aws_env(home);
 	snprintf(cfg, sizeof(cfg), "[default]\ncredential_process = %s ok\n", script);
 	write_file(cfgpath, cfg, 0600);
 
@@ -598,7 +545,7 @@ test_refresh(void)
 
 	bb_creds_release(&c);
 	bb_config_release(&conf);
-	clear_aws_env();
+	clear_aws_env(home);
 	write_file(cfgpath, NULL, 0);
 }
 
@@ -695,7 +642,7 @@ test_container(void)
 		skip("cannot start the metadata fixture");
 		return;
 	}
-	clear_aws_env();
+	clear_aws_env(home);
 	bb_creds_init(&c);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/credentials/abc", s.port);
 	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
@@ -755,7 +702,7 @@ test_container(void)
 	ok(count_lines(read_text(s.log)) == 3, "container: no request for refused URIs");
 	server_stop(&s);
 	bb_creds_release(&c);
-	clear_aws_env();
+	clear_aws_env(home);
 }
 
 static void
@@ -777,7 +724,7 @@ test_imds(void)
 		skip("cannot start the metadata fixture");
 		return;
 	}
-	clear_aws_env();
+	clear_aws_env(home);
 	unsetenv("AWS_EC2_METADATA_DISABLED");
 	/* A dead proxy: libcurl would use it for 127.0.0.1 too, IMDS must not. */
 	setenv("http_proxy", "http://127.0.0.1:9", 1);
@@ -882,7 +829,7 @@ test_imds(void)
 		skip("cannot start the metadata fixture");
 	}
 	bb_creds_release(&c);
-	clear_aws_env();
+	clear_aws_env(home);
 }
 
 static void
@@ -893,7 +840,7 @@ test_bearer(void)
 	struct bb_error err = BB_ERROR_INIT;
 	struct bb_auth a;
 
-	clear_aws_env();
+	clear_aws_env(home);
 	setenv("AWS_BEARER_TOKEN_BEDROCK", "bedrock-api-key-EXAMPLE", 1);
 	bb_config_load(&conf, NULL, &err);
 	p = bb_creds_provider_new(&conf, NULL, &err);
@@ -938,7 +885,7 @@ test_bearer(void)
 		memset(&o, 0, sizeof(o));
 		o.access_key_id = "AKIDCLI";
 		o.secret_access_key = "cli-secret";
-		clear_aws_env();
+		clear_aws_env(home);
 		setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
 		setenv("AWS_SECRET_ACCESS_KEY", "s", 1);
 		bb_config_load(&conf, NULL, &err);
@@ -951,7 +898,7 @@ test_bearer(void)
 		ok(bb_creds_provider_new(&conf, &o, &err) == NULL, "explicit id without secret");
 		bb_config_release(&conf);
 	}
-	clear_aws_env();
+	clear_aws_env(home);
 }
 
 int
@@ -975,7 +922,7 @@ main(void)
 		perror("mkdir");
 		return 99;
 	}
-	clear_aws_env();
+	clear_aws_env(home);
 	test_split();
 	test_time();
 	test_chain();
