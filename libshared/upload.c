@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -700,9 +701,12 @@ start_part(struct bb_upload *u, struct part *p, struct bb_error *err)
 		x->req.read_ctx = p;
 		x->req.body_size = (int64_t)p->len;
 	}
-	/* The signed x-amz-checksum-sha256 binds the body to the signature
-	 * as a signed payload hash would, and S3 checks it once, not twice. */
-	p->unsigned_payload = !f->no_ck && !u->sign_payload;
+	/* Over TLS the signed x-amz-checksum-sha256 binds the body to the
+	 * signature as a signed payload hash would, so the payload goes
+	 * UNSIGNED and S3 hashes it once. Over plain HTTP the payload is
+	 * signed all the same (the same digest: nothing more to compute). */
+	p->unsigned_payload = !f->no_ck && !u->sign_payload &&
+	    strncasecmp(ep->url, "https://", 8) == 0;
 	if (bb_aws_sign_setup(u->aws, "s3", &x->req, p->unsigned_payload ?
 	    BB_AWS_PAYLOAD_UNSIGNED : BB_AWS_PAYLOAD_HEX, p->sha256_hex, &x->sign, err) < 0)
 		goto out;

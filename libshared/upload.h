@@ -9,13 +9,14 @@
  * pread (page cache) or send the bytes of a stream from memory. Every PUT
  * and part carries x-amz-checksum-sha256, a signed header that S3 checks
  * the body against, stores with the object and echoes; the echo is
- * compared with what was sent. The payload itself goes as UNSIGNED-PAYLOAD
- * (the signed checksum binds the body to the signature as a signed
- * payload hash would, and S3 hashes the body once, not twice), except
- * where the checksum cannot do it: when a store does not echo it (it may
- * not check it: that part is sent again and all later ones with a signed
- * payload SHA-256), and for the parts of a resumed upload that an earlier
- * run made without checksums. MD5 (three times slower than SHA-256 with
+ * compared with what was sent. Over plain HTTP the payload is signed too
+ * (x-amz-content-sha256 is the same digest, hex). Over TLS it goes as
+ * UNSIGNED-PAYLOAD (the signed checksum binds the body to the signature as
+ * a signed payload hash would, and S3 hashes the body once, not twice),
+ * except where the checksum cannot do it: when a store does not echo it
+ * (it may not check it: that part is sent again and all later ones with a
+ * signed payload SHA-256), and for the parts of a resumed upload that an
+ * earlier run made without checksums. MD5 (three times slower than SHA-256 with
  * SHA-NI) is computed only with BB_UPLOAD_CONTENT_MD5, or where an ETag
  * must be matched (an object or part without a stored checksum). A part
  * that fails after the HTTP layer's own retries is sent again
