@@ -399,12 +399,30 @@ etag_of(const unsigned char md5[BB_MD5_LEN], int nparts, int multipart, char *ou
 		snprintf(out, 128, "\"%s\"", hex);
 }
 
+/* Run j here, on this thread; 0 or -1 (err). */
+static int
+run_job_now(struct hjob *j, struct bb_error *err)
+{
+	unsigned char *buf = malloc(HASH_BLOCK);
+
+	if (buf == NULL)
+		return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+	run_job(j, buf);
+	free(buf);
+	if (j->rc == 0)
+		return 0;
+	if (j->short_read)
+		return bb_error_set(err, BB_ERR_INPUT, "the data is shorter than %" PRIu64 " bytes",
+		    j->len);
+	errno = j->errnum;
+	return bb_error_errno(err, "cannot read");
+}
+
 int
 bb_upload_local_etag(int fd, uint64_t len, uint64_t part_size, int multipart, char *out,
     char *sha256_b64, struct bb_error *err)
 {
 	struct hjob j;
-	unsigned char *buf;
 
 	memset(&j, 0, sizeof(j));
 	j.fd = fd;
@@ -413,18 +431,8 @@ bb_upload_local_etag(int fd, uint64_t len, uint64_t part_size, int multipart, ch
 	j.multipart = multipart;
 	j.want_md5 = 1;
 	j.want_sha = sha256_b64 != NULL;
-	buf = malloc(HASH_BLOCK);
-	if (buf == NULL)
-		return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-	run_job(&j, buf);
-	free(buf);
-	if (j.rc < 0) {
-		if (j.short_read)
-			return bb_error_set(err, BB_ERR_INPUT, "the data is shorter than %" PRIu64
-			    " bytes", len);
-		errno = j.errnum;
-		return bb_error_errno(err, "cannot read");
-	}
+	if (run_job_now(&j, err) < 0)
+		return -1;
 	etag_of(j.md5, j.nparts, multipart, out);
 	if (sha256_b64)
 		bb_base64_encode(j.sha, sizeof(j.sha), sha256_b64);
@@ -436,7 +444,6 @@ bb_upload_local_checksum(int fd, uint64_t len, uint64_t part_size, char *out,
     struct bb_error *err)
 {
 	struct hjob j;
-	unsigned char *buf;
 
 	memset(&j, 0, sizeof(j));
 	j.fd = fd;
@@ -444,18 +451,8 @@ bb_upload_local_checksum(int fd, uint64_t len, uint64_t part_size, char *out,
 	j.part_size = part_size;
 	j.composite = part_size > 0;
 	j.want_sha = 1;
-	buf = malloc(HASH_BLOCK);
-	if (buf == NULL)
-		return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-	run_job(&j, buf);
-	free(buf);
-	if (j.rc < 0) {
-		if (j.short_read)
-			return bb_error_set(err, BB_ERR_INPUT, "the data is shorter than %" PRIu64
-			    " bytes", len);
-		errno = j.errnum;
-		return bb_error_errno(err, "cannot read");
-	}
+	if (run_job_now(&j, err) < 0)
+		return -1;
 	bb_base64_encode(j.sha, sizeof(j.sha), out);
 	if (j.composite)
 		snprintf(out + strlen(out), 8, "-%d", j.nparts);
