@@ -24,6 +24,10 @@ test_expect_success 'aws-chunked: unsigned trailer, signed chunks, signed traile
 	"$PY" "$FIX/emu_raw.py" chunked
 '
 
+test_expect_success 'signed payload hash and sha256 checksum: one digest, each mismatch its own error' '
+	"$PY" "$FIX/emu_raw.py" digest
+'
+
 test_expect_success 'path traversal corpus: every case an error, nothing escapes' '
 	TEST_DIR="$TEST_DIR" "$PY" "$FIX/emu_raw.py" traversal
 '

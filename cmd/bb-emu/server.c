@@ -64,6 +64,15 @@ struct emu_server {
 
 enum conn_state { CONN_NEW = 0, CONN_BODY, CONN_SENT };
 
+/*
+ * Each body byte is hashed once per digest: the checksum is computed
+ * over the body (CK_OWN) unless another digest already gives it - the
+ * signed payload hash's SHA-256 for x-amz-checksum-sha256 (CK_FROM_SHA),
+ * or the aws-chunked decoder, which computes and checks the trailer's
+ * checksum itself (CK_FROM_TRAILER).
+ */
+enum ck_source { CK_OWN = 0, CK_FROM_SHA, CK_FROM_TRAILER };
+
 /* One request. */
 struct emu_conn {
 	struct emu *e;
@@ -94,6 +103,8 @@ struct emu_conn {
 	struct bb_sha256 sha;
 	struct bb_checksum ck;
 	enum bb_checksum_alg ck_alg;
+	enum ck_source ck_src;     /* where the checksum's value comes from */
+	int ck_sent;               /* an x-amz-checksum-* header or trailer came */
 	char ck_expect[BB_CHECKSUM_B64 + 8];   /* from a header; "" if from trailer */
 	unsigned char content_md5[16];
 	int have_content_md5;
@@ -632,6 +643,7 @@ setup_body(struct emu_conn *k)
 				goto out;
 			}
 			snprintf(k->ck_expect, sizeof(k->ck_expect), "%s", h->v[i].value);
+			k->ck_sent = 1;
 			break;
 		}
 	if (k->ck_alg == BB_CKSUM_NONE && trailer) {
@@ -641,12 +653,21 @@ setup_body(struct emu_conn *k)
 			    "The value specified in the x-amz-trailer header is not supported");
 			goto out;
 		}
+		k->ck_sent = 1;
+		if (k->dec.alg == k->ck_alg)
+			k->ck_src = CK_FROM_TRAILER;
 	}
 	if (k->ck_alg == BB_CKSUM_NONE && sdkalg)
 		k->ck_alg = bb_checksum_alg_parse(sdkalg);
+	/* A signed hex payload hash is a SHA-256 of the whole decoded body:
+	 * the sha256 checksum is the same digest (in base64). */
+	if (k->ck_alg == BB_CKSUM_SHA256 && k->ck_src == CK_OWN && k->want_sha &&
+	    !k->is_bedrock && !k->chunked)
+		k->ck_src = CK_FROM_SHA;
 	if ((k->want_md5 && bb_md5_init(&k->md5) < 0) ||
 	    (k->want_sha && bb_sha256_init(&k->sha) < 0) ||
-	    (k->ck_alg != BB_CKSUM_NONE && bb_checksum_init(&k->ck, k->ck_alg) < 0)) {
+	    (k->ck_alg != BB_CKSUM_NONE && k->ck_src == CK_OWN &&
+	    bb_checksum_init(&k->ck, k->ck_alg) < 0)) {
 		server_error(k, 500, "InternalError", "InternalServerException", "out of memory");
 		goto out;
 	}
@@ -786,7 +807,7 @@ sink(const void *vp, size_t n, void *ctx)
 		bb_md5_update(&k->md5, p, n);
 	if (k->want_sha && !k->chunked)
 		bb_sha256_update(&k->sha, p, n);
-	if (k->ck_alg != BB_CKSUM_NONE)
+	if (k->ck_alg != BB_CKSUM_NONE && k->ck_src == CK_OWN)
 		bb_checksum_update(&k->ck, p, n);
 	if (!k->spool)
 		return bb_buf_add(&k->mem, p, n) == 0 ? 0 : -1;
@@ -839,6 +860,22 @@ checksum_name(enum bb_checksum_alg alg, char *out, size_t size)
 	return 0;
 }
 
+/* The value of the checksum trailer, which the decoder has checked. */
+static int
+trailer_checksum(const struct emu_conn *k, char out[BB_CHECKSUM_B64])
+{
+	const char *name = bb_checksum_header(k->ck_alg);
+	size_t i;
+
+	for (i = 0; i < k->dec.ntrailers; i++)
+		if (strcasecmp(k->dec.trailers[i].name, name) == 0 &&
+		    strlen(k->dec.trailers[i].value) < BB_CHECKSUM_B64) {
+			snprintf(out, BB_CHECKSUM_B64, "%s", k->dec.trailers[i].value);
+			return 0;
+		}
+	return -1;
+}
+
 /* The whole body is in: close it, check every digest, fill k->req. */
 static void
 finish_body(struct emu_conn *k)
@@ -884,7 +921,16 @@ finish_body(struct emu_conn *k)
 		const char *want = k->ck_expect[0] ? k->ck_expect : NULL;
 		char name[16];
 
-		bb_checksum_final_base64(&k->ck, b64);
+		if (k->ck_src == CK_FROM_SHA)
+			bb_base64_encode(md, sizeof(md), b64);
+		else if (k->ck_src == CK_FROM_TRAILER) {
+			if (trailer_checksum(k, b64) < 0) {
+				server_error(k, 500, "InternalError", NULL,
+				    "the trailer checksum was lost");
+				return;
+			}
+		} else
+			bb_checksum_final_base64(&k->ck, b64);
 		checksum_name(k->ck_alg, name, sizeof(name));
 		if (want && strcmp(want, b64) != 0) {
 			char msg[128];
@@ -1041,12 +1087,41 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	return send_response(k, c);
 }
 
+/*
+ * How an S3 request's body was protected, for the log: its
+ * x-amz-content-sha256 (as verified, else as sent) by kind, never the
+ * value itself.
+ */
+static const char *
+payload_kind(const struct emu_conn *k)
+{
+	const char *h = k->payload_hash[0] ? k->payload_hash :
+	    bb_http_headers_get(&k->req.headers, "x-amz-content-sha256");
+	size_t i;
+
+	if (h == NULL || *h == '\0')
+		return "none";
+	if (strcmp(h, "UNSIGNED-PAYLOAD") == 0)
+		return "unsigned";
+	if (strcmp(h, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") == 0 ||
+	    strcmp(h, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER") == 0)
+		return "streaming-signed";
+	if (strcmp(h, "STREAMING-UNSIGNED-PAYLOAD-TRAILER") == 0)
+		return "streaming-unsigned";
+	for (i = 0; i < 64; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f') ||
+		    (h[i] >= 'A' && h[i] <= 'F')))
+			return "other";
+	return h[64] == '\0' ? "signed" : "other";
+}
+
 static void
 log_request(struct emu_conn *k)
 {
 	struct emu_server *s = k->e->server;
 	struct bb_buf line = BB_BUF_INIT;
 	const char *p = k->req.path ? k->req.path : "?";
+	char alg[16];
 	size_t i;
 
 	bb_buf_addf(&line, "bb-emu: %s %s ", k->req.service ? k->req.service : "-",
@@ -1063,7 +1138,17 @@ log_request(struct emu_conn *k)
 		bb_buf_adds(&line, " dropped");
 	else
 		bb_buf_addf(&line, " %d", k->status);
-	bb_buf_addf(&line, " in=%" PRIu64 " %.1fms\n", k->raw_bytes, (bb_now() - k->t0) * 1000);
+	bb_buf_addf(&line, " in=%" PRIu64 " %.1fms", k->raw_bytes, (bb_now() - k->t0) * 1000);
+	if (!k->is_bedrock && !k->is_control && (k->raw_bytes > 0 || k->expect_len > 0)) {
+		bb_buf_addf(&line, " payload=%s", payload_kind(k));
+		if (k->ck_sent && checksum_name(k->ck_alg, alg, sizeof(alg)) == 0) {
+			for (i = 0; alg[i]; i++)
+				if (alg[i] >= 'A' && alg[i] <= 'Z')
+					alg[i] = (char)(alg[i] + 32);
+			bb_buf_addf(&line, " checksum=%s", alg);
+		}
+	}
+	bb_buf_addc(&line, '\n');
 	pthread_mutex_lock(&s->log_lock);
 	fputs(bb_buf_str(&line), stderr);
 	fflush(stderr);
