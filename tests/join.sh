@@ -345,4 +345,22 @@ test_expect_success 'S3: a stopped job keeps its outputs, the other rows fail St
 	test $(wc -l <sf.jsonl) -eq $((n - done))
 '
 
+# bb-emu keeps a multipart object as its parts; a job reads its input
+# where it lies, lines running across the part boundaries.
+test_expect_success 'S3: a job whose input came in parts (lines across the boundaries)' '
+	emu_faults "{\"record_error_rate\":0,\"partial_rate\":0,\"expire_rate\":0,\"record_s\":0.05}" >/dev/null &&
+	pad=$(head -c 3000 /dev/zero | tr "\\0" x) &&
+	awk -v pad="$pad" "BEGIN { for (i = 1; i <= 4000; i++) printf \"{\\\"n\\\":%d,\\\"q\\\":\\\"%d %s\\\"}\\n\", i, i, pad }" >mp.jsonl &&
+	bb-shard -m $MODEL -t "{q}" --min-records 1 -o mp mp.jsonl >mp.shards &&
+	test $(wc -l <mp.shards) -eq 1 &&
+	bb-upload -q -t s3://bkt/mp/ --part-size 5MiB --multipart-threshold 5MiB <mp.shards >mp.up &&
+	grep -q "\"etag\":\"\\\\\"[0-9a-f]*-3\\\\\"\"" mp.up &&
+	bb-submit -q -r arn:aws:iam::123456789012:role/r -o s3://bkt/mpout/ <mp.up >mp.sub &&
+	bb-wait -q --interval 0.05s <mp.sub >mp.jobs &&
+	bb-join mp.jobs >mp.res &&
+	test $(grep -c "\"output\":" mp.res) -eq 4000 &&
+	sed "s/,\"output\".*//; s/,\"error\".*//" mp.res | sed "s/\$/}/" >mp.order &&
+	test_cmp mp.jsonl mp.order
+'
+
 test_done

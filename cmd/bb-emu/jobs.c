@@ -64,7 +64,8 @@ struct emu_run {
 	char *in_bucket, *out_bucket, *out_prefix;
 	struct emu_file *files;
 	size_t nfiles, file;
-	int fd;                        /* current input file, -1 when none */
+	struct emu_store_reader *in;   /* current input file, NULL when none
+	                                  (read where it lies, parts and all) */
 	struct bb_buf rbuf;            /* read buffer ... */
 	size_t rpos;                   /* ... and the start of the next line */
 	int eof;
@@ -176,8 +177,7 @@ run_free(struct emu_run *r)
 
 	if (r == NULL)
 		return;
-	if (r->fd >= 0)
-		close(r->fd);
+	emu_store_reader_free(r->in);
 	/* the .part file stays: set_status removes it when the job ends,
 	 * a restart resumes from it */
 	if (r->out_fd >= 0)
@@ -780,7 +780,8 @@ run_setup(struct emu *e, const struct emu_job *j, struct emu_run **out, struct b
 	int rc = -1;
 
 	memset(&info, 0, sizeof(info));
-	r->fd = r->out_fd = -1;
+	r->in = NULL;
+	r->out_fd = -1;
 	r->family = bb_family_of_model(j->model_id, j->converse);
 	split_uri(j->output_uri, &r->out_bucket, &r->out_prefix);
 	if (r->out_prefix[0] != '\0' && r->out_prefix[strlen(r->out_prefix) - 1] == '/')
@@ -879,9 +880,7 @@ read_line(struct emu_run *r, uint64_t max, const char **line, size_t *len)
 		}
 		if (bb_buf_grow(&r->rbuf, 65536) < 0)
 			return -1;
-		got = read(r->fd, r->rbuf.data + r->rbuf.len, 65536);
-		if (got < 0 && errno == EINTR)
-			continue;
+		got = emu_store_reader_pread(r->in, r->rbuf.data + r->rbuf.len, 65536, r->in_off);
 		if (got < 0)
 			return -1;
 		if (got == 0)
@@ -917,7 +916,10 @@ open_input(struct emu *e, struct emu_run *r, struct bb_error *err)
 	r->rpos = 0;
 	r->eof = 0;
 	r->in_off = 0;
-	rc = emu_store_open_read(e->store, r->in_bucket, r->files[r->file].key, &r->fd, &info, err);
+	emu_store_reader_free(r->in);
+	r->in = NULL;
+	rc = emu_store_reader_open(e->store, r->in_bucket, r->files[r->file].key, &r->in, &info,
+	    err);
 	emu_object_info_release(&info);
 	return rc;
 }
@@ -925,9 +927,8 @@ open_input(struct emu *e, struct emu_run *r, struct bb_error *err)
 static void
 close_input(struct emu_run *r)
 {
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
+	emu_store_reader_free(r->in);
+	r->in = NULL;
 }
 
 /*
@@ -1124,7 +1125,7 @@ static void
 checkpoint(const struct emu_run *r, struct emu_ckpt *ck)
 {
 	ck->have = 1;
-	ck->open = r->fd >= 0 && r->out_fd >= 0;
+	ck->open = r->in != NULL && r->out_fd >= 0;
 	ck->file = r->file;
 	ck->in_off = ck->open ? r->in_off - (r->rbuf.len - r->rpos) : 0;
 	ck->out_bytes = ck->open ? r->out_bytes : 0;
@@ -1150,11 +1151,8 @@ start_file(struct emu *e, struct emu_job *j, uint64_t seed, const struct emu_ckp
 	part_path(e, j, &r->out_path);
 	if (open_input(e, r, err) < 0)
 		return -1;
-	if (ck != NULL) {
-		if (lseek(r->fd, (off_t)ck->in_off, SEEK_SET) < 0)
-			return bb_error_errno(err, "cannot seek the input");
+	if (ck != NULL)
 		r->in_off = ck->in_off;
-	}
 	r->out_fd = open(r->out_path.data, O_WRONLY | O_CREAT | O_CLOEXEC | (ck ? 0 : O_TRUNC),
 	    0644);
 	if (r->out_fd < 0)
@@ -1410,7 +1408,7 @@ work(struct emu *e, struct work *w)
 		const char *line;
 		size_t len;
 
-		if (r->fd < 0 && start_file(e, j, w->seed, NULL, &w->err) < 0) {
+		if (r->in == NULL && start_file(e, j, w->seed, NULL, &w->err) < 0) {
 			w->failed = 1;
 			return;
 		}

@@ -1219,55 +1219,6 @@ emu_store_reader_free(struct emu_store_reader *r)
 }
 
 int
-emu_store_open_read(struct emu_store *s, const char *bucket, const char *key,
-    int *fd, struct emu_object_info *info, struct bb_error *err)
-{
-	struct bb_buf tmp = BB_BUF_INIT, path = BB_BUF_INIT;
-	struct emu_store_reader *r = NULL;
-	size_t i;
-	int rc = -1;
-
-	*fd = -1;
-	if (emu_store_reader_open(s, bucket, key, &r, info, err) < 0)
-		goto out;
-	if (r->mp == NULL) {
-		*fd = r->fd;
-		r->fd = -1;
-		rc = 0;
-		goto out;
-	}
-	/* A multipart object's parts in one file for a caller that wants an
-	 * fd (the job engine reads and seeks its input): an unlinked copy. */
-	if (emu_store_tmpfile(s, &tmp, fd, err) < 0)
-		goto out;
-	unlink(tmp.data);
-	for (i = 0; i < r->mp->n; i++) {
-		if (parts_path(&path, r->mp, i) < 0) {
-			bb_error_errno(err, "out of memory");
-			goto out;
-		}
-		if (append_file(*fd, path.data, parts_size(r->mp, i), err) < 0)
-			goto out;
-	}
-	if (lseek(*fd, 0, SEEK_SET) < 0) {
-		bb_error_errno(err, "cannot seek '%s'", tmp.data);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (rc < 0) {
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
-		emu_object_info_release(info);
-	}
-	emu_store_reader_free(r);
-	bb_buf_release(&tmp);
-	bb_buf_release(&path);
-	return rc;
-}
-
-int
 emu_store_tmpfile(struct emu_store *s, struct bb_buf *path, int *fd, struct bb_error *err)
 {
 	uint64_t n;
