@@ -29,6 +29,7 @@
 #include "buf.h"
 #include "error.h"
 #include "family.h"
+#include "hash.h"
 #include "join.h"
 #include "json.h"
 #include "msg.h"
@@ -125,19 +126,11 @@ usage(void)
 /* ---- small helpers ---- */
 
 static uint64_t
-hash64(const char *s, size_t n)
+idset_hash(const char *id, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
+	uint64_t h = bb_hash64(id, n);
 
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h ? h : 1;
+	return h ? h : 1;       /* 0 marks an empty slot */
 }
 
 static void
@@ -184,7 +177,7 @@ idset_grow(struct idset *s)
 static uint64_t *
 idset_find(struct idset *s, const char *id, size_t n)
 {
-	uint64_t h = hash64(id, n);
+	uint64_t h = idset_hash(id, n);
 	size_t j;
 
 	if (s->cap == 0)
@@ -202,7 +195,7 @@ idset_find(struct idset *s, const char *id, size_t n)
 static void
 idset_add(struct idset *s, const char *id, size_t n)
 {
-	uint64_t h = hash64(id, n), off;
+	uint64_t h = idset_hash(id, n), off;
 	size_t j;
 
 	if (idset_find(s, id, n))

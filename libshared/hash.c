@@ -502,3 +502,25 @@ bb_crc32_base64(uint32_t crc, char out[9])
 	d[3] = (unsigned char)crc;
 	bb_base64_encode(d, 4, out);
 }
+
+/* ---- table hash ---- */
+
+uint64_t
+bb_hash64(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 0xcbf29ce484222325ULL;     /* FNV-1a 64 offset basis */
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ULL;          /* FNV 64 prime */
+	}
+	/* murmur3 fmix64: every input bit reaches every output bit */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}

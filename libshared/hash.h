@@ -2,7 +2,8 @@
  * hash.h - encodings, digests and checksums: hex and base64, SHA-256 (one
  * shot and streaming), HMAC-SHA256, SHA-1 and MD5 (streaming; S3 ETags and
  * Content-MD5), CRC32 (zlib), CRC32C (Castagnoli) and CRC64NVME, and the
- * S3 form of a checksum (base64 of the big-endian value).
+ * S3 form of a checksum (base64 of the big-endian value), and a fast
+ * 64-bit hash for in-memory tables.
  *
  * Digests use OpenSSL EVP (libcrypto); nothing here prints or exits.
  *
@@ -116,5 +117,17 @@ void bb_checksum_release(struct bb_checksum *c);
 /* Base64 of a 32-bit CRC in big-endian byte order, as S3 wants it
  * (CRC32("hello world") = 0x0d4a1185 -> "DUoRhQ=="); out: 9 bytes. */
 void bb_crc32_base64(uint32_t crc, char out[9]);
+
+/* ---- table hash ---- */
+
+/*
+ * 64-bit FNV-1a of p[0..n) passed through murmur3's fmix64 finaliser (FNV
+ * alone leaves its high bits poorly mixed; tables index by the low bits
+ * and compare tags from the high ones). For in-memory hash tables only:
+ * not cryptographic, and not promised stable across versions, so never
+ * store it. It may be 0: a table that marks empty slots with 0 maps that
+ * to another value itself (`h ? h : 1`).
+ */
+uint64_t bb_hash64(const void *p, size_t n);
 
 #endif

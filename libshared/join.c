@@ -13,6 +13,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "hash.h"
 #include "join.h"
 #include "json.h"
 
@@ -638,22 +639,6 @@ bb_join_extract(enum bb_family f, const char *text, size_t len, struct bb_buf *o
 
 /* ---- the index ---- */
 
-static uint64_t
-hash_id(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
-}
-
 #define TAG_MASK 0xffffff0000000000ULL   /* the hash bits kept in a slot */
 
 void
@@ -759,7 +744,7 @@ find(struct bb_join_index *x, uint64_t h, const char *id, size_t len)
 struct bb_join_entry *
 bb_join_index_find(struct bb_join_index *x, const char *id, size_t len)
 {
-	uint64_t *s = find(x, hash_id(id, len), id, len);
+	uint64_t *s = find(x, bb_hash64(id, len), id, len);
 
 	return s != NULL ? at(x, slot_off(*s)) : NULL;
 }
@@ -772,7 +757,7 @@ bb_join_index_prefetch(const struct bb_join_index *x, const char *id, size_t len
 
 	if (x->tcap == 0)
 		return;
-	h = hash_id(id, len);
+	h = bb_hash64(id, len);
 	j = h & (x->tcap - 1);
 	t = &x->table[j];
 	if (!entry) {
@@ -887,7 +872,7 @@ line_walk(struct bb_join_index *x, const char *line, size_t len, struct line *l,
 		if (sp == &l->id && is_str(l->id) && l->mo.p == NULL) {
 			/* its table slot on the way while the rest is walked */
 			if (x->tcap != 0)
-				__builtin_prefetch(&x->table[hash_id(v + 1, l->id.n - 2) &
+				__builtin_prefetch(&x->table[bb_hash64(v + 1, l->id.n - 2) &
 				    (x->tcap - 1)]);
 			/* its raw bytes right after the entry's header, where a
 			 * lookup finds them in the header's cache lines (used when
@@ -968,7 +953,7 @@ bb_join_index_add(struct bb_join_index *x, const char *line, size_t len, struct 
 		bb_error_set(err, BB_ERR_INPUT, "bad \"recordId\"");
 		goto fail;
 	}
-	h = hash_id(id->data, id->len);
+	h = bb_hash64(id->data, id->len);
 	if ((old = find(x, h, id->data, id->len)) != NULL) {
 		e = at(x, slot_off(*old));
 		x->duplicates++;

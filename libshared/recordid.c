@@ -154,25 +154,6 @@ bb_recordid_decode(const char *id, size_t n, struct bb_buf *out)
 
 /* ---- the set of ids seen ---- */
 
-static uint64_t
-fingerprint(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	/* murmur3 finaliser: spread FNV's low-entropy high bits */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h ? h : 1;
-}
-
 void
 bb_recordid_set_init(struct bb_recordid_set *set)
 {
@@ -189,9 +170,11 @@ bb_recordid_set_release(struct bb_recordid_set *set)
 int
 bb_recordid_set_add(struct bb_recordid_set *set, const char *id, size_t n)
 {
-	uint64_t h = fingerprint(id, n), *slots;
+	uint64_t h = bb_hash64(id, n), *slots;
 	size_t i, j, ncap;
 
+	if (h == 0)
+		h = 1;          /* 0 marks an empty slot */
 	if (2 * (set->n + 1) > set->cap) {
 		ncap = set->cap ? set->cap * 2 : 1024;
 		if (ncap < set->cap || (slots = calloc(ncap, sizeof(*slots))) == NULL)

@@ -1,4 +1,5 @@
-/* unit-hash.c - hex, base64, SHA-256, HMAC, MD5, CRCs against known vectors. */
+/* unit-hash.c - hex, base64, SHA-256, HMAC, MD5, CRCs against known vectors;
+ * the table hash against fixed vectors and for spread. */
 #include "config.h"
 
 #include <stdint.h>
@@ -159,6 +160,83 @@ test_crcs(void)
 	is_int(bb_checksum_alg_parse("md5"), BB_CKSUM_NONE, "alg parse unknown");
 }
 
+static int
+popcount64(uint64_t x)
+{
+	int n = 0;
+
+	for (; x != 0; x &= x - 1)
+		n++;
+	return n;
+}
+
+static void
+test_hash64(void)
+{
+	/*
+	 * Worked out apart from this code: FNV-1a 64 (the published vectors
+	 * "a" -> 0xaf63dc4c8601ec8c, "foobar" -> 0x85944171f73967e8), then
+	 * murmur3's fmix64.
+	 */
+	static const struct {
+		const char *in;
+		size_t n;
+		uint64_t want;
+	} v[] = {
+		{ "", 0, 0xefd01f60ba992926ULL },
+		{ "a", 1, 0x82a2a958a9bece5bULL },
+		{ "foobar", 6, 0x2c22194922d1672bULL },
+		{ "a\0b", 3, 0xab78f5eca36d0e2bULL },
+		{ "rec-000001", 10, 0xd91ee5dda576c55dULL },
+		{ "\xff\xff\xff", 3, 0x3db8f5d791a77001ULL },
+	};
+	static const char base[] = "rec-000001";
+	unsigned lo[1024], hi[1024];
+	unsigned max_lo = 0, max_hi = 0, empty = 0;
+	char id[32], flip[sizeof(base)];
+	uint64_t h0, h;
+	size_t i;
+	int min_bits = 64;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		ok(bb_hash64(v[i].in, v[i].n) == v[i].want, "hash64 vector %zu (%zu bytes)",
+		    i, v[i].n);
+	ok(bb_hash64("a\0b", 3) != bb_hash64("a", 1), "hash64: bytes after a NUL count");
+
+	/* one flipped input bit changes many output bits (the finaliser) */
+	h0 = bb_hash64(base, sizeof(base) - 1);
+	for (i = 0; i < 8 * (sizeof(base) - 1); i++) {
+		memcpy(flip, base, sizeof(base));
+		flip[i / 8] = (char)(flip[i / 8] ^ (1 << (i % 8)));
+		h = bb_hash64(flip, sizeof(base) - 1);
+		if (popcount64(h ^ h0) < min_bits)
+			min_bits = popcount64(h ^ h0);
+	}
+	ok(min_bits >= 16, "hash64: a one-bit change flips at least 16 bits (least %d)",
+	    min_bits);
+
+	/* sequential ids spread over the low bits (table index) and the high
+	 * bits (tags): 10000 ids into 1024 buckets, about 10 each */
+	memset(lo, 0, sizeof(lo));
+	memset(hi, 0, sizeof(hi));
+	for (i = 0; i < 10000; i++) {
+		snprintf(id, sizeof(id), "rec-%06zu", i);
+		h = bb_hash64(id, strlen(id));
+		lo[h & 1023]++;
+		hi[h >> 54]++;
+	}
+	for (i = 0; i < 1024; i++) {
+		if (lo[i] > max_lo)
+			max_lo = lo[i];
+		if (hi[i] > max_hi)
+			max_hi = hi[i];
+		empty += (lo[i] == 0) + (hi[i] == 0);
+	}
+	ok(empty == 0 && max_lo <= 40 && max_hi <= 40,
+	    "hash64: sequential ids fill every bucket, none over 40 (low %u, high %u, "
+	    "empty %u)", max_lo, max_hi, empty);
+}
+
 int
 main(void)
 {
@@ -166,5 +244,6 @@ main(void)
 	test_base64();
 	test_digests();
 	test_crcs();
+	test_hash64();
 	return done_testing();
 }
