@@ -290,6 +290,15 @@ int emu_server_add_bearer(struct emu *e, const char *token);
 /* Read a keys file: lines "ACCESS_KEY SECRET [TOKEN]" or "bearer TOKEN";
  * '#' comments and blank lines skipped. */
 int emu_server_load_keys(struct emu *e, const char *path, struct bb_error *err);
+/* Serve https: read the PEM certificate (chain) and private key files
+ * now, before emu_server_start (which loads them into the daemon and then
+ * wipes and frees the key's bytes). -1 (BB_ERR_USAGE) when this
+ * libmicrohttpd has no TLS, a file cannot be read, holds no certificate /
+ * unencrypted private key, or the key is not the certificate's. */
+int emu_server_set_tls(struct emu *e, const char *cert_file, const char *key_file,
+    struct bb_error *err);
+/* 1 when the server speaks https (emu_server_set_tls succeeded). */
+int emu_server_tls(const struct emu *e);
 /* Listen on addr ("127.0.0.1", "::1") and port (0: any free port) and
  * serve on background threads; *bound gets the port. */
 int emu_server_start(struct emu *e, const char *addr, unsigned port, unsigned *bound,

@@ -54,6 +54,7 @@ usage(int status)
 
 	fprintf(f,
 	    "usage: bb-emu [-q | -v] [--listen ADDR:PORT] [--data-dir DIR] [--region REGION]\n"
+	    "              [--tls-cert FILE --tls-key FILE]\n"
 	    "              [--account ID] [--access-key KEY --secret-key SECRET]\n"
 	    "              [--keys-file FILE] [--bearer-token TOKEN]...\n"
 	    "              [--bucket NAME]... [--time-scale X] [--durations LIST]\n"
@@ -70,6 +71,8 @@ usage(int status)
 	    "\nA local Amazon Bedrock batch + S3 emulator on one port (see bb-emu(1)).\n\n"
 	    "  --listen ADDR:PORT      where to listen (127.0.0.1:0: any free port)\n"
 	    "  --data-dir DIR          objects, uploads and jobs (./bb-emu-data)\n"
+	    "  --tls-cert FILE         serve https with this PEM certificate (chain)...\n"
+	    "  --tls-key FILE          ... and its PEM private key (read once at start)\n"
 	    "  --region REGION         region of the ARNs (us-east-1)\n"
 	    "  --account ID            account of the ARNs (123456789012)\n"
 	    "  --access-key KEY        accepted access key (with --secret-key)\n"
@@ -105,12 +108,14 @@ enum {
 	OPT_BEARER, OPT_REGION, OPT_ACCOUNT, OPT_TIME_SCALE, OPT_MIN_RECORDS, OPT_MAX_RECORDS,
 	OPT_MAX_CONCURRENT, OPT_THROTTLE, OPT_ERROR, OPT_DROP, OPT_SLOW, OPT_RECORD_ERROR,
 	OPT_FAIL, OPT_EXPIRE, OPT_PARTIAL, OPT_SEED, OPT_BUCKET,
-	OPT_DURATIONS,
+	OPT_DURATIONS, OPT_TLS_CERT, OPT_TLS_KEY,
 };
 
 static const struct option longopts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "access-key", required_argument, NULL, OPT_ACCESS_KEY },
 	{ "secret-key", required_argument, NULL, OPT_SECRET_KEY },
 	{ "keys-file", required_argument, NULL, OPT_KEYS_FILE },
@@ -236,6 +241,7 @@ main(int argc, char **argv)
 	struct emu e;
 	struct bb_error err = BB_ERROR_INIT;
 	const char *listen = "127.0.0.1:0", *keys_file = NULL;
+	const char *tls_cert = NULL, *tls_key = NULL;
 	char *access_key = NULL, *secret_key = NULL;
 	const char *env;
 	char addr[128];
@@ -272,6 +278,8 @@ main(int argc, char **argv)
 		switch (c) {
 		case OPT_LISTEN: listen = optarg; break;
 		case OPT_DATA_DIR: e.data_dir = optarg; break;
+		case OPT_TLS_CERT: tls_cert = optarg; break;
+		case OPT_TLS_KEY: tls_key = optarg; break;
 		case OPT_ACCESS_KEY:
 			free(access_key);
 			access_key = bb_xstrdup(optarg);
@@ -344,9 +352,13 @@ main(int argc, char **argv)
 		bb_usage_die("unexpected argument '%s'", argv[optind]);
 	if (e.faults.throttle_rate + e.faults.error_rate + e.faults.drop_rate > 1)
 		bb_usage_die("--throttle-rate, --error-rate and --drop-rate add up to more than 1");
+	if ((tls_cert == NULL) != (tls_key == NULL))
+		bb_usage_die("--tls-cert and --tls-key go together");
 	parse_listen(listen, addr, sizeof(addr), &port);
 
 	if (emu_server_init(&e, &err) < 0)
+		bb_die(BB_EXIT_USAGE, "%s", err.msg);
+	if (tls_cert && emu_server_set_tls(&e, tls_cert, tls_key, &err) < 0)
 		bb_die(BB_EXIT_USAGE, "%s", err.msg);
 	/* Keys: the keys file, the options, the environment, else the
 	 * documented test pair. */
@@ -420,8 +432,9 @@ main(int argc, char **argv)
 	}
 	/* The ready line: flushed even when stdout is a file, which is where
 	 * scripts wait for it (bb_out_record_end keeps a file's buffering). */
-	if (bb_buf_addf(&ready, strchr(addr, ':') ? "bb-emu: listening on http://[%s]:%u\n" :
-	    "bb-emu: listening on http://%s:%u\n", addr, bound) < 0)
+	if (bb_buf_addf(&ready, strchr(addr, ':') ? "bb-emu: listening on %s://[%s]:%u\n" :
+	    "bb-emu: listening on %s://%s:%u\n", emu_server_tls(&e) ? "https" : "http", addr,
+	    bound) < 0)
 		bb_die(BB_EXIT_USAGE, "out of memory");
 	bb_out_write(ready.data, ready.len);
 	bb_out_record_end();

@@ -27,12 +27,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "aws.h"
 #include "awschunked.h"
@@ -45,6 +51,7 @@
 #define FILE_BODY_MAX (5ULL << 30)             /* one PutObject / UploadPart */
 #define DRAIN_MAX (16u << 20)                  /* read and drop before an error */
 #define WBUF_SIZE (1u << 20)
+#define PEM_MAX (1u << 20)                     /* --tls-cert / --tls-key files */
 
 struct emu_key {
 	char *access_key;
@@ -58,6 +65,10 @@ struct emu_server {
 	char **bearer;
 	size_t nbearer;
 	struct MHD_Daemon *daemon;
+	/* --tls-cert / --tls-key: PEM text, NUL-terminated; the key is wiped
+	 * and freed once the daemon has loaded it */
+	char *tls_cert, *tls_key;
+	size_t tls_key_len;
 	uint64_t nreq;
 	pthread_mutex_t log_lock;
 };
@@ -292,6 +303,173 @@ out:
 	OPENSSL_cleanse(line, sizeof(line));
 	fclose(f);
 	return rc;
+}
+
+/* ---- TLS ---- */
+
+/*
+ * Read a whole PEM file into a new NUL-terminated string (*out, its
+ * length *len). The size is taken first and the buffer never grows, so a
+ * private key leaves no stray copies in freed memory.
+ */
+static int
+read_pem(const char *what, const char *path, char **out, size_t *len, struct bb_error *err)
+{
+	struct stat st;
+	char *p = NULL;
+	size_t n = 0;
+	ssize_t r;
+	int fd, rc = -1;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return bb_error_errno(err, "%s: cannot open '%s'", what, path);
+	if (fstat(fd, &st) < 0) {
+		bb_error_errno(err, "%s: cannot read '%s'", what, path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > PEM_MAX) {
+		bb_error_set(err, BB_ERR_USAGE, "%s: '%s' is not a PEM file (%s)", what, path,
+		    !S_ISREG(st.st_mode) ? "not a regular file" :
+		    st.st_size <= 0 ? "empty" : "larger than 1 MiB");
+		goto out;
+	}
+	if ((p = malloc((size_t)st.st_size + 1)) == NULL) {
+		bb_error_errno(err, "out of memory");
+		goto out;
+	}
+	while (n < (size_t)st.st_size) {
+		r = read(fd, p + n, (size_t)st.st_size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			bb_error_errno(err, "%s: cannot read '%s'", what, path);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	p[n] = '\0';
+	*out = p;
+	*len = n;
+	p = NULL;
+	rc = 0;
+out:
+	if (p) {
+		OPENSSL_cleanse(p, (size_t)st.st_size + 1);
+		free(p);
+	}
+	close(fd);
+	return rc;
+}
+
+/* No passphrase prompt: an encrypted key is an error, not a question. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/*
+ * Check what MHD (GnuTLS) will be given, so that a bad file is named with
+ * its problem rather than a bare "cannot start": a certificate, a private
+ * key, and the key belonging to the certificate.
+ */
+static int
+check_pem(const char *cert, const char *cert_file, const char *key, size_t key_len,
+    const char *key_file, struct bb_error *err)
+{
+	BIO *b = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *pk = NULL;
+	int rc = -1;
+
+	if ((b = BIO_new_mem_buf(cert, -1)) == NULL ||
+	    (x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL)) == NULL) {
+		bb_error_set(err, BB_ERR_USAGE,
+		    "--tls-cert: '%s' holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+		    cert_file);
+		goto out;
+	}
+	BIO_free(b);
+	if ((b = BIO_new_mem_buf(key, (int)key_len)) == NULL ||
+	    (pk = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)) == NULL) {
+		bb_error_set(err, BB_ERR_USAGE,
+		    "--tls-key: '%s' holds no unencrypted PEM private key", key_file);
+		goto out;
+	}
+	if (X509_check_private_key(x, pk) != 1) {
+		bb_error_set(err, BB_ERR_USAGE,
+		    "--tls-key: the key in '%s' does not belong to the certificate in '%s'",
+		    key_file, cert_file);
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	BIO_free(b);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+int
+emu_server_set_tls(struct emu *e, const char *cert_file, const char *key_file,
+    struct bb_error *err)
+{
+	struct emu_server *s = e->server;
+	char *cert = NULL, *key = NULL;
+	size_t cert_len = 0, key_len = 0;
+	int rc = -1;
+
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return bb_error_set(err, BB_ERR_USAGE, "--tls-cert: this libmicrohttpd was "
+		    "built without TLS support (it needs GnuTLS): cannot serve https");
+	if (read_pem("--tls-cert", cert_file, &cert, &cert_len, err) < 0 ||
+	    read_pem("--tls-key", key_file, &key, &key_len, err) < 0 ||
+	    check_pem(cert, cert_file, key, key_len, key_file, err) < 0)
+		goto out;
+	free(s->tls_cert);
+	if (s->tls_key) {
+		OPENSSL_cleanse(s->tls_key, s->tls_key_len);
+		free(s->tls_key);
+	}
+	s->tls_cert = cert;
+	s->tls_key = key;
+	s->tls_key_len = key_len;
+	cert = key = NULL;
+	rc = 0;
+out:
+	free(cert);
+	if (key) {
+		OPENSSL_cleanse(key, key_len);
+		free(key);
+	}
+	return rc;
+}
+
+int
+emu_server_tls(const struct emu *e)
+{
+	return e->server != NULL && e->server->tls_cert != NULL;
+}
+
+/* The key is in the daemon's GnuTLS credentials now (MHD reads the PEM
+ * only in MHD_start_daemon): our copy goes. */
+static void
+drop_tls_key(struct emu_server *s)
+{
+	if (s->tls_key) {
+		OPENSSL_cleanse(s->tls_key, s->tls_key_len);
+		free(s->tls_key);
+	}
+	s->tls_key = NULL;
+	s->tls_key_len = 0;
 }
 
 static int
@@ -1199,6 +1377,8 @@ emu_server_start(struct emu *e, const char *addr, unsigned port, unsigned *bound
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	const union MHD_DaemonInfo *info;
+	struct emu_server *s = e->server;
+	struct MHD_OptionItem tls[3];
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
 
 	memset(&ss, 0, sizeof(ss));
@@ -1211,7 +1391,19 @@ emu_server_start(struct emu *e, const char *addr, unsigned port, unsigned *bound
 		flags |= MHD_USE_IPv6;
 	} else
 		return bb_error_set(err, BB_ERR_USAGE, "'%s' is not an IP address", addr);
-	e->server->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, e,
+	/* TLS: the same options, after the certificate and key (an empty
+	 * MHD_OPTION_ARRAY entry list when serving plain http). */
+	memset(tls, 0, sizeof(tls));
+	tls[0].option = MHD_OPTION_END;
+	if (s->tls_cert) {
+		flags |= MHD_USE_TLS;
+		tls[0].option = MHD_OPTION_HTTPS_MEM_CERT;
+		tls[0].ptr_value = s->tls_cert;
+		tls[1].option = MHD_OPTION_HTTPS_MEM_KEY;
+		tls[1].ptr_value = s->tls_key;
+		tls[2].option = MHD_OPTION_END;
+	}
+	s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, e,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, e,
 	    MHD_OPTION_UNESCAPE_CALLBACK, identity_unescape, NULL,
@@ -1219,10 +1411,13 @@ emu_server_start(struct emu *e, const char *addr, unsigned port, unsigned *bound
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)256,
+	    MHD_OPTION_ARRAY, tls,
 	    MHD_OPTION_END);
-	if (e->server->daemon == NULL)
-		return bb_error_set(err, BB_ERR_SYSTEM, "cannot listen on %s port %u", addr, port);
-	info = MHD_get_daemon_info(e->server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	drop_tls_key(s);
+	if (s->daemon == NULL)
+		return bb_error_set(err, BB_ERR_SYSTEM, "cannot listen on %s port %u%s", addr, port,
+		    s->tls_cert ? " with TLS (the certificate or key was refused by GnuTLS?)" : "");
+	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	*bound = info ? info->port : port;
 	return 0;
 }
@@ -1251,6 +1446,8 @@ emu_server_stop(struct emu *e)
 	}
 	free(s->keys);
 	free(s->bearer);
+	drop_tls_key(s);
+	free(s->tls_cert);
 	pthread_mutex_destroy(&s->log_lock);
 	free(s);
 	e->server = NULL;
