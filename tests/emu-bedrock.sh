@@ -5,44 +5,8 @@
 # model, idempotency, the concurrency quota, pagination, Stop conflicts.
 . "$top_srcdir/tests/lib.sh"
 
-BB_EMU=$top_builddir/cmd/bb-emu/bb-emu
-FIX=$top_srcdir/tests/fixtures
-PY=${PYTHON3:-python3}
+test_require emu boto3 aws
 
-test -x "$BB_EMU" || test_skip_all "bb-emu not built (libmicrohttpd missing?)"
-"$PY" -c 'import boto3' 2>/dev/null || test_skip_all "python3 boto3 not installed"
-command -v aws >/dev/null 2>&1 || test_skip_all "the AWS CLI (aws) is not installed"
-
-# The test key pair bb-emu accepts by default; no user configuration.
-AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
-AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-AWS_DEFAULT_REGION=us-east-1
-AWS_CONFIG_FILE=/dev/null
-AWS_SHARED_CREDENTIALS_FILE=/dev/null
-AWS_EC2_METADATA_DISABLED=true
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION AWS_CONFIG_FILE \
-	AWS_SHARED_CREDENTIALS_FILE AWS_EC2_METADATA_DISABLED
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_BEARER_TOKEN_BEDROCK AWS_ENDPOINT_URL 2>/dev/null
-
-# emu_up NAME [OPTIONS...]: start bb-emu on DATA dir $TEST_DIR/NAME; sets
-# EMU_URL and EMU_PID.
-emu_up() {
-	_n=$1
-	shift
-	mkdir -p "$TEST_DIR/$_n"
-	rm -f "$TEST_DIR/$_n.out"   # a restart must not read the last run's port
-	"$BB_EMU" --data-dir "$TEST_DIR/$_n" --listen 127.0.0.1:0 "$@" \
-		>"$TEST_DIR/$_n.out" 2>"$TEST_DIR/$_n.log" &
-	EMU_PID=$!
-	test_at_exit "kill $EMU_PID"
-	_i=0
-	while ! grep -q 'listening on' "$TEST_DIR/$_n.out" 2>/dev/null; do
-		_i=$((_i + 1))
-		test $_i -lt 100 || { cat "$TEST_DIR/$_n.log" >&2; return 1; }
-		sleep 0.05
-	done
-	EMU_URL=$(sed -n 's/.*listening on //p' "$TEST_DIR/$_n.out")
-}
 # The AWS CLI exits 255 (v1) or 254 (v2) on a service error: not a crash.
 cli_must_fail() {
 	"$@"
@@ -53,39 +17,31 @@ cli_must_fail() {
 	*) test $_rc -le 125 ;;
 	esac
 }
-emu_down() {
-	kill -TERM "$EMU_PID" && wait "$EMU_PID"
-}
 
 # Scale 10: Submitted lasts 0.5 s, Stopping 0.2 s; Validating 100 s, so
 # that the jobs made for the AWS CLI tests are still there to stop.
-emu_up api --time-scale 10 --durations validating=1000,stopping=2 --max-concurrent 1000 --seed 1 ||
-	test_skip_all "bb-emu did not start"
-A="aws --endpoint-url $EMU_URL"
-API_URL=$EMU_URL API_PID=$EMU_PID
+emu_start --name api --time-scale 10 --durations validating=1000,stopping=2 \
+	--max-concurrent 1000 --seed 1 || test_skip_all "bb-emu did not start"
+A="aws --endpoint-url $EMU_URL_api"
 # Scale 1: jobs stay Submitted/Validating for 35 s, so they keep counting.
-emu_up quota --max-concurrent 2 --seed 2 || exit 1
-QUOTA_URL=$EMU_URL QUOTA_PID=$EMU_PID
+emu_start --name quota --max-concurrent 2 --seed 2 || exit 1
 
 # Every boto3 scenario in one python process (its start-up is most of a
-# scenario's time); scen_ok LABEL shows what one printed, passes if it did.
+# scenario's time); scen_ok (lib.sh) reads what each left in res/.
 mkdir -p "$TEST_DIR/res"
 SCENARIOS="create_get validation identifiers idempotency list stop"
 set --
 for s in $SCENARIOS; do
 	set -- "$@" "$s=$s"
 done
-"$PY" "$FIX/bedrock_api.py" --results "$TEST_DIR/res" "@$API_URL" "$@" \
-	"cli_fixtures=cli_fixtures,$TEST_DIR/stop-me" "@$QUOTA_URL" quota=quota,2
-scen_ok() {
-	cat "$TEST_DIR/res/$1" 2>/dev/null && test "$(tail -n 1 "$TEST_DIR/res/$1")" = PASS
-}
+"$PY" "$FIX/bedrock_api.py" --results "$TEST_DIR/res" "@$EMU_URL_api" "$@" \
+	"cli_fixtures=cli_fixtures,$TEST_DIR/stop-me" "@$EMU_URL_quota" quota=quota,2
 for s in $SCENARIOS; do
 	test_expect_success "boto3: $s" "scen_ok $s"
 done
 test_expect_success 'boto3: the concurrency quota per model (--max-concurrent 2)' 'scen_ok quota'
-kill -TERM "$QUOTA_PID" && wait "$QUOTA_PID"
-EMU_URL=$API_URL EMU_PID=$API_PID
+emu_stop quota
+emu_use api
 
 test_expect_success 'aws bedrock create-model-invocation-job prints the jobArn' '
 	$A bedrock create-model-invocation-job --job-name cli-job \
@@ -161,6 +117,6 @@ test_expect_success 'jobs are files in the data dir' '
 	arn=$(cat arn) &&
 	test -f "$TEST_DIR/api/_jobs/${arn##*/}.json"
 '
-emu_down
+emu_stop api
 
 test_done

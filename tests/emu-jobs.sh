@@ -7,60 +7,20 @@
 # --help, -q and the ready line; Gets answered while large jobs run.
 . "$top_srcdir/tests/lib.sh"
 
-BB_EMU=$top_builddir/cmd/bb-emu/bb-emu
-FIX=$top_srcdir/tests/fixtures
-PY=${PYTHON3:-python3}
+test_require emu boto3 aws
 
-test -x "$BB_EMU" || test_skip_all "bb-emu not built (libmicrohttpd missing?)"
-"$PY" -c 'import boto3' 2>/dev/null || test_skip_all "python3 boto3 not installed"
-command -v aws >/dev/null 2>&1 || test_skip_all "the AWS CLI (aws) is not installed"
-
-AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
-AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-AWS_DEFAULT_REGION=us-east-1
-AWS_CONFIG_FILE=/dev/null
-AWS_SHARED_CREDENTIALS_FILE=/dev/null
-AWS_EC2_METADATA_DISABLED=true
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION AWS_CONFIG_FILE \
-	AWS_SHARED_CREDENTIALS_FILE AWS_EC2_METADATA_DISABLED
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_BEARER_TOKEN_BEDROCK AWS_ENDPOINT_URL 2>/dev/null
-
-emu_up() {
-	_n=$1
-	shift
-	mkdir -p "$TEST_DIR/$_n"
-	rm -f "$TEST_DIR/$_n.out"   # a restart must not read the last run's port
-	"$BB_EMU" --data-dir "$TEST_DIR/$_n" --listen 127.0.0.1:0 "$@" \
-		>"$TEST_DIR/$_n.out" 2>>"$TEST_DIR/$_n.log" &
-	EMU_PID=$!
-	test_at_exit "kill $EMU_PID"
-	_i=0
-	while ! grep -q 'listening on' "$TEST_DIR/$_n.out" 2>/dev/null; do
-		_i=$((_i + 1))
-		test $_i -lt 100 || { cat "$TEST_DIR/$_n.log" >&2; return 1; }
-		sleep 0.05
-	done
-	EMU_URL=$(sed -n 's/.*listening on //p' "$TEST_DIR/$_n.out")
-}
-emu_down() {
-	kill -TERM "$EMU_PID" && wait "$EMU_PID"
-}
 jobs_py() {
 	"$PY" "$FIX/bedrock_jobs.py" "$EMU_URL" "$@"
 }
 # Scenarios run by one python process (start-up is most of their time),
-# in parallel; scen_ok LABEL shows what one printed and passes if it did.
-scen_ok() {
-	cat "$TEST_DIR/res/$1" 2>/dev/null && test "$(tail -n 1 "$TEST_DIR/res/$1")" = PASS
-}
+# in parallel, leave their results here for scen_ok (lib.sh).
 mkdir -p "$TEST_DIR/res"
 
 # Scale 10000: the 95 s before InProgress pass in a hundredth of a second.
 # The buckets of the AWS CLI run are made by --bucket.
-emu_up main --time-scale 10000 --seed 3 -v --bucket cli-in --bucket cli-out ||
+emu_start --name main --time-scale 10000 --seed 3 -v --bucket cli-in --bucket cli-out ||
 	test_skip_all "bb-emu did not start"
-A="aws --endpoint-url $EMU_URL"
-MAIN_URL=$EMU_URL MAIN_PID=$EMU_PID
+A="aws --endpoint-url $EMU_URL_main"
 
 test_expect_success 'the AWS CLI runs a whole batch job (buckets made by --bucket)' '
 	"$PY" -c "
@@ -110,7 +70,7 @@ assert sum(l[\"modelOutput\"][\"usage\"][\"output_tokens\"] for l in good) == m[
 
 test_expect_success 'the job went Submitted, Validating, Scheduled, InProgress, Completed' '
 	id=$(sed "s|.*/||" arn) &&
-	grep "job $id: " "$TEST_DIR/main.log" | sed "s/.*job $id: //" >got &&
+	grep "job $id: " "$TEST_DIR/main.err" | sed "s/.*job $id: //" >got &&
 	cat >want <<-\EOF &&
 	Submitted -> Validating
 	Validating -> Scheduled
@@ -121,39 +81,32 @@ test_expect_success 'the job went Submitted, Validating, Scheduled, InProgress, 
 '
 
 # The other emulators, then every boto3 scenario in one python process.
-emu_up quota --time-scale 10000 --max-records 150 || exit 1
-QUOTA_URL=$EMU_URL QUOTA_PID=$EMU_PID
-emu_up fail --time-scale 10000 --fail-rate 1 || exit 1
-FAIL_URL=$EMU_URL FAIL_PID=$EMU_PID
-emu_up partial --time-scale 10000 --partial-rate 1 || exit 1
-PARTIAL_URL=$EMU_URL PARTIAL_PID=$EMU_PID
-emu_up expire --time-scale 1000000 --expire-rate 1 || exit 1
-EXPIRE_URL=$EMU_URL EXPIRE_PID=$EMU_PID
-emu_up err1 --time-scale 10000 --record-error-rate 0.3 --seed 42 || exit 1
-ERR1_URL=$EMU_URL ERR1_PID=$EMU_PID
-emu_up err2 --time-scale 10000 --record-error-rate 0.3 --seed 42 || exit 1
-ERR2_URL=$EMU_URL ERR2_PID=$EMU_PID
-emu_up lock -v --durations submitted=0,validating=0,scheduled=1000,stopping=0 \
+emu_start --name quota --time-scale 10000 --max-records 150 || exit 1
+emu_start --name fail --time-scale 10000 --fail-rate 1 || exit 1
+emu_start --name partial --time-scale 10000 --partial-rate 1 || exit 1
+emu_start --name expire --time-scale 1000000 --expire-rate 1 || exit 1
+emu_start --name err1 --time-scale 10000 --record-error-rate 0.3 --seed 42 || exit 1
+emu_start --name err2 --time-scale 10000 --record-error-rate 0.3 --seed 42 || exit 1
+emu_start --name lock -v --durations submitted=0,validating=0,scheduled=1000,stopping=0 \
 	--max-records 1000000 || exit 1
-LOCK_URL=$EMU_URL LOCK_PID=$EMU_PID
 # Gets while inputs are scanned: in a python process of its own (in the
 # busy one below its Gets may come too late to see the scans).
 "$PY" "$FIX/bedrock_jobs.py" --results "$TEST_DIR/res" \
-	"@$LOCK_URL" "unlocked=validate_unlocked,150000,$TEST_DIR/lock.log" &
+	"@$EMU_URL_lock" "unlocked=validate_unlocked,150000,$TEST_DIR/lock.err" &
 UNLOCKED_PID=$!
 FAMILIES="anthropic nova converse titan2 titan1 llama mistral mistralchat cohere"
 set --
 for f in $FAMILIES; do
 	set -- "$@" "family-$f=family,$f"
 done
-"$PY" "$FIX/bedrock_jobs.py" --results "$TEST_DIR/res" "@$MAIN_URL" "$@" \
+"$PY" "$FIX/bedrock_jobs.py" --results "$TEST_DIR/res" "@$EMU_URL_main" "$@" \
 	determinism=determinism layout=layout invalid=invalid \
-	"@$QUOTA_URL" records_quota=records_quota,150 \
-	"@$FAIL_URL" fail=job_fault,Failed \
-	"@$PARTIAL_URL" partial=job_fault,PartiallyCompleted \
-	"@$EXPIRE_URL" expire=job_fault,Expired \
-	"@$ERR1_URL" "err1=record_errors,0.3,$TEST_DIR/errs1" \
-	"@$ERR2_URL" "err2=record_errors,0.3,$TEST_DIR/errs2"
+	"@$EMU_URL_quota" records_quota=records_quota,150 \
+	"@$EMU_URL_fail" fail=job_fault,Failed \
+	"@$EMU_URL_partial" partial=job_fault,PartiallyCompleted \
+	"@$EMU_URL_expire" expire=job_fault,Expired \
+	"@$EMU_URL_err1" "err1=record_errors,0.3,$TEST_DIR/errs1" \
+	"@$EMU_URL_err2" "err2=record_errors,0.3,$TEST_DIR/errs2"
 wait "$UNLOCKED_PID"
 
 for f in $FAMILIES; do
@@ -172,7 +125,7 @@ test_expect_success 'the same seed fails the same records' \
 	'scen_ok err2 && test_cmp "$TEST_DIR/errs1" "$TEST_DIR/errs2"'
 test_expect_success 'Validating scans the input without the lock; a Stop meanwhile wins' '
 	scen_ok unlocked && id=$(sed -n "s/^B //p" "$TEST_DIR/res/unlocked") &&
-	grep "job $id: " "$TEST_DIR/lock.log" | sed "s/.*job $id: //" >got &&
+	grep "job $id: " "$TEST_DIR/lock.err" | sed "s/.*job $id: //" >got &&
 	cat >want <<-\EOF &&
 	Submitted -> Validating
 	Validating -> Stopping
@@ -181,11 +134,7 @@ test_expect_success 'Validating scans the input without the lock; a Stop meanwhi
 	EOF
 	test_cmp want got
 '
-for pid in $QUOTA_PID $FAIL_PID $PARTIAL_PID $EXPIRE_PID $ERR1_PID $ERR2_PID $LOCK_PID; do
-	kill -TERM "$pid" && wait "$pid"
-done
-EMU_PID=$MAIN_PID
-emu_down
+emu_stop --all
 
 # S3 with SigV4 from curl (much quicker than starting the AWS CLI).
 s3_get() {
@@ -193,7 +142,7 @@ s3_get() {
 		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
 		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$EMU_URL/$1"
 }
-emu_up main --bucket cli-in --bucket new-one || exit 1
+emu_start --name main --bucket cli-in --bucket new-one || exit 1
 test_expect_success '--bucket: a new bucket made, an existing one kept with its objects' '
 	s3_get "" >buckets &&
 	grep -o "<Name>[^<]*</Name>" buckets >names &&
@@ -202,7 +151,7 @@ test_expect_success '--bucket: a new bucket made, an existing one kept with its 
 	s3_get "cli-in?list-type=2" >objs &&
 	test_grep "<Key>batch/part-0001.jsonl</Key>" objs
 '
-emu_down
+emu_stop main
 test_expect_success '--bucket and --durations: bad values are usage errors (exit 2)' '
 	for bad in "--bucket Bad_Name" "--bucket ab" "--durations nosuch=1" \
 		"--durations record=x" "--durations submitted" "--durations stopping=-1"; do
@@ -224,18 +173,18 @@ test_expect_success '--help and the ready line: a write error on stdout is exit 
 # default, not with -q; the ready line is printed either way.
 mkdir -p "$TEST_DIR/quiet/_jobs"
 echo "{" >"$TEST_DIR/quiet/_jobs/broken.json"
-emu_up quiet || exit 1
-emu_down
+emu_start --name quiet || exit 1
+emu_stop quiet
 test_expect_success 'without -q a warning is shown' '
-	test_grep "warning: ignoring job file" "$TEST_DIR/quiet.log"
+	test_grep "warning: ignoring job file" "$TEST_DIR/quiet.err"
 '
-: >"$TEST_DIR/quiet.log"
-emu_up quiet -q || exit 1
-emu_down
+: >"$TEST_DIR/quiet.err"
+emu_start --name quiet -q || exit 1
+emu_stop quiet
 test_expect_success '-q: the ready line on stdout, nothing on stderr' '
 	test_grep "^bb-emu: listening on http://127.0.0.1:[0-9][0-9]*\$" "$TEST_DIR/quiet.out" &&
 	test "$(wc -l <"$TEST_DIR/quiet.out")" -eq 1 &&
-	! test -s "$TEST_DIR/quiet.log"
+	! test -s "$TEST_DIR/quiet.err"
 '
 
 # Records are processed without bb-emu's lock: while large jobs are
@@ -270,7 +219,7 @@ busy_create() {
 busy_status() {
 	sed -n 's/.*"status":"\([A-Za-z]*\)".*/\1/p' get.json
 }
-emu_up busy --bucket busy-in --bucket busy-out --max-records 200000 \
+emu_start --name busy --bucket busy-in --bucket busy-out --max-records 200000 \
 	--durations submitted=0,validating=0,scheduled=0,record=0.0001 || exit 1
 test_expect_success 'Gets answered within a second while large jobs are InProgress' '
 	busy_input &&
@@ -297,23 +246,23 @@ test_expect_success 'Gets answered within a second while large jobs are InProgre
 	first=$(head -n 1 counts) && last=$(tail -n 1 counts) &&
 	test "$first" -lt "$last" && test "$last" -lt 100000
 '
-emu_down
+emu_stop busy
 
 # Restarts: --durations makes the jobs start at once; record_s and
 # stopping_s set through /_emu/faults freeze them for the restart. The
 # scenarios must catch jobs InProgress with records processed, before
 # they end: 2000 records of 0.01 s give them 20 s (nothing waits for that).
 DUR=submitted=0,validating=0,scheduled=0,stopping=0.1
-emu_up restart --durations "$DUR,record=0.01" || exit 1
+emu_start --name restart --durations "$DUR,record=0.01" || exit 1
 "$PY" "$FIX/bedrock_jobs.py" --results "$TEST_DIR/res" "@$EMU_URL" stop=stop_running,2000 -- \
 	"start=start,2000,$TEST_DIR/long"
 test_expect_success 'Stop of a running job: Stopped, partial outputs and manifest' 'scen_ok stop'
 test_expect_success 'jobs in progress and stopping, frozen by /_emu/faults ...' 'scen_ok start'
-emu_down
-emu_up restart --durations "$DUR,record=0.0005,stopping=0" || exit 1
+emu_stop restart
+emu_start --name restart --durations "$DUR,record=0.0005,stopping=0" || exit 1
 test_expect_success '... a restart of bb-emu: progress kept, Completed; Stopping ends Stopped with outputs' '
 	jobs_py finish "$TEST_DIR/long" 2000
 '
-emu_down
+emu_stop restart
 
 test_done

@@ -9,8 +9,11 @@
 #   test_done
 #
 # Each test runs in the scratch directory $TEST_DIR (removed at the end
-# unless BB_TEST_KEEP is set). Helpers for bb-emu: emu_start / emu_stop; for
-# broken AWS configurations: cfg_env / cfg_msg.
+# unless BB_TEST_KEEP is set). PY is the python3 to run, FIX the fixtures
+# directory; test_require skips a script that lacks what it needs. Helpers for bb-emu, one or several named
+# ones: emu_start / emu_stop / emu_aws_env (see "bb-emu" below); for
+# radosgw: rgw_start / rgw_stop; for broken AWS configurations: cfg_env /
+# cfg_msg.
 
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -18,6 +21,8 @@ set -u
 PATH="$top_builddir/cmd:$top_builddir/cmd/bb-emu:$PATH"
 LC_ALL=C
 export PATH LC_ALL
+PY=${PYTHON3:-python3}
+FIX=$top_srcdir/tests/fixtures
 
 test_count=0
 test_failures=0
@@ -63,6 +68,27 @@ test_skip() {
 test_skip_all() {
 	echo "1..0 # SKIP $*"
 	exit 0
+}
+
+# test_require WHAT...: skip the whole script unless each is there: emu
+# (bb-emu was built), boto3 (python3 can import it), aws (the AWS CLI), or
+# any other command.
+test_require() {
+	for _w; do
+		case $_w in
+		emu)
+			emu_available ||
+				test_skip_all "bb-emu was not built (libmicrohttpd missing?)" ;;
+		boto3)
+			"$PY" -c 'import boto3' 2>/dev/null ||
+				test_skip_all "python3 boto3 is not installed" ;;
+		aws)
+			command -v aws >/dev/null 2>&1 ||
+				test_skip_all "the AWS CLI (aws) is not installed" ;;
+		*)
+			command -v "$_w" >/dev/null 2>&1 || test_skip_all "$_w is not installed" ;;
+		esac
+	done
 }
 
 test_must_fail() {
@@ -113,70 +139,183 @@ free_port() {
 	"${PYTHON3:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# scen_ok LABEL: a scenario of a tests/fixtures/*.py run with --results
+# "$TEST_DIR/res" (a file for each LABEL, PASS its last line when it
+# passed): shows what it printed, and passes when it passed.
+scen_ok() {
+	cat "$TEST_DIR/res/$1" 2>/dev/null && test "$(tail -n 1 "$TEST_DIR/res/$1")" = PASS
+}
+
 # ---- bb-emu for end-to-end tests ----
 #
-#   emu_start [bb-emu flags]   start bb-emu on a free loopback port with
-#       its data in $EMU_DATA (default $TEST_DIR/emu-data; set it before a
-#       second emu_start to restart on the same data). Sets EMU_URL and
-#       EMU_PID, exports AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-#       AWS_REGION, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL (and keeps the
-#       user's AWS config files out), and stops it at exit. Call it at the
-#       top level of a test script, not inside test_expect_success (which
-#       runs in a subshell). Its stderr is $TEST_DIR/emu.err.
-#   emu_stop                   SIGTERM and wait (exit status kept in EMU_RC).
+#   emu_start [--name NAME] [bb-emu flags]
+#       Start bb-emu on a free port of 127.0.0.1 (a --listen among the
+#       flags wins) and wait for its ready line. Call it at the top level
+#       of a test script, not inside test_expect_success (which runs in a
+#       subshell). Returns 1, bb-emu's stderr shown, when it did not start.
+#       Without --name: one emulator for the script, its data in $EMU_DATA
+#       (default $TEST_DIR/emu-data; set it before a second emu_start to
+#       restart on the same data), stdout in $TEST_DIR/emu.out, stderr
+#       added to $TEST_DIR/emu.err.
+#       --name NAME (letters, digits, _): one of several emulators, each
+#       with its data in $TEST_DIR/NAME (emu_start --name NAME again after
+#       emu_stop NAME restarts it on the same data), stdout (the ready
+#       line) in $TEST_DIR/NAME.out, stderr added to $TEST_DIR/NAME.err;
+#       its URL and pid also in EMU_URL_NAME and EMU_PID_NAME (EMU_DATA is
+#       left alone). One NAME runs once at a time.
+#       Either way EMU_URL and EMU_PID are the last one started, and
+#       emu_aws_env "$EMU_URL" is applied (AWS_ENDPOINT_URL too is the last
+#       one); every emulator still running is stopped at exit.
+#   emu_stop [NAME | --all]
+#       SIGTERM and wait: for the last one started (EMU_PID), for the one
+#       named NAME, or for all still running (all asked at once). Exit
+#       status in EMU_RC (--all: 0, or the last non-zero one); EMU_RC is
+#       empty when none was running. EMU_URL, EMU_URL_NAME are kept.
+#   emu_use NAME
+#       Make the running emulator NAME the current one again: EMU_URL,
+#       EMU_PID and emu_aws_env (AWS_ENDPOINT_URL) are its.
+#   emu_aws_env URL [ACCESS_KEY SECRET_KEY]
+#       Export what an AWS client needs to talk to URL alone: the key pair
+#       (default bb-emu's, EMU_ACCESS_KEY / EMU_SECRET_KEY), AWS_REGION and
+#       AWS_DEFAULT_REGION us-east-1, AWS_ENDPOINT_URL; the user's AWS
+#       config files, profile, session and bearer tokens, per-service
+#       endpoints and the EC2 metadata service kept out.
 #   emu_available              0 when bb-emu was built.
-#   emu_faults JSON            POST JSON to /_emu/faults (needs curl).
+#   emu_faults JSON            POST JSON to $EMU_URL/_emu/faults (needs curl).
 BB_EMU=${BB_EMU:-$top_builddir/cmd/bb-emu/bb-emu}
 EMU_ACCESS_KEY=AKIAIOSFODNN7EXAMPLE
 EMU_SECRET_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 EMU_PID=
 EMU_URL=
+# the emulators running, " NAME=PID" each ("-" for the unnamed one)
+_emu_running=
+_emu_hooked=
 
 emu_available() {
 	test -x "$BB_EMU"
 }
 
-emu_start() {
-	: "${EMU_DATA:=$TEST_DIR/emu-data}"
-	: >"$TEST_DIR/emu.out"
-	"$BB_EMU" --listen 127.0.0.1:0 --data-dir "$EMU_DATA" "$@" \
-		>"$TEST_DIR/emu.out" 2>>"$TEST_DIR/emu.err" &
-	EMU_PID=$!
-	_i=0
-	while ! grep -q '^bb-emu: listening on ' "$TEST_DIR/emu.out" 2>/dev/null; do
-		_i=$((_i + 1))
-		if test $_i -gt 200 || ! kill -0 "$EMU_PID" 2>/dev/null; then
-			echo "emu_start: bb-emu did not start" >&2
-			cat "$TEST_DIR/emu.err" >&2
-			EMU_PID=
-			return 1
-		fi
-		sleep 0.05
-	done
-	EMU_URL=$(sed -n 's/^bb-emu: listening on //p' "$TEST_DIR/emu.out")
-	AWS_ACCESS_KEY_ID=$EMU_ACCESS_KEY
-	AWS_SECRET_ACCESS_KEY=$EMU_SECRET_KEY
+emu_aws_env() {
+	AWS_ENDPOINT_URL=$1
+	AWS_ACCESS_KEY_ID=${2:-$EMU_ACCESS_KEY}
+	AWS_SECRET_ACCESS_KEY=${3:-$EMU_SECRET_KEY}
 	AWS_REGION=us-east-1
 	AWS_DEFAULT_REGION=us-east-1
-	AWS_ENDPOINT_URL=$EMU_URL
 	AWS_CONFIG_FILE=/dev/null
 	AWS_SHARED_CREDENTIALS_FILE=/dev/null
 	AWS_EC2_METADATA_DISABLED=true
 	export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION \
 		AWS_ENDPOINT_URL AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE \
-		AWS_EC2_METADATA_DISABLED EMU_URL EMU_PID EMU_DATA
-	unset AWS_PROFILE AWS_SESSION_TOKEN AWS_BEARER_TOKEN_BEDROCK
-	test_at_exit emu_stop
+		AWS_EC2_METADATA_DISABLED
+	unset AWS_PROFILE AWS_SESSION_TOKEN AWS_BEARER_TOKEN_BEDROCK \
+		AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_BEDROCK AWS_ENDPOINT_URL_BEDROCK_RUNTIME
+}
+
+emu_start() {
+	_en=-
+	if test "${1:-}" = --name; then
+		_en=${2:-}
+		_emu_name_ok emu_start "$_en" || return 1
+		shift 2
+		case $_emu_running in
+		*" $_en="*)
+			echo "emu_start: bb-emu '$_en' is running already" >&2
+			return 1 ;;
+		esac
+		_edata=$TEST_DIR/$_en _eout=$TEST_DIR/$_en.out _eerr=$TEST_DIR/$_en.err
+	else
+		: "${EMU_DATA:=$TEST_DIR/emu-data}"
+		_edata=$EMU_DATA _eout=$TEST_DIR/emu.out _eerr=$TEST_DIR/emu.err
+		export EMU_DATA
+	fi
+	: >"$_eout"   # a restart must not read the last run's port
+	"$BB_EMU" --listen 127.0.0.1:0 --data-dir "$_edata" "$@" >"$_eout" 2>>"$_eerr" &
+	_epid=$!
+	_emu_running="$_emu_running $_en=$_epid"
+	if test -z "$_emu_hooked"; then
+		test_at_exit 'emu_stop --all'
+		_emu_hooked=1
+	fi
+	_i=0
+	while ! grep -q '^bb-emu: listening on ' "$_eout" 2>/dev/null; do
+		_i=$((_i + 1))
+		if test $_i -gt 200 || ! kill -0 "$_epid" 2>/dev/null; then
+			echo "emu_start: bb-emu did not start" >&2
+			cat "$_eerr" >&2
+			kill -KILL "$_epid" 2>/dev/null && wait "$_epid"
+			_emu_reap "$_en" "$_epid"
+			return 1
+		fi
+		sleep 0.05
+	done
+	EMU_PID=$_epid
+	EMU_URL=$(sed -n 's/^bb-emu: listening on //p' "$_eout")
+	if test "$_en" != -; then
+		eval "EMU_PID_$_en=\$EMU_PID EMU_URL_$_en=\$EMU_URL"
+	fi
+	emu_aws_env "$EMU_URL"
+	export EMU_URL EMU_PID
+}
+
+emu_use() {
+	_emu_name_ok emu_use "$1" || return 1
+	eval "_epid=\${EMU_PID_$1:-} _eurl=\${EMU_URL_$1:-}"
+	if test -z "$_epid"; then
+		echo "emu_use: no bb-emu named '$1' is running" >&2
+		return 1
+	fi
+	EMU_PID=$_epid EMU_URL=$_eurl
+	emu_aws_env "$EMU_URL"
+	export EMU_URL EMU_PID
+}
+
+# _emu_name_ok FUNCTION NAME: 0 when NAME can be part of a variable name.
+_emu_name_ok() {
+	case $2 in
+	''|*[!A-Za-z0-9_]*)
+		echo "$1: bad name '$2' (letters, digits, _)" >&2
+		return 1 ;;
+	esac
+}
+
+# _emu_reap NAME PID: forget an emulator (SIGTERM sent or not running).
+_emu_reap() {
+	_eleft=
+	for _r in $_emu_running; do
+		test "$_r" = "$1=$2" || _eleft="$_eleft $_r"
+	done
+	_emu_running=$_eleft
+	test "$1" = - || eval "EMU_PID_$1="
+	test "$2" != "$EMU_PID" || EMU_PID=
 }
 
 emu_stop() {
 	EMU_RC=
-	if test -n "$EMU_PID"; then
-		kill -TERM "$EMU_PID" 2>/dev/null
-		wait "$EMU_PID"
-		EMU_RC=$?
-		EMU_PID=
-	fi
+	case ${1:-} in
+	--all)
+		_estop=$_emu_running ;;
+	'')
+		_estop=
+		for _e in $_emu_running; do
+			test "${_e#*=}" != "${EMU_PID:-x}" || _estop=$_e
+		done ;;
+	*)
+		_estop=
+		for _e in $_emu_running; do
+			test "${_e%%=*}" != "$1" || _estop=$_e
+		done ;;
+	esac
+	for _e in $_estop; do
+		kill -TERM "${_e#*=}" 2>/dev/null
+	done
+	for _e in $_estop; do
+		wait "${_e#*=}"
+		_erc=$?
+		test "$_erc" -ne 0 || test -n "$EMU_RC" || EMU_RC=0
+		test "$_erc" -eq 0 || EMU_RC=$_erc
+		_emu_reap "${_e%%=*}" "${_e#*=}"
+	done
+	return 0
 }
 
 emu_faults() {
