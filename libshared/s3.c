@@ -750,54 +750,137 @@ out:
 	return rc;
 }
 
+/* ---- prepared control calls ---- */
+
+void
+bb_s3_call_init(struct bb_s3_call *c)
+{
+	memset(c, 0, sizeof(*c));
+	bb_http_req_init(&c->req);
+	bb_http_resp_init(&c->resp);
+}
+
+void
+bb_s3_call_release(struct bb_s3_call *c)
+{
+	bb_http_req_release(&c->req);
+	bb_http_resp_release(&c->resp);
+	bb_buf_release(&c->url);
+	bb_buf_release(&c->what);
+	bb_buf_release(&c->body);
+	bb_buf_release(&c->mark1);
+	bb_buf_release(&c->mark2);
+	bb_s3_call_init(c);
+}
+
+/* Make c a fresh request to bucket/key?query with the body in c->body
+ * (empty: none) and opts' headers, signed with the body's SHA-256. */
+static int
+call_setup(struct bb_aws *aws, struct bb_s3_call *c, const char *method, const char *bucket,
+    const char *key, const char *query, const struct bb_s3_put_opts *opts,
+    struct bb_error *err)
+{
+	bb_http_req_release(&c->req);
+	bb_http_req_init(&c->req);
+	bb_http_resp_release(&c->resp);
+	bb_buf_reset(&c->url);
+	if (object_url(aws, bucket, key, query, &c->url, err) < 0)
+		return -1;
+	c->req.method = method;
+	c->req.url = c->url.data;
+	c->req.body = c->body.len ? c->body.data : "";
+	c->req.body_len = c->body.len;
+	if (opts && add_opts_headers(&c->req.headers, opts, 1, err) < 0)
+		return -1;
+	return bb_aws_sign_setup(aws, "s3", &c->req, BB_AWS_PAYLOAD_SHA256, NULL, &c->sign, err);
+}
+
+/* The finished call's outcome as bb_aws_request gives it, prefixed with
+ * what it was. */
+static int
+call_check(struct bb_s3_call *c, int rc, const struct bb_error *http_err,
+    struct bb_aws_error *ae, struct bb_error *err)
+{
+	bb_aws_error_clear(ae);
+	if (rc < 0) {
+		if (err && http_err && err != http_err)
+			*err = *http_err;
+	} else if (bb_aws_check_response("s3", NULL, &c->resp, ae, err) == 0) {
+		return 0;
+	}
+	bb_error_prefix(err, "%s", bb_buf_str(&c->what));
+	return -1;
+}
+
+/* Send a prepared call and wait for it (bb_http_do). */
+static int
+call_run(struct bb_aws *aws, struct bb_s3_call *c, struct bb_error *http_err)
+{
+	return bb_http_do(bb_aws_http(aws), &c->req, &c->resp, http_err);
+}
+
+int
+bb_s3_mpu_create_prepare(struct bb_aws *aws, const char *bucket, const char *key,
+    const struct bb_s3_put_opts *opts, struct bb_s3_call *c, struct bb_error *err)
+{
+	struct bb_s3_put_opts o;
+
+	what_of(&c->what, "CreateMultipartUpload", bucket, key);
+	bb_buf_reset(&c->body);
+	o.content_type = opts ? opts->content_type : NULL;
+	o.flags = 0;
+	o.headers = opts ? opts->headers : NULL;
+	if (call_setup(aws, c, "POST", bucket, key, "uploads", &o, err) < 0)
+		goto fail;
+	if (opts && (opts->flags & BB_S3_CHECKSUM_SHA256) &&
+	    bb_http_headers_set(&c->req.headers, "x-amz-checksum-algorithm", "SHA256") < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	bb_error_prefix(err, "%s", bb_buf_str(&c->what));
+	return -1;
+}
+
+int
+bb_s3_mpu_create_finish(struct bb_s3_call *c, int rc, const struct bb_error *http_err,
+    char **upload_id, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_xml *doc = NULL;
+	const char *id;
+
+	*upload_id = NULL;
+	if (call_check(c, rc, http_err, ae, err) < 0)
+		return -1;
+	doc = xml_doc(bb_buf_str(&c->resp.body), c->resp.body.len, "InitiateMultipartUpload");
+	id = doc ? bb_xml_child_text(doc, "UploadId") : NULL;
+	if (id == NULL || *id == '\0')
+		bb_error_set(err, BB_ERR_REMOTE, "%s: no UploadId in the response",
+		    bb_buf_str(&c->what));
+	else if ((*upload_id = strdup(id)) == NULL)
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+	bb_xml_free(doc);
+	return *upload_id ? 0 : -1;
+}
+
 int
 bb_s3_mpu_create(struct bb_aws *aws, const char *bucket, const char *key,
     const struct bb_s3_put_opts *opts, char **upload_id, struct bb_aws_error *ae,
     struct bb_error *err)
 {
-	struct bb_buf what = BB_BUF_INIT;
-	struct bb_http_resp resp;
-	struct bb_s3_put_opts o;
-	struct bb_http_headers h;
-	struct bb_xml *doc = NULL;
-	const char *id;
+	struct bb_s3_call c;
+	struct bb_error herr = BB_ERROR_INIT;
 	int rc = -1;
 
 	*upload_id = NULL;
-	bb_http_resp_init(&resp);
-	bb_http_headers_init(&h);
-	what_of(&what, "CreateMultipartUpload", bucket, key);
-	o.content_type = opts ? opts->content_type : NULL;
-	o.flags = 0;
-	o.headers = &h;
-	if (opts && opts->headers &&
-	    add_opts_headers(&h, opts, 0, err) < 0)
-		goto out;
-	if (opts && (opts->flags & BB_S3_CHECKSUM_SHA256) &&
-	    bb_http_headers_set(&h, "x-amz-checksum-algorithm", "SHA256") < 0) {
-		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-		goto out;
-	}
-	if (s3_call(aws, "POST", bucket, key, "uploads", what.data, "", 0, &o, &resp, ae,
-	    err) < 0)
-		goto out;
-	doc = xml_doc(bb_buf_str(&resp.body), resp.body.len, "InitiateMultipartUpload");
-	id = doc ? bb_xml_child_text(doc, "UploadId") : NULL;
-	if (id == NULL || *id == '\0') {
-		bb_error_set(err, BB_ERR_REMOTE, "%s: no UploadId in the response", what.data);
-		goto out;
-	}
-	*upload_id = strdup(id);
-	if (*upload_id == NULL) {
-		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-		goto out;
-	}
-	rc = 0;
-out:
-	bb_xml_free(doc);
-	bb_buf_release(&what);
-	bb_http_headers_release(&h);
-	bb_http_resp_release(&resp);
+	bb_s3_call_init(&c);
+	if (bb_s3_mpu_create_prepare(aws, bucket, key, opts, &c, err) == 0)
+		rc = bb_s3_mpu_create_finish(&c, call_run(aws, &c, &herr), &herr, upload_id, ae,
+		    err);
+	else
+		bb_aws_error_clear(ae);
+	bb_s3_call_release(&c);
 	return rc;
 }
 
@@ -908,49 +991,75 @@ bb_s3_complete_body(const struct bb_s3_part *parts, size_t n, struct bb_buf *out
 }
 
 int
+bb_s3_mpu_complete_prepare(struct bb_aws *aws, const char *bucket, const char *key,
+    const char *upload_id, const struct bb_s3_part *parts, size_t n, unsigned flags,
+    struct bb_s3_call *c, struct bb_error *err)
+{
+	struct bb_s3_put_opts o = { "application/xml", 0, NULL };
+	struct bb_buf q = BB_BUF_INIT;
+	struct bb_aws_query aq;
+	int rc = -1;
+
+	what_of(&c->what, "CompleteMultipartUpload", bucket, key);
+	bb_buf_reset(&c->body);
+	bb_aws_query_init(&aq, &q);
+	if (bb_aws_query_add(&aq, "uploadId", upload_id) < 0 ||
+	    bb_s3_complete_body(parts, n, &c->body) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	if (call_setup(aws, c, "POST", bucket, key, q.data, &o, err) < 0)
+		goto out;
+	if ((flags & BB_S3_IF_NONE_MATCH) &&
+	    bb_http_headers_add(&c->req.headers, "If-None-Match", "*") < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		bb_error_prefix(err, "%s", bb_buf_str(&c->what));
+	bb_buf_release(&q);
+	return rc;
+}
+
+int
+bb_s3_mpu_complete_finish(struct bb_s3_call *c, int rc, const struct bb_error *http_err,
+    char *etag, struct bb_aws_error *ae, struct bb_error *err)
+{
+	struct bb_xml *doc;
+
+	if (call_check(c, rc, http_err, ae, err) < 0)
+		return -1;
+	/* bb_aws_check_response already failed a 200 with <Error>; anything
+	 * else than the result document is a failure too. */
+	doc = xml_doc(bb_buf_str(&c->resp.body), c->resp.body.len, "CompleteMultipartUpload");
+	if (doc == NULL)
+		return bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response",
+		    bb_buf_str(&c->what));
+	if (etag)
+		copy_field(etag, 128, bb_xml_child_text(doc, "ETag"));
+	bb_xml_free(doc);
+	return 0;
+}
+
+int
 bb_s3_mpu_complete(struct bb_aws *aws, const char *bucket, const char *key,
     const char *upload_id, const struct bb_s3_part *parts, size_t n, unsigned flags,
     char *etag, struct bb_aws_error *ae, struct bb_error *err)
 {
-	struct bb_buf what = BB_BUF_INIT, q = BB_BUF_INIT, body = BB_BUF_INIT;
-	struct bb_http_resp resp;
-	struct bb_http_headers h;
-	struct bb_s3_put_opts o = { "application/xml", 0, NULL };
-	struct bb_aws_query aq;
-	struct bb_xml *doc = NULL;
+	struct bb_s3_call c;
+	struct bb_error herr = BB_ERROR_INIT;
 	int rc = -1;
 
-	bb_http_resp_init(&resp);
-	bb_http_headers_init(&h);
-	what_of(&what, "CompleteMultipartUpload", bucket, key);
-	o.headers = &h;
-	bb_aws_query_init(&aq, &q);
-	if (bb_aws_query_add(&aq, "uploadId", upload_id) < 0 ||
-	    bb_s3_complete_body(parts, n, &body) < 0 ||
-	    ((flags & BB_S3_IF_NONE_MATCH) && bb_http_headers_add(&h, "If-None-Match", "*") < 0)) {
-		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-		goto out;
-	}
-	if (s3_call(aws, "POST", bucket, key, q.data, what.data, body.data, body.len, &o, &resp,
-	    ae, err) < 0)
-		goto out;
-	/* bb_aws_check_response already failed a 200 with <Error>; anything
-	 * else than the result document is a failure too. */
-	doc = xml_doc(bb_buf_str(&resp.body), resp.body.len, "CompleteMultipartUpload");
-	if (doc == NULL) {
-		bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
-		goto out;
-	}
-	if (etag)
-		copy_field(etag, 128, bb_xml_child_text(doc, "ETag"));
-	rc = 0;
-out:
-	bb_xml_free(doc);
-	bb_buf_release(&what);
-	bb_buf_release(&q);
-	bb_buf_release(&body);
-	bb_http_headers_release(&h);
-	bb_http_resp_release(&resp);
+	bb_s3_call_init(&c);
+	if (bb_s3_mpu_complete_prepare(aws, bucket, key, upload_id, parts, n, flags, &c,
+	    err) == 0)
+		rc = bb_s3_mpu_complete_finish(&c, call_run(aws, &c, &herr), &herr, etag, ae,
+		    err);
+	else
+		bb_aws_error_clear(ae);
+	bb_s3_call_release(&c);
 	return rc;
 }
 
@@ -982,72 +1091,212 @@ out:
 }
 
 int
-bb_s3_mpu_list_parts(struct bb_aws *aws, const char *bucket, const char *key,
-    const char *upload_id, bb_s3_part_fn fn, void *ctx, struct bb_aws_error *ae,
-    struct bb_error *err)
+bb_s3_mpu_list_parts_prepare(struct bb_aws *aws, const char *bucket, const char *key,
+    const char *upload_id, struct bb_s3_call *c, struct bb_error *err)
 {
-	struct bb_buf what = BB_BUF_INIT, q = BB_BUF_INIT, marker = BB_BUF_INIT;
-	struct bb_http_resp resp;
+	struct bb_buf q = BB_BUF_INIT;
 	struct bb_aws_query aq;
+	int rc = -1;
+
+	what_of(&c->what, "ListParts", bucket, key);
+	bb_buf_reset(&c->body);
+	if (!c->paged)
+		bb_buf_reset(&c->mark1);
+	c->paged = 0;
+	bb_aws_query_init(&aq, &q);
+	if (bb_aws_query_add(&aq, "uploadId", upload_id) < 0 ||
+	    bb_aws_query_add(&aq, "part-number-marker",
+	    c->mark1.len ? c->mark1.data : NULL) < 0) {
+		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+		bb_error_prefix(err, "%s", bb_buf_str(&c->what));
+		goto out;
+	}
+	if (call_setup(aws, c, "GET", bucket, key, q.data, NULL, err) < 0) {
+		bb_error_prefix(err, "%s", bb_buf_str(&c->what));
+		goto out;
+	}
+	rc = 0;
+out:
+	bb_buf_release(&q);
+	return rc;
+}
+
+int
+bb_s3_mpu_list_parts_finish(struct bb_s3_call *c, int rc, const struct bb_error *http_err,
+    bb_s3_part_fn fn, void *ctx, int *more, struct bb_aws_error *ae, struct bb_error *err)
+{
+	const char *what = bb_buf_str(&c->what);
 	struct bb_s3_part part;
 	struct bb_xml *doc = NULL;
 	const struct bb_xml *p;
 	uint64_t v;
-	int rc = -1;
 
-	bb_http_resp_init(&resp);
-	what_of(&what, "ListParts", bucket, key);
-	for (;;) {
-		bb_buf_reset(&q);
-		bb_aws_query_init(&aq, &q);
-		if (bb_aws_query_add(&aq, "uploadId", upload_id) < 0 ||
-		    bb_aws_query_add(&aq, "part-number-marker", marker.len ? marker.data : NULL) < 0) {
-			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+	*more = 0;
+	if (call_check(c, rc, http_err, ae, err) < 0)
+		return -1;
+	rc = -1;
+	doc = xml_doc(bb_buf_str(&c->resp.body), c->resp.body.len, "ListParts");
+	if (doc == NULL) {
+		bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what);
+		goto out;
+	}
+	for (p = bb_xml_child(doc, "Part"); p != NULL; p = bb_xml_next(p, "Part")) {
+		memset(&part, 0, sizeof(part));
+		if (parse_u64(bb_xml_child_text(p, "PartNumber"), &v) < 0 || v < 1 || v > 10000) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: bad PartNumber", what);
 			goto out;
 		}
-		if (s3_call(aws, "GET", bucket, key, q.data, what.data, NULL, 0, NULL, &resp, ae,
-		    err) < 0)
-			goto out;
-		bb_xml_free(doc);
-		doc = xml_doc(bb_buf_str(&resp.body), resp.body.len, "ListParts");
-		if (doc == NULL) {
-			bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
-			goto out;
-		}
-		for (p = bb_xml_child(doc, "Part"); p != NULL; p = bb_xml_next(p, "Part")) {
-			memset(&part, 0, sizeof(part));
-			if (parse_u64(bb_xml_child_text(p, "PartNumber"), &v) < 0 || v < 1 ||
-			    v > 10000) {
-				bb_error_set(err, BB_ERR_REMOTE, "%s: bad PartNumber", what.data);
-				goto out;
-			}
-			part.number = (int)v;
-			copy_field(part.etag, sizeof(part.etag), bb_xml_child_text(p, "ETag"));
-			copy_field(part.checksum_sha256, sizeof(part.checksum_sha256),
-			    bb_xml_child_text(p, "ChecksumSHA256"));
-			if (parse_u64(bb_xml_child_text(p, "Size"), &v) == 0)
-				part.size = v;
-			if (fn(&part, ctx) != 0) {
-				rc = 0;
-				goto out;
-			}
-		}
-		if (!xml_truncated(doc))
-			break;
-		bb_buf_reset(&marker);
-		if (bb_buf_adds(&marker, xml_text_of(doc, "NextPartNumberMarker")) < 0 ||
-		    marker.len == 0) {
-			bb_error_set(err, BB_ERR_REMOTE, "%s: truncated without a marker", what.data);
+		part.number = (int)v;
+		copy_field(part.etag, sizeof(part.etag), bb_xml_child_text(p, "ETag"));
+		copy_field(part.checksum_sha256, sizeof(part.checksum_sha256),
+		    bb_xml_child_text(p, "ChecksumSHA256"));
+		if (parse_u64(bb_xml_child_text(p, "Size"), &v) == 0)
+			part.size = v;
+		if (fn(&part, ctx) != 0) {
+			rc = 0;
 			goto out;
 		}
+	}
+	if (xml_truncated(doc)) {
+		bb_buf_reset(&c->mark1);
+		if (bb_buf_adds(&c->mark1, xml_text_of(doc, "NextPartNumberMarker")) < 0 ||
+		    c->mark1.len == 0) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: truncated without a marker", what);
+			goto out;
+		}
+		c->paged = *more = 1;
 	}
 	rc = 0;
 out:
 	bb_xml_free(doc);
-	bb_buf_release(&what);
+	return rc;
+}
+
+int
+bb_s3_mpu_list_parts(struct bb_aws *aws, const char *bucket, const char *key,
+    const char *upload_id, bb_s3_part_fn fn, void *ctx, struct bb_aws_error *ae,
+    struct bb_error *err)
+{
+	struct bb_s3_call c;
+	struct bb_error herr;
+	int rc = -1, more = 1;
+
+	bb_s3_call_init(&c);
+	bb_aws_error_clear(ae);
+	while (more) {
+		bb_error_clear(&herr);
+		if (bb_s3_mpu_list_parts_prepare(aws, bucket, key, upload_id, &c, err) < 0 ||
+		    bb_s3_mpu_list_parts_finish(&c, call_run(aws, &c, &herr), &herr, fn, ctx,
+		    &more, ae, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	bb_s3_call_release(&c);
+	return rc;
+}
+
+int
+bb_s3_mpu_list_prepare(struct bb_aws *aws, const char *bucket, const char *key,
+    struct bb_s3_call *c, struct bb_error *err)
+{
+	struct bb_buf q = BB_BUF_INIT;
+	struct bb_aws_query aq;
+	int rc = -1;
+
+	what_of(&c->what, "ListMultipartUploads", bucket, key);
+	bb_buf_reset(&c->body);
+	if (!c->paged) {
+		bb_buf_reset(&c->mark1);
+		bb_buf_reset(&c->mark2);
+	}
+	c->paged = 0;
+	if (bb_buf_adds(&q, "uploads&") < 0)
+		goto nomem;
+	bb_aws_query_init(&aq, &q);
+	if (bb_aws_query_add(&aq, "encoding-type", "url") < 0 ||
+	    bb_aws_query_add(&aq, "key-marker", c->mark1.len ? c->mark1.data : NULL) < 0 ||
+	    bb_aws_query_add(&aq, "prefix", key) < 0 ||
+	    bb_aws_query_add(&aq, "upload-id-marker", c->mark2.len ? c->mark2.data : NULL) < 0)
+		goto nomem;
+	if (call_setup(aws, c, "GET", bucket, "", q.data, NULL, err) < 0)
+		goto out;
+	rc = 0;
+	goto out;
+nomem:
+	bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+out:
+	if (rc < 0)
+		bb_error_prefix(err, "%s", bb_buf_str(&c->what));
 	bb_buf_release(&q);
-	bb_buf_release(&marker);
-	bb_http_resp_release(&resp);
+	return rc;
+}
+
+int
+bb_s3_mpu_list_finish(struct bb_s3_call *c, int rc, const struct bb_error *http_err,
+    const char *key, bb_s3_upload_fn fn, void *ctx, int *more, struct bb_aws_error *ae,
+    struct bb_error *err)
+{
+	const char *what = bb_buf_str(&c->what);
+	struct bb_buf k = BB_BUF_INIT;
+	struct bb_s3_upload u;
+	struct bb_xml *doc = NULL;
+	const struct bb_xml *up;
+	const char *raw, *id;
+	int url_enc;
+
+	*more = 0;
+	if (call_check(c, rc, http_err, ae, err) < 0)
+		return -1;
+	rc = -1;
+	doc = xml_doc(bb_buf_str(&c->resp.body), c->resp.body.len, "ListMultipartUploads");
+	if (doc == NULL) {
+		bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what);
+		goto out;
+	}
+	url_enc = strcmp(xml_text_of(doc, "EncodingType"), "url") == 0;
+	for (up = bb_xml_child(doc, "Upload"); up != NULL; up = bb_xml_next(up, "Upload")) {
+		raw = bb_xml_child_text(up, "Key");
+		id = bb_xml_child_text(up, "UploadId");
+		if (raw == NULL || id == NULL) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: bad Upload entry", what);
+			goto out;
+		}
+		if (listed_key(raw, url_enc, &k) < 0) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: bad Key", what);
+			goto out;
+		}
+		if (strcmp(bb_buf_str(&k), key) != 0)
+			continue;
+		u.key = bb_buf_str(&k);
+		u.upload_id = id;
+		u.initiated = xml_text_of(up, "Initiated");
+		if (fn(&u, ctx) != 0) {
+			rc = 0;
+			goto out;
+		}
+	}
+	if (xml_truncated(doc)) {
+		bb_buf_reset(&c->mark2);
+		if (bb_buf_adds(&c->mark2, xml_text_of(doc, "NextUploadIdMarker")) < 0 ||
+		    bb_buf_grow(&c->mark2, 0) < 0) {
+			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+			goto out;
+		}
+		if ((raw = bb_xml_child_text(doc, "NextKeyMarker")) == NULL) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: truncated without a marker", what);
+			goto out;
+		}
+		if (listed_key(raw, url_enc, &c->mark1) < 0) {
+			bb_error_set(err, BB_ERR_REMOTE, "%s: bad NextKeyMarker", what);
+			goto out;
+		}
+		c->paged = *more = 1;
+	}
+	rc = 0;
+out:
+	bb_xml_free(doc);
+	bb_buf_release(&k);
 	return rc;
 }
 
@@ -1055,88 +1304,22 @@ int
 bb_s3_mpu_list(struct bb_aws *aws, const char *bucket, const char *key,
     bb_s3_upload_fn fn, void *ctx, struct bb_aws_error *ae, struct bb_error *err)
 {
-	struct bb_buf what = BB_BUF_INIT, q = BB_BUF_INIT, kmark = BB_BUF_INIT,
-	    umark = BB_BUF_INIT, k = BB_BUF_INIT;
-	struct bb_http_resp resp;
-	struct bb_aws_query aq;
-	struct bb_s3_upload u;
-	struct bb_xml *doc = NULL;
-	const struct bb_xml *up;
-	const char *raw, *id;
-	int rc = -1, url_enc;
+	struct bb_s3_call c;
+	struct bb_error herr;
+	int rc = -1, more = 1;
 
-	bb_http_resp_init(&resp);
-	what_of(&what, "ListMultipartUploads", bucket, key);
-	for (;;) {
-		bb_buf_reset(&q);
-		if (bb_buf_adds(&q, "uploads&") < 0) {
-			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
+	bb_s3_call_init(&c);
+	bb_aws_error_clear(ae);
+	while (more) {
+		bb_error_clear(&herr);
+		if (bb_s3_mpu_list_prepare(aws, bucket, key, &c, err) < 0 ||
+		    bb_s3_mpu_list_finish(&c, call_run(aws, &c, &herr), &herr, key, fn, ctx,
+		    &more, ae, err) < 0)
 			goto out;
-		}
-		bb_aws_query_init(&aq, &q);
-		if (bb_aws_query_add(&aq, "encoding-type", "url") < 0 ||
-		    bb_aws_query_add(&aq, "key-marker", kmark.len ? kmark.data : NULL) < 0 ||
-		    bb_aws_query_add(&aq, "prefix", key) < 0 ||
-		    bb_aws_query_add(&aq, "upload-id-marker", umark.len ? umark.data : NULL) < 0) {
-			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-			goto out;
-		}
-		if (s3_call(aws, "GET", bucket, "", q.data, what.data, NULL, 0, NULL, &resp, ae,
-		    err) < 0)
-			goto out;
-		bb_xml_free(doc);
-		doc = xml_doc(bb_buf_str(&resp.body), resp.body.len, "ListMultipartUploads");
-		if (doc == NULL) {
-			bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what.data);
-			goto out;
-		}
-		url_enc = strcmp(xml_text_of(doc, "EncodingType"), "url") == 0;
-		for (up = bb_xml_child(doc, "Upload"); up != NULL; up = bb_xml_next(up, "Upload")) {
-			raw = bb_xml_child_text(up, "Key");
-			id = bb_xml_child_text(up, "UploadId");
-			if (raw == NULL || id == NULL) {
-				bb_error_set(err, BB_ERR_REMOTE, "%s: bad Upload entry", what.data);
-				goto out;
-			}
-			if (listed_key(raw, url_enc, &k) < 0) {
-				bb_error_set(err, BB_ERR_REMOTE, "%s: bad Key", what.data);
-				goto out;
-			}
-			if (strcmp(bb_buf_str(&k), key) != 0)
-				continue;
-			u.key = bb_buf_str(&k);
-			u.upload_id = id;
-			u.initiated = xml_text_of(up, "Initiated");
-			if (fn(&u, ctx) != 0) {
-				rc = 0;
-				goto out;
-			}
-		}
-		if (!xml_truncated(doc))
-			break;
-		bb_buf_reset(&umark);
-		if (bb_buf_adds(&umark, xml_text_of(doc, "NextUploadIdMarker")) < 0) {
-			bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-			goto out;
-		}
-		if ((raw = bb_xml_child_text(doc, "NextKeyMarker")) == NULL) {
-			bb_error_set(err, BB_ERR_REMOTE, "%s: truncated without a marker", what.data);
-			goto out;
-		}
-		if (listed_key(raw, url_enc, &kmark) < 0) {
-			bb_error_set(err, BB_ERR_REMOTE, "%s: bad NextKeyMarker", what.data);
-			goto out;
-		}
 	}
 	rc = 0;
 out:
-	bb_xml_free(doc);
-	bb_buf_release(&what);
-	bb_buf_release(&q);
-	bb_buf_release(&kmark);
-	bb_buf_release(&umark);
-	bb_buf_release(&k);
-	bb_http_resp_release(&resp);
+	bb_s3_call_release(&c);
 	return rc;
 }
 

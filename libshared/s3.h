@@ -205,6 +205,49 @@ int bb_s3_mpu_list_parts(struct bb_aws *aws, const char *bucket, const char *key
 int bb_s3_mpu_list(struct bb_aws *aws, const char *bucket, const char *key,
     bb_s3_upload_fn fn, void *ctx, struct bb_aws_error *ae, struct bb_error *err);
 
+/* ---- multipart control calls, prepared ---- */
+
+/*
+ * CreateMultipartUpload, CompleteMultipartUpload, and one page of
+ * ListMultipartUploads / ListParts as prepared requests, for a caller
+ * that drives many uploads on one bb_http_multi (the blocking functions
+ * above are these with bb_http_do). _prepare fills c: hand c->req and
+ * c->resp to bb_http_multi_add (signed before every attempt); _finish
+ * interprets the finished transfer (rc and http_err as the multi's done
+ * callback gave them) exactly as the blocking call does. A listing keeps
+ * its markers in c: while _finish sets *more, _prepare again (same c) for
+ * the next page. Lifecycle: bb_s3_call_init, any number of prepare/finish,
+ * bb_s3_call_release.
+ */
+struct bb_s3_call {
+	struct bb_http_req req;
+	struct bb_http_resp resp;
+	struct bb_aws_sign sign;
+	struct bb_buf url, what, body;
+	struct bb_buf mark1, mark2;      /* a listing's next-page markers */
+	int paged;                       /* a later page is being asked for */
+};
+void bb_s3_call_init(struct bb_s3_call *c);
+void bb_s3_call_release(struct bb_s3_call *c);
+int bb_s3_mpu_create_prepare(struct bb_aws *aws, const char *bucket, const char *key,
+    const struct bb_s3_put_opts *opts, struct bb_s3_call *c, struct bb_error *err);
+int bb_s3_mpu_create_finish(struct bb_s3_call *c, int rc, const struct bb_error *http_err,
+    char **upload_id, struct bb_aws_error *ae, struct bb_error *err);
+int bb_s3_mpu_complete_prepare(struct bb_aws *aws, const char *bucket, const char *key,
+    const char *upload_id, const struct bb_s3_part *parts, size_t n, unsigned flags,
+    struct bb_s3_call *c, struct bb_error *err);
+int bb_s3_mpu_complete_finish(struct bb_s3_call *c, int rc, const struct bb_error *http_err,
+    char *etag, struct bb_aws_error *ae, struct bb_error *err);
+int bb_s3_mpu_list_prepare(struct bb_aws *aws, const char *bucket, const char *key,
+    struct bb_s3_call *c, struct bb_error *err);
+int bb_s3_mpu_list_finish(struct bb_s3_call *c, int rc, const struct bb_error *http_err,
+    const char *key, bb_s3_upload_fn fn, void *ctx, int *more, struct bb_aws_error *ae,
+    struct bb_error *err);
+int bb_s3_mpu_list_parts_prepare(struct bb_aws *aws, const char *bucket, const char *key,
+    const char *upload_id, struct bb_s3_call *c, struct bb_error *err);
+int bb_s3_mpu_list_parts_finish(struct bb_s3_call *c, int rc, const struct bb_error *http_err,
+    bb_s3_part_fn fn, void *ctx, int *more, struct bb_aws_error *ae, struct bb_error *err);
+
 /* ---- GET ---- */
 
 /* Called with the body as it arrives; non-zero aborts the transfer. */
