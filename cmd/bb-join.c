@@ -27,6 +27,7 @@
 
 #include "aws.h"
 #include "buf.h"
+#include "cli.h"
 #include "error.h"
 #include "family.h"
 #include "hash.h"
@@ -44,8 +45,7 @@
 static const char *opt_outputs, *opt_field, *opt_failed;
 static const char *field;          /* the output key of the current shard */
 static int opt_raw, opt_drop_input, opt_csv, opt_retryable_only, opt_unordered, opt_strict;
-static uint64_t opt_max_line = BB_NDJSON_DEFAULT_MAX_LINE;
-static struct bb_aws_opts aws_opts;
+static struct bb_cli cli;
 
 /* ---- state ---- */
 
@@ -725,9 +725,9 @@ feed_data(const char *p, size_t n, void *ctx)
 	while (n > 0) {
 		nl = memchr(p, '\n', n);
 		if (nl == NULL) {
-			if (!lf->too_long && lf->part.len + n > opt_max_line) {
+			if (!lf->too_long && lf->part.len + n > cli.max_line) {
 				bb_msg_warn("output line longer than %llu bytes (at %s:%llu)",
-				    (unsigned long long)opt_max_line, lf->name,
+				    (unsigned long long)cli.max_line, lf->name,
 				    (unsigned long long)lf->lineno + 1);
 				n_mismatch++;
 				lf->too_long = 1;
@@ -775,7 +775,7 @@ load_local_file(const char *path, struct bb_error *err)
 	struct bb_ndjson_line ln;
 	int n;
 
-	r = bb_ndjson_open(path, opt_max_line, BB_NDJSON_SKIP_BLANK, err);
+	r = bb_ndjson_open(path, cli.max_line, BB_NDJSON_SKIP_BLANK, err);
 	if (r == NULL)
 		return -1;
 	while ((n = bb_ndjson_next(r, &ln, err)) != 0) {
@@ -949,7 +949,7 @@ load_s3(const char *prefix_uri, struct bb_buf *manifest, int *found, struct bb_e
 	oom(bb_buf_adds(&key, u.key));
 	if (key.len && key.data[key.len - 1] != '/')
 		oom(bb_buf_addc(&key, '/'));
-	if (aws == NULL && (aws = bb_aws_new(&aws_opts, err)) == NULL)
+	if (aws == NULL && (aws = bb_aws_new(&cli.aws, err)) == NULL)
 		goto out;
 	if (bb_s3_list_v2(aws, u.bucket, bb_buf_str(&key), NULL, list_cb, &l, NULL, err))
 		goto out;
@@ -998,7 +998,7 @@ load_shard_ids(const char *path)
 	int n, rc = 0;
 
 	idset_reset(&shard_ids);
-	r = bb_ndjson_open(path, opt_max_line, BB_NDJSON_SKIP_BLANK, NULL);
+	r = bb_ndjson_open(path, cli.max_line, BB_NDJSON_SKIP_BLANK, NULL);
 	if (r == NULL)
 		return -1;
 	while ((n = bb_ndjson_next(r, &ln, NULL)) != 0) {
@@ -1216,7 +1216,7 @@ join_shard(const struct job *j)
 			    where.data);
 	}
 
-	rows = bb_rows_open(&src, opt_max_line, &err);
+	rows = bb_rows_open(&src, cli.max_line, &err);
 	if (rows == NULL) {
 		bb_msg_error("cannot read the rows of the shard: %s (at %s); its rows are left out",
 		    esc(err.msg), where.data);
@@ -1514,8 +1514,7 @@ finish_pending(void)
 
 enum {
 	O_FIELD = 256, O_RAW, O_DROP_INPUT, O_FORMAT, O_FAILED, O_RETRYABLE, O_UNORDERED,
-	O_STRICT, O_MAX_LINE, O_PROFILE, O_REGION, O_ENDPOINT, O_TRACE, O_PROGRESS,
-	O_NO_PROGRESS,
+	O_STRICT,
 };
 
 static const struct option longopts[] = {
@@ -1528,27 +1527,20 @@ static const struct option longopts[] = {
 	{ "retryable-only", no_argument, NULL, O_RETRYABLE },
 	{ "unordered", no_argument, NULL, O_UNORDERED },
 	{ "strict", no_argument, NULL, O_STRICT },
-	{ "max-line-bytes", required_argument, NULL, O_MAX_LINE },
-	{ "profile", required_argument, NULL, O_PROFILE },
-	{ "region", required_argument, NULL, O_REGION },
-	{ "endpoint-url", required_argument, NULL, O_ENDPOINT },
-	{ "trace", required_argument, NULL, O_TRACE },
-	{ "progress", no_argument, NULL, O_PROGRESS },
-	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	BB_CLI_OPTIONS_MAX_LINE,
+	BB_CLI_OPTIONS_AWS,
+	BB_CLI_OPTIONS_PROGRESS,
+	BB_CLI_OPTIONS_STD,
 	{ NULL, 0, NULL, 0 },
 };
 
 static void
 parse_options(int argc, char **argv)
 {
-	uint64_t u;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "o:qvhV", longopts, NULL)) != -1) {
+	bb_cli_init(&cli, usage);
+	while ((c = getopt_long(argc, argv, "o:" BB_CLI_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': opt_outputs = optarg; break;
 		case O_FIELD:
@@ -1570,24 +1562,9 @@ parse_options(int argc, char **argv)
 		case O_RETRYABLE: opt_retryable_only = 1; break;
 		case O_UNORDERED: opt_unordered = 1; break;
 		case O_STRICT: opt_strict = 1; break;
-		case O_MAX_LINE:
-			if (bb_parse_size(optarg, &u) || u < 16 || u > ((uint64_t)1 << 31))
-				bb_usage_die("--max-line-bytes: not a size in [16, 2GiB]: '%s'", optarg);
-			opt_max_line = u;
-			break;
-		case O_PROFILE: aws_opts.profile = optarg; break;
-		case O_REGION: aws_opts.region = optarg; break;
-		case O_ENDPOINT: aws_opts.endpoint_url = optarg; break;
-		case O_TRACE: aws_opts.trace = optarg; break;
-		case O_PROGRESS: bb_progress_force(1); break;
-		case O_NO_PROGRESS: bb_progress_force(0); break;
-		case 'q': bb_verbosity = -1; break;
-		case 'v': bb_verbosity++; break;
-		case 'h': usage(); exit(bb_main_finish(0));
-		case 'V': bb_print_version(); exit(bb_main_finish(0));
 		default:
-			fprintf(stderr, "Try 'bb-join --help' for more information.\n");
-			exit(bb_main_finish(BB_EXIT_USAGE));
+			if (!bb_cli_option(&cli, c, optarg))
+				bb_cli_try_help();
 		}
 	}
 	if (opt_retryable_only && opt_failed == NULL)
@@ -1610,7 +1587,7 @@ main(int argc, char **argv)
 	if (opt_outputs != NULL && (stat(opt_outputs, &st) || !S_ISDIR(st.st_mode)))
 		bb_die(BB_EXIT_USAGE, "--outputs: '%s' is not a directory", opt_outputs);
 	/* outputs read from S3: a configuration error stops before any input */
-	if (opt_outputs == NULL && ((aws = bb_aws_new(&aws_opts, &err)) == NULL ||
+	if (opt_outputs == NULL && ((aws = bb_aws_new(&cli.aws, &err)) == NULL ||
 	    bb_aws_ready(aws, "s3", &err) < 0))
 		bb_die(BB_EXIT_USAGE, "%s", err.msg);
 	if (opt_failed != NULL) {
@@ -1627,7 +1604,7 @@ main(int argc, char **argv)
 		struct bb_ndjson_line ln;
 		int n;
 
-		r = bb_ndjson_open(inputs[i], opt_max_line, BB_NDJSON_SKIP_BLANK, &err);
+		r = bb_ndjson_open(inputs[i], cli.max_line, BB_NDJSON_SKIP_BLANK, &err);
 		if (r == NULL) {
 			bb_msg_error("%s", esc(err.msg));
 			status = BB_EXIT_USAGE;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "csv.h"
 #include "error.h"
 #include "family.h"
@@ -49,7 +50,8 @@ static const char *opt_input_type;
 static enum fmt opt_format = FMT_AUTO;
 static int opt_converse, opt_strict, opt_dry_run, opt_no_sync, opt_sidecar_level = 1;
 static long long opt_max_records = 50000, opt_min_records = 100, opt_records = -1;
-static uint64_t opt_max_bytes = 1000000000ULL, opt_max_line = 64u << 20;
+static uint64_t opt_max_bytes = 1000000000ULL;
+static struct bb_cli cli;
 static size_t opt_read_size;
 static struct bb_mi_opts mio;
 static const char **stops;
@@ -660,7 +662,7 @@ read_jsonl(const char *path, int single)
 
 	if (single && strcmp(path, "-") == 0)
 		sfile = stdin_path();
-	r = bb_ndjson_open(path, opt_max_line, BB_NDJSON_SKIP_BLANK, &err);
+	r = bb_ndjson_open(path, cli.max_line, BB_NDJSON_SKIP_BLANK, &err);
 	if (r == NULL) {
 		bb_msg_error("%s", err.msg);
 		free(sfile);
@@ -745,7 +747,7 @@ read_csv(const char *path, int single)
 
 	if (single && strcmp(path, "-") == 0)
 		sfile = stdin_path();
-	r = bb_csv_reader_open(path, fmt == FMT_TSV ? '\t' : ',', opt_max_line, &err);
+	r = bb_csv_reader_open(path, fmt == FMT_TSV ? '\t' : ',', cli.max_line, &err);
 	if (r == NULL) {
 		bb_msg_error("%s", err.msg);
 		free(sfile);
@@ -805,8 +807,8 @@ out:
 enum {
 	O_MAX_TOKENS = 256, O_TEMPERATURE, O_TOP_P, O_STOP, O_DIMENSIONS, O_NORMALIZE,
 	O_NO_NORMALIZE, O_PARAMS, O_TEXT_FIELD, O_ID_FIELD, O_MAX_RECORDS, O_MIN_RECORDS,
-	O_RECORDS, O_MAX_BYTES, O_MAX_LINE, O_REJECTS, O_STRICT, O_INVOCATION, O_INPUT_TYPE,
-	O_READ_SIZE, O_PROGRESS, O_NO_PROGRESS, O_NO_SYNC, O_SIDECAR_LEVEL,
+	O_RECORDS, O_MAX_BYTES, O_REJECTS, O_STRICT, O_INVOCATION, O_INPUT_TYPE,
+	O_READ_SIZE, O_NO_SYNC, O_SIDECAR_LEVEL,
 };
 
 static const struct option longopts[] = {
@@ -818,10 +820,7 @@ static const struct option longopts[] = {
 	{ "out-dir", required_argument, NULL, 'o' },
 	{ "prefix", required_argument, NULL, 'p' },
 	{ "dry-run", no_argument, NULL, 'n' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	BB_CLI_OPTIONS_STD,
 	{ "max-tokens", required_argument, NULL, O_MAX_TOKENS },
 	{ "temperature", required_argument, NULL, O_TEMPERATURE },
 	{ "top-p", required_argument, NULL, O_TOP_P },
@@ -837,13 +836,12 @@ static const struct option longopts[] = {
 	{ "min-records", required_argument, NULL, O_MIN_RECORDS },
 	{ "records", required_argument, NULL, O_RECORDS },
 	{ "max-bytes", required_argument, NULL, O_MAX_BYTES },
-	{ "max-line-bytes", required_argument, NULL, O_MAX_LINE },
+	BB_CLI_OPTIONS_MAX_LINE,
 	{ "rejects", required_argument, NULL, O_REJECTS },
 	{ "strict", no_argument, NULL, O_STRICT },
 	{ "invocation-type", required_argument, NULL, O_INVOCATION },
 	{ "read-size", required_argument, NULL, O_READ_SIZE },
-	{ "progress", no_argument, NULL, O_PROGRESS },
-	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
+	BB_CLI_OPTIONS_PROGRESS,
 	{ "no-sync", no_argument, NULL, O_NO_SYNC },
 	{ "sidecar-level", required_argument, NULL, O_SIDECAR_LEVEL },
 	{ NULL, 0, NULL, 0 },
@@ -876,13 +874,13 @@ static void
 parse_options(int argc, char **argv)
 {
 	long long v;
-	uint64_t u;
 	double d;
 	int c;
 	size_t i;
 
 	bb_mi_opts_init(&mio);
-	while ((c = getopt_long(argc, argv, "m:t:T:s:f:o:p:nqvhV", longopts, NULL)) != -1) {
+	bb_cli_init(&cli, usage);
+	while ((c = getopt_long(argc, argv, "m:t:T:s:f:o:p:n" BB_CLI_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': opt_model = optarg; break;
 		case 't': opt_template = optarg; break;
@@ -903,10 +901,6 @@ parse_options(int argc, char **argv)
 			opt_prefix = optarg;
 			break;
 		case 'n': opt_dry_run = 1; break;
-		case 'q': bb_verbosity = -1; break;
-		case 'v': bb_verbosity++; break;
-		case 'h': usage(); exit(bb_main_finish(0));
-		case 'V': bb_print_version(); exit(bb_main_finish(0));
 		case O_MAX_TOKENS:
 			if (bb_parse_int(optarg, 1, 1000000000, &v))
 				bb_usage_die("--max-tokens: not a positive integer: '%s'", optarg);
@@ -955,11 +949,6 @@ parse_options(int argc, char **argv)
 			if (bb_parse_size(optarg, &opt_max_bytes) || opt_max_bytes < 1024)
 				bb_usage_die("--max-bytes: not a size of at least 1024: '%s'", optarg);
 			break;
-		case O_MAX_LINE:
-			if (bb_parse_size(optarg, &u) || u < 16 || u > ((uint64_t)1 << 31))
-				bb_usage_die("--max-line-bytes: not a size in [16, 2GiB]: '%s'", optarg);
-			opt_max_line = u;
-			break;
 		case O_REJECTS: opt_rejects = optarg; break;
 		case O_STRICT: opt_strict = 1; break;
 		case O_INVOCATION:
@@ -975,8 +964,6 @@ parse_options(int argc, char **argv)
 				bb_usage_die("--read-size: not a positive integer: '%s'", optarg);
 			opt_read_size = (size_t)v;
 			break;
-		case O_PROGRESS: bb_progress_force(1); break;
-		case O_NO_PROGRESS: bb_progress_force(0); break;
 		case O_NO_SYNC: opt_no_sync = 1; break;
 		case O_SIDECAR_LEVEL:
 			if (bb_parse_int(optarg, 0, 9, &v))
@@ -984,8 +971,8 @@ parse_options(int argc, char **argv)
 			opt_sidecar_level = (int)v;
 			break;
 		default:
-			fprintf(stderr, "Try 'bb-shard --help' for more information.\n");
-			exit(bb_main_finish(BB_EXIT_USAGE));
+			if (!bb_cli_option(&cli, c, optarg))
+				bb_cli_try_help();
 		}
 	}
 }

@@ -26,6 +26,7 @@
 #include "aws.h"
 #include "bedrock.h"
 #include "buf.h"
+#include "cli.h"
 #include "error.h"
 #include "jobs.h"
 #include "json.h"
@@ -51,12 +52,11 @@ static long long opt_max_inflight;
 static double opt_max_wait;          /* 0: no bound */
 static double opt_retry_interval = 60;
 static int opt_dry_run;
-static size_t opt_max_line;
 static struct bb_bedrock_tag *opt_tags;
 static size_t opt_ntags;
 static char **opt_subnets, **opt_sgs;
 static size_t opt_nsubnets, opt_nsgs;
-static struct bb_aws_opts aws_opts;
+static struct bb_cli cli;
 
 static struct bb_aws *aws;
 static unsigned long long rng_state;
@@ -71,8 +71,7 @@ static struct {
 
 enum {
 	O_TIMEOUT_HOURS = 256, O_INVOCATION, O_TAG, O_KMS, O_SUBNETS, O_SGS,
-	O_MAX_INFLIGHT, O_MAX_WAIT, O_RETRY_INTERVAL, O_SALT, O_PROFILE, O_REGION,
-	O_ENDPOINT, O_TRACE, O_MAX_LINE,
+	O_MAX_INFLIGHT, O_MAX_WAIT, O_RETRY_INTERVAL, O_SALT,
 };
 
 static const struct option longopts[] = {
@@ -91,15 +90,9 @@ static const struct option longopts[] = {
 	{ "retry-interval", required_argument, NULL, O_RETRY_INTERVAL },
 	{ "token-salt", required_argument, NULL, O_SALT },
 	{ "dry-run", no_argument, NULL, 'n' },
-	{ "profile", required_argument, NULL, O_PROFILE },
-	{ "region", required_argument, NULL, O_REGION },
-	{ "endpoint-url", required_argument, NULL, O_ENDPOINT },
-	{ "trace", required_argument, NULL, O_TRACE },
-	{ "max-line-bytes", required_argument, NULL, O_MAX_LINE },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	BB_CLI_OPTIONS_AWS,
+	BB_CLI_OPTIONS_MAX_LINE,
+	BB_CLI_OPTIONS_STD,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -200,21 +193,17 @@ split_list(const char *opt, const char *s, char ***out, size_t *n)
 static void
 parse_options(int argc, char **argv)
 {
-	uint64_t u;
 	int c;
 	char *eq;
 
-	while ((c = getopt_long(argc, argv, "r:o:m:p:nqvhV", longopts, NULL)) != -1) {
+	bb_cli_init(&cli, usage);
+	while ((c = getopt_long(argc, argv, "r:o:m:p:n" BB_CLI_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r': opt_role = optarg; break;
 		case 'o': opt_output = optarg; break;
 		case 'm': opt_model = optarg; break;
 		case 'p': opt_prefix = optarg; break;
 		case 'n': opt_dry_run = 1; break;
-		case 'q': bb_verbosity = -1; break;
-		case 'v': bb_verbosity++; break;
-		case 'h': usage(); exit(bb_main_finish(0));
-		case 'V': bb_print_version(); exit(bb_main_finish(0));
 		case O_TIMEOUT_HOURS:
 			if (bb_parse_int(optarg, 24, 168, &opt_timeout_hours))
 				bb_usage_die("--timeout-hours: not a whole number of hours in "
@@ -254,18 +243,9 @@ parse_options(int argc, char **argv)
 				    optarg);
 			break;
 		case O_SALT: opt_salt = optarg; break;
-		case O_PROFILE: aws_opts.profile = optarg; break;
-		case O_REGION: aws_opts.region = optarg; break;
-		case O_ENDPOINT: aws_opts.endpoint_url = optarg; break;
-		case O_TRACE: aws_opts.trace = optarg; break;
-		case O_MAX_LINE:
-			if (bb_parse_size(optarg, &u) || u < 16 || u > ((uint64_t)1 << 31))
-				bb_usage_die("--max-line-bytes: not a size in [16, 2GiB]: '%s'", optarg);
-			opt_max_line = (size_t)u;
-			break;
 		default:
-			fprintf(stderr, "Try 'bb-submit --help' for more information.\n");
-			exit(bb_main_finish(BB_EXIT_USAGE));
+			if (!bb_cli_option(&cli, c, optarg))
+				bb_cli_try_help();
 		}
 	}
 	if (opt_role == NULL && (opt_role = getenv("BB_ROLE_ARN")) != NULL && *opt_role == '\0')
@@ -669,7 +649,7 @@ run_input(const char *path)
 	struct bb_ndjson_line line;
 	int n;
 
-	if ((r = bb_ndjson_open(path, opt_max_line, BB_NDJSON_SKIP_BLANK, &err)) == NULL) {
+	if ((r = bb_ndjson_open(path, (size_t)cli.max_line, BB_NDJSON_SKIP_BLANK, &err)) == NULL) {
 		bb_msg_error("%s", err.msg);
 		n_failed++;
 		return;
@@ -703,7 +683,7 @@ main(int argc, char **argv)
 	    0x9e3779b97f4a7c15ULL;
 	/* a configuration error (no region, no credentials, an unsupported
 	 * profile) stops before the first line, not one retry per line */
-	if (!opt_dry_run && ((aws = bb_aws_new(&aws_opts, &err)) == NULL ||
+	if (!opt_dry_run && ((aws = bb_aws_new(&cli.aws, &err)) == NULL ||
 	    bb_aws_ready(aws, "bedrock", &err) < 0))
 		bb_die(BB_EXIT_USAGE, "%s", err.msg);
 	if (optind >= argc)

@@ -20,6 +20,7 @@
 
 #include "aws.h"
 #include "buf.h"
+#include "cli.h"
 #include "error.h"
 #include "http.h"
 #include "json.h"
@@ -435,8 +436,7 @@ out:
 
 enum {
 	O_PART_SIZE = 256, O_THRESHOLD, O_CHECKSUM, O_FORCE, O_NO_RESUME, O_CONTENT_TYPE,
-	O_STORAGE_CLASS, O_SSE, O_SSE_KMS, O_ACL, O_TAG, O_REGION, O_PROFILE, O_ENDPOINT,
-	O_MAX_LINE, O_TRACE, O_PROGRESS, O_NO_PROGRESS, O_CONTENT_MD5,
+	O_STORAGE_CLASS, O_SSE, O_SSE_KMS, O_ACL, O_TAG, O_CONTENT_MD5,
 };
 
 static const struct option longopts[] = {
@@ -455,24 +455,17 @@ static const struct option longopts[] = {
 	{ "sse-kms-key-id", required_argument, NULL, O_SSE_KMS },
 	{ "acl", required_argument, NULL, O_ACL },
 	{ "tag", required_argument, NULL, O_TAG },
-	{ "region", required_argument, NULL, O_REGION },
-	{ "profile", required_argument, NULL, O_PROFILE },
-	{ "endpoint-url", required_argument, NULL, O_ENDPOINT },
-	{ "max-line-bytes", required_argument, NULL, O_MAX_LINE },
-	{ "trace", required_argument, NULL, O_TRACE },
-	{ "progress", no_argument, NULL, O_PROGRESS },
-	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	BB_CLI_OPTIONS_AWS,
+	BB_CLI_OPTIONS_MAX_LINE,
+	BB_CLI_OPTIONS_PROGRESS,
+	BB_CLI_OPTIONS_STD,
 	{ NULL, 0, NULL, 0 },
 };
 
 int
 main(int argc, char **argv)
 {
-	struct bb_aws_opts ao;
+	struct bb_cli cli;
 	struct bb_upload_opts uo;
 	struct bb_http_headers hdrs;
 	struct bb_buf tags = BB_BUF_INIT, prefix = BB_BUF_INIT, key = BB_BUF_INIT;
@@ -488,7 +481,7 @@ main(int argc, char **argv)
 	sigset_t block, old;
 	pthread_t th;
 	const char *opt_to = NULL, *opt_key = NULL, *sse = NULL, *kms = NULL;
-	uint64_t sz, max_line = 0;
+	uint64_t sz;
 	long long v;
 	double t0, el;
 	int c, i, nfiles, eof, status, sig, single;
@@ -496,11 +489,11 @@ main(int argc, char **argv)
 	char bytes_s[32];
 
 	bb_main_init(argc, argv, "bb-upload");
-	memset(&ao, 0, sizeof(ao));
+	bb_cli_init(&cli, usage);
 	memset(&uo, 0, sizeof(uo));
 	bb_http_headers_init(&hdrs);
 	bb_aws_query_init(&tq, &tags);
-	while ((c = getopt_long(argc, argv, "t:k:j:qvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:k:j:" BB_CLI_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': opt_to = optarg; break;
 		case 'k':
@@ -556,23 +549,16 @@ main(int argc, char **argv)
 			bb_aws_query_add(&tq, optarg, eq + 1);
 			*eq = '=';
 			break;
-		case O_REGION: ao.region = optarg; break;
-		case O_PROFILE: ao.profile = optarg; break;
-		case O_ENDPOINT: ao.endpoint_url = optarg; break;
-		case O_MAX_LINE:
-			if (bb_parse_size(optarg, &max_line) || max_line < 1)
+		/* bb-upload's own readings of two shared options: any size of
+		 * line, and -v does not undo -q */
+		case BB_CLI_MAX_LINE:
+			if (bb_parse_size(optarg, &cli.max_line) || cli.max_line < 1)
 				bb_usage_die("--max-line-bytes: not a size: '%s'", optarg);
 			break;
-		case O_TRACE: ao.trace = optarg; break;
-		case O_PROGRESS: bb_progress_force(1); break;
-		case O_NO_PROGRESS: bb_progress_force(0); break;
-		case 'q': bb_verbosity = -1; break;
 		case 'v': if (bb_verbosity >= 0) bb_verbosity++; break;
-		case 'h': usage(); exit(bb_main_finish(0));
-		case 'V': bb_print_version(); exit(bb_main_finish(0));
 		default:
-			fprintf(stderr, "Try 'bb-upload --help' for more information.\n");
-			exit(bb_main_finish(BB_EXIT_USAGE));
+			if (!bb_cli_option(&cli, c, optarg))
+				bb_cli_try_help();
 		}
 	}
 	nfiles = argc - optind;
@@ -603,7 +589,7 @@ main(int argc, char **argv)
 		bb_usage_die("standard input needs a key: --to s3://BUCKET/KEY or --key NAME");
 
 	uo.headers = &hdrs;
-	aws = bb_aws_new(&ao, &err);
+	aws = bb_aws_new(&cli.aws, &err);
 	if (aws == NULL)
 		bb_die(BB_EXIT_USAGE, "%s", err.msg);
 	if (bb_aws_ready(aws, "s3", &err) < 0)
@@ -649,7 +635,7 @@ main(int argc, char **argv)
 		memset(&q, 0, sizeof(q));
 		pthread_mutex_init(&q.lock, NULL);
 		pthread_cond_init(&q.cond, NULL);
-		q.r = bb_ndjson_open_fd(0, 0, "<stdin>", (size_t)max_line, BB_NDJSON_SKIP_BLANK,
+		q.r = bb_ndjson_open_fd(0, 0, "<stdin>", (size_t)cli.max_line, BB_NDJSON_SKIP_BLANK,
 		    &err);
 		if (q.r == NULL)
 			bb_die(BB_EXIT_USAGE, "%s", err.msg);

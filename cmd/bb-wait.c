@@ -30,6 +30,7 @@
 #include "aws.h"
 #include "bedrock.h"
 #include "buf.h"
+#include "cli.h"
 #include "error.h"
 #include "jobs.h"
 #include "json.h"
@@ -46,8 +47,7 @@ static double opt_timeout;          /* 0: none */
 static double opt_max_rate = 5;
 static enum until opt_until = UNTIL_ENDED;
 static int opt_stop_on_interrupt;
-static size_t opt_max_line;
-static struct bb_aws_opts aws_opts;
+static struct bb_cli cli;
 
 static struct bb_aws *aws;
 static unsigned long long rng_state;
@@ -112,7 +112,7 @@ reader_main(void *arg)
 
 	(void)arg;
 	for (i = 0; i < ninputs; i++) {
-		if ((r = bb_ndjson_open(inputs[i], opt_max_line, BB_NDJSON_SKIP_BLANK,
+		if ((r = bb_ndjson_open(inputs[i], (size_t)cli.max_line, BB_NDJSON_SKIP_BLANK,
 		    &err)) == NULL) {
 			it = bb_xcalloc(1, sizeof(*it));
 			it->msg = bb_xstrdup(err.msg);
@@ -582,8 +582,7 @@ progress(void)
 /* ---- options ---- */
 
 enum {
-	O_INTERVAL = 256, O_UNTIL, O_TIMEOUT, O_STOP, O_MAX_RATE, O_PROFILE, O_REGION,
-	O_ENDPOINT, O_TRACE, O_MAX_LINE, O_PROGRESS, O_NO_PROGRESS,
+	O_INTERVAL = 256, O_UNTIL, O_TIMEOUT, O_STOP, O_MAX_RATE,
 };
 
 static const struct option longopts[] = {
@@ -592,17 +591,10 @@ static const struct option longopts[] = {
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "stop-on-interrupt", no_argument, NULL, O_STOP },
 	{ "max-rate", required_argument, NULL, O_MAX_RATE },
-	{ "profile", required_argument, NULL, O_PROFILE },
-	{ "region", required_argument, NULL, O_REGION },
-	{ "endpoint-url", required_argument, NULL, O_ENDPOINT },
-	{ "trace", required_argument, NULL, O_TRACE },
-	{ "max-line-bytes", required_argument, NULL, O_MAX_LINE },
-	{ "progress", no_argument, NULL, O_PROGRESS },
-	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	BB_CLI_OPTIONS_AWS,
+	BB_CLI_OPTIONS_MAX_LINE,
+	BB_CLI_OPTIONS_PROGRESS,
+	BB_CLI_OPTIONS_STD,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -647,10 +639,10 @@ usage(void)
 static void
 parse_options(int argc, char **argv)
 {
-	uint64_t u;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "qvhV", longopts, NULL)) != -1) {
+	bb_cli_init(&cli, usage);
+	while ((c = getopt_long(argc, argv, BB_CLI_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (c) {
 		case O_INTERVAL:
 			if (bb_parse_duration(optarg, &opt_interval) || opt_interval < 0.01 ||
@@ -677,24 +669,9 @@ parse_options(int argc, char **argv)
 			if (bb_parse_double(optarg, 0.01, 10000, &opt_max_rate))
 				bb_usage_die("--max-rate: not a number in [0.01, 10000]: '%s'", optarg);
 			break;
-		case O_PROFILE: aws_opts.profile = optarg; break;
-		case O_REGION: aws_opts.region = optarg; break;
-		case O_ENDPOINT: aws_opts.endpoint_url = optarg; break;
-		case O_TRACE: aws_opts.trace = optarg; break;
-		case O_MAX_LINE:
-			if (bb_parse_size(optarg, &u) || u < 16 || u > ((uint64_t)1 << 31))
-				bb_usage_die("--max-line-bytes: not a size in [16, 2GiB]: '%s'", optarg);
-			opt_max_line = (size_t)u;
-			break;
-		case O_PROGRESS: bb_progress_force(1); break;
-		case O_NO_PROGRESS: bb_progress_force(0); break;
-		case 'q': bb_verbosity = -1; break;
-		case 'v': bb_verbosity++; break;
-		case 'h': usage(); exit(bb_main_finish(0));
-		case 'V': bb_print_version(); exit(bb_main_finish(0));
 		default:
-			fprintf(stderr, "Try 'bb-wait --help' for more information.\n");
-			exit(bb_main_finish(BB_EXIT_USAGE));
+			if (!bb_cli_option(&cli, c, optarg))
+				bb_cli_try_help();
 		}
 	}
 }
@@ -734,11 +711,11 @@ main(int argc, char **argv)
 	parse_options(argc, argv);
 	rng_state = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^
 	    0x9e3779b97f4a7c15ULL;
-	if (aws_opts.max_attempts == 0)
-		aws_opts.max_attempts = 3;   /* the scheduler retries the rest */
+	if (cli.aws.max_attempts == 0)
+		cli.aws.max_attempts = 3;   /* the scheduler retries the rest */
 	/* Bedrock for the jobs, S3 for their manifests: a configuration error
 	 * stops here, before any input is read, not in endless retries */
-	if ((aws = bb_aws_new(&aws_opts, &err)) == NULL ||
+	if ((aws = bb_aws_new(&cli.aws, &err)) == NULL ||
 	    bb_aws_ready(aws, "bedrock", &err) < 0)
 		bb_die(BB_EXIT_USAGE, "%s", err.msg);
 	if (bb_aws_ready(aws, "s3", &err) < 0) {

@@ -3,8 +3,9 @@
  * exit policy, diagnostics on stderr, the stdout writer, option-value
  * parsing and the one-line progress display.
  *
- * This is the only libshared module that prints or exits, and only the
- * programs in cmd/ call it; other modules report through struct bb_error.
+ * This and cli.h (the options every program shares) are the only
+ * libshared modules that print or exit, and only the programs in cmd/ call
+ * them; other modules report through struct bb_error.
  *
  *   int main(int argc, char **argv) {
  *           bb_main_init(argc, argv, "bb-shard");
