@@ -51,7 +51,8 @@ test_values(void)
 	ok(cli.aws.profile == NULL && cli.aws.region == NULL && cli.aws.endpoint_url == NULL &&
 	    cli.aws.trace == NULL && cli.usage == test_usage, "init: no AWS options, the usage kept");
 	for (i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
-		ok(bb_cli_option(&cli, s[i].opt, s[i].arg) == 1, "--%s handled", s[i].what);
+		ok(bb_cli_option(&cli, s[i].opt, s[i].arg) == 1, "the option of aws.%s handled",
+		    s[i].what);
 		got = strcmp(s[i].what, "profile") == 0 ? cli.aws.profile :
 		    strcmp(s[i].what, "region") == 0 ? cli.aws.region :
 		    strcmp(s[i].what, "endpoint_url") == 0 ? cli.aws.endpoint_url : cli.aws.trace;
