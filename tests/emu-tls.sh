@@ -9,11 +9,10 @@
 # body was protected (payload=..., checksum=...); bad certificate and key
 # files stop bb-emu with exit 2, a message and no ready line.
 . "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/pipeline-lib.sh"   # test_expect_todo, MODEL, ROLE
 
 FIX=$top_srcdir/tests/fixtures
 PY=${PYTHON3:-python3}
-MODEL=anthropic.claude-3-haiku-20240307-v1:0
-ROLE=arn:aws:iam::123456789012:role/BatchRole
 
 emu_available || test_skip_all "bb-emu was not built (libmicrohttpd missing)"
 command -v openssl >/dev/null 2>&1 || test_skip_all "no openssl CLI (to make a test CA)"
@@ -111,7 +110,7 @@ if test -n "$HAVE_AWS"; then
 	test_expect_success 'AWS_CA_BUNDLE works for the AWS CLI; without a CA it fails' '
 		AWS_CA_BUNDLE=$CA aws s3api head-object --bucket tls --key cli/small.bin >head.json &&
 		test_grep -q "\"ContentLength\": 3000000" head.json &&
-		test_must_fail aws s3api head-object --bucket tls --key cli/small.bin >out 2>err &&
+		AWS_MAX_ATTEMPTS=1 test_expect_code 255 aws s3api head-object --bucket tls --key cli/small.bin >out 2>err &&
 		test_grep -qi "certificate verify failed" err
 	'
 else
@@ -122,7 +121,7 @@ fi
 if test -n "$HAVE_BOTO"; then
 	test_expect_success 'boto3 with verify=CA: put, get, multipart; verify=True fails' '
 		"$PY" - "$CA" <<-\EOF
-		import sys, boto3, botocore.exceptions
+		import sys, boto3, botocore.config, botocore.exceptions
 		from boto3.s3.transfer import TransferConfig
 		s3 = boto3.client("s3", verify=sys.argv[1])
 		s3.put_object(Bucket="tls", Key="boto/a", Body=b"hello tls")
@@ -132,7 +131,8 @@ if test -n "$HAVE_BOTO"; then
 		               Config=TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20))
 		assert s3.head_object(Bucket="tls", Key="boto/big")["ContentLength"] == len(data)
 		assert s3.get_object(Bucket="tls", Key="boto/big")["Body"].read() == data
-		bad = boto3.client("s3", verify=True)
+		bad = boto3.client("s3", verify=True, config=botocore.config.Config(
+		    retries={"mode": "standard", "total_max_attempts": 1}))
 		try:
 		    bad.head_object(Bucket="tls", Key="boto/a")
 		except botocore.exceptions.SSLError:
@@ -142,7 +142,7 @@ if test -n "$HAVE_BOTO"; then
 		EOF
 	'
 	test_expect_success 'boto3 conformance checks over https (AWS_CA_BUNDLE)' '
-		AWS_CA_BUNDLE=$CA "$PY" "$FIX/emu_boto3.py" put_get checksums multipart presigned
+		AWS_CA_BUNDLE=$CA "$PY" "$FIX/emu_boto3.py" put_get checksums multipart
 	'
 	test_expect_success 'raw signed requests over https: aws-chunked forms, one-digest checks' '
 		AWS_CA_BUNDLE=$CA "$PY" "$FIX/emu_raw.py" chunked digest
@@ -162,11 +162,12 @@ test_expect_success 'bb-upload with AWS_CA_BUNDLE: single and multipart, bytes r
 	cmp small.bin back1 && cmp big.bin back2
 '
 
-test_expect_success 'bb-upload over https: the -v log says how its body was protected' '
-	: >"$TEST_DIR/emu.err" &&
-	AWS_CA_BUNDLE=$CA bb-upload -t s3://tls/up2/ --force small.bin >up.out 2>up.err &&
-	test_grep "s3 PUT /tls/up2/small.bin 200 in=" "$TEST_DIR/emu.err" >put.log &&
-	test_grep -q " payload=[a-z-]* checksum=sha256\$" put.log
+test_expect_success 'bb-upload over https sends UNSIGNED-PAYLOAD with a sha256 checksum (the -v log)' '
+	AWS_CA_BUNDLE=$CA bb-upload -t s3://tls/up2/ --part-size 5MiB --multipart-threshold 6MiB \
+		small.bin big.bin >up.out 2>up.err &&
+	test_grep "s3 PUT /tls/up2/" "$TEST_DIR/emu.err" >put.log &&
+	test "$(wc -l <put.log)" -eq 4 &&
+	test "$(grep -c " 200 in=[0-9]* [0-9.]*ms payload=unsigned checksum=sha256\$" put.log)" -eq 4
 '
 
 test_expect_success 'bb-upload without the CA: fails, names the certificate problem, stores nothing' '
@@ -191,11 +192,25 @@ test_expect_success 'bb-shard | bb-upload | bb-submit | bb-wait over https with 
 	test_grep -q "\"status\":\"Completed\"" done.lines
 '
 
-test_expect_success 'bb-submit without the CA fails and submits nothing' '
-	test_must_fail env -u AWS_CA_BUNDLE timeout 60 bb-submit --role-arn "$ROLE" \
-		--output s3://tls/run2/output/ <up.lines >out 2>err &&
+# A certificate that does not verify will not verify on the next try:
+# like bb-upload, bb-submit and bb-wait should stop (exit 1 or 2) and say
+# why. Today both retry it for ever ("SSL certificate problem ...
+# (retrying)"), hence the timeout.
+test_expect_todo "bb-submit retries a certificate failure for ever" \
+	'bb-submit without the CA: stops with the certificate problem, submits nothing' '
+	timeout 5 bb-submit --role-arn "$ROLE" --output s3://tls/run2/output/ \
+		<up.lines >out 2>err
+	rc=$? &&
+	{ test $rc -eq 1 || test $rc -eq 2; } &&
 	test_grep -qi "certificate" err &&
 	! grep -q job_arn out
+'
+test_expect_todo "bb-wait retries a certificate failure for ever" \
+	'bb-wait without the CA: stops with the certificate problem' '
+	timeout 5 bb-wait --interval 0.1 <sub.lines >out 2>err
+	rc=$? &&
+	{ test $rc -eq 1 || test $rc -eq 2; } &&
+	test_grep -qi "certificate" err
 '
 
 test_expect_success 'the -v log: payload and checksum of S3 bodies, none on Bedrock lines' '
