@@ -62,6 +62,7 @@ struct bb_http_multi {
 	struct xfer *qhead, *qtail;
 	int in_perform;
 	int closing;
+	unsigned long finished;  /* transfers ended (done callbacks called) */
 };
 
 struct bb_http {
@@ -884,6 +885,7 @@ xfer_finish(struct xfer *x, int rc)
 		trace_note(m->h, x->id, "failed after %d attempt(s): %s", x->attempt, x->err.msg);
 	}
 	x->resp->attempts = x->attempt;
+	m->finished++;
 	if (x->done != NULL)
 		x->done(x->req, x->resp, rc, &x->err, x->ctx);
 	free(x);
@@ -1088,8 +1090,10 @@ multi_start_ready(struct bb_http_multi *m)
 	}
 }
 
-int
-bb_http_multi_perform(struct bb_http_multi *m, long timeout_ms, struct bb_error *err)
+/* Drive m for at most timeout_ms; with until_done, only until a transfer
+ * has ended. */
+static int
+multi_run(struct bb_http_multi *m, long timeout_ms, int until_done, struct bb_error *err)
 {
 	double deadline, wait, now;
 	CURLMsg *msg;
@@ -1098,6 +1102,7 @@ bb_http_multi_perform(struct bb_http_multi *m, long timeout_ms, struct bb_error 
 	void *pv;
 	int still, left, rc = -1;
 	long wait_ms;
+	unsigned long finished = m->finished;
 
 	if (m->in_perform)
 		return bb_error_set(err, BB_ERR_USAGE, "bb_http_multi_perform called recursively");
@@ -1118,7 +1123,7 @@ bb_http_multi_perform(struct bb_http_multi *m, long timeout_ms, struct bb_error 
 			if ((x = pv) != NULL)
 				xfer_attempt_done(x, msg->data.result);
 		}
-		if (bb_http_multi_pending(m) == 0)
+		if (bb_http_multi_pending(m) == 0 || (until_done && m->finished != finished))
 			break;
 		now = now_mono();
 		if (deadline >= 0 && now >= deadline)
@@ -1147,6 +1152,18 @@ bb_http_multi_perform(struct bb_http_multi *m, long timeout_ms, struct bb_error 
 out:
 	m->in_perform = 0;
 	return rc;
+}
+
+int
+bb_http_multi_perform(struct bb_http_multi *m, long timeout_ms, struct bb_error *err)
+{
+	return multi_run(m, timeout_ms, 0, err);
+}
+
+int
+bb_http_multi_wait(struct bb_http_multi *m, long timeout_ms, struct bb_error *err)
+{
+	return multi_run(m, timeout_ms, 1, err);
 }
 
 void

@@ -201,6 +201,9 @@ int bb_http_multi_add(struct bb_http_multi *m, struct bb_http_req *req, struct b
  * limit), calling done callbacks as transfers end. Returns the number of
  * transfers still pending, or -1 on an internal (libcurl) failure. */
 int bb_http_multi_perform(struct bb_http_multi *m, long timeout_ms, struct bb_error *err);
+/* The same, but returns as soon as a transfer has ended (its done callback
+ * was called), for a caller that acts on each outcome at once. */
+int bb_http_multi_wait(struct bb_http_multi *m, long timeout_ms, struct bb_error *err);
 /* Transfers queued, running or waiting to retry. */
 size_t bb_http_multi_pending(const struct bb_http_multi *m);
 /* Cancel what is pending (done callbacks are called with rc -1, "cancelled")

@@ -313,7 +313,12 @@ struct part {
 	struct bb_s3_xfer x;
 };
 
-enum fstate { F_NEW, F_HEAD, F_CHECK, F_START, F_PARTS, F_FAIL, F_END };
+/* F_LIST, F_LISTPARTS, F_CREATE, F_COMPLETE: a multipart control call
+ * in flight on the multi like any transfer (the loop never blocks on one) */
+enum fstate { F_NEW, F_HEAD, F_CHECK, F_START, F_LIST, F_LISTPARTS, F_CREATE, F_PARTS,
+	F_COMPLETE, F_FAIL, F_END };
+
+struct found;
 
 struct file {
 	struct bb_upload *u;
@@ -348,6 +353,11 @@ struct file {
 	                                      a composite one has "-<parts>" */
 	struct hjob cjob;
 	int check_multipart;
+	/* the multipart control call in flight */
+	struct bb_s3_call call;
+	int cfinished, crc;
+	struct bb_error cerr;
+	struct found *found;           /* resume: what the listings found */
 	struct bb_upload_result r;
 };
 
@@ -371,6 +381,29 @@ struct bb_upload {
 	int sign_payload;              /* checksums not echoed: sign payloads */
 	struct bb_upload_progress prog;
 };
+
+/* An upload of the key left by an earlier run, and its parts. */
+struct found {
+	char *id;                      /* the latest one listed */
+	char initiated[64];
+	uint64_t *sizes;               /* [10000], 0 = absent */
+	char (*etags)[128];
+	char (*cks)[BB_CHECKSUM_B64];
+	int max;
+	int failed;                    /* out of memory while listing */
+};
+
+static void
+found_free(struct found *fd)
+{
+	if (fd == NULL)
+		return;
+	free(fd->id);
+	free(fd->sizes);
+	free(fd->etags);
+	free(fd->cks);
+	free(fd);
+}
 
 uint64_t
 bb_upload_part_size(uint64_t size, uint64_t want)
@@ -512,6 +545,8 @@ file_free(struct bb_upload *u, struct file *f)
 	bb_http_resp_release(&f->hresp);
 	bb_buf_release(&f->hurl);
 	bb_s3_object_release(&f->obj);
+	bb_s3_call_release(&f->call);
+	found_free(f->found);
 	free(f->upload_id);
 	free(f->path);
 	free(f->bucket);
@@ -724,15 +759,6 @@ out:
 
 /* ---- multipart: create, resume, complete ---- */
 
-struct found {
-	char *id;
-	char initiated[64];
-	uint64_t *sizes;               /* [10000], 0 = absent */
-	char (*etags)[128];
-	char (*cks)[BB_CHECKSUM_B64];
-	int max;
-};
-
 static int
 found_upload(const struct bb_s3_upload *up, void *ctx)
 {
@@ -743,8 +769,10 @@ found_upload(const struct bb_s3_upload *up, void *ctx)
 		fd->id = strdup(up->upload_id);
 		snprintf(fd->initiated, sizeof(fd->initiated), "%s",
 		    up->initiated ? up->initiated : "");
-		if (fd->id == NULL)
+		if (fd->id == NULL) {
+			fd->failed = 1;
 			return 1;
+		}
 	}
 	return 0;
 }
@@ -782,81 +810,83 @@ layout_parts(struct file *f)
 }
 
 /*
- * Find an upload of this key left by an earlier run and take it over:
- * 1 when resumed (parts laid out, old ETags noted), 0 when none fits.
+ * Take over the upload f->found lists: lay out the parts in the earlier
+ * run's part size and note the ETags and checksums of those S3 holds (a
+ * part is kept when the local bytes match them, see part_hashed). 0, or
+ * -1 on ENOMEM.
  */
 static int
-try_resume(struct bb_upload *u, struct file *f)
+take_over(struct file *f)
 {
-	struct found fd;
-	struct bb_aws_error ae;
-	struct bb_error e = BB_ERROR_INIT;
+	struct found *fd = f->found;
+	uint64_t ps = f->part_size;
 	size_t i;
-	int rc = 0;
-	uint64_t ps;
 
-	memset(&fd, 0, sizeof(fd));
-	if (bb_s3_mpu_list(u->aws, f->bucket, f->key, found_upload, &fd, &ae, &e) < 0 ||
-	    fd.id == NULL)
-		goto out;
-	fd.sizes = calloc(BB_UPLOAD_MAX_PARTS, sizeof(*fd.sizes));
-	fd.etags = calloc(BB_UPLOAD_MAX_PARTS, sizeof(*fd.etags));
-	fd.cks = calloc(BB_UPLOAD_MAX_PARTS, sizeof(*fd.cks));
-	if (fd.sizes == NULL || fd.etags == NULL || fd.cks == NULL)
-		goto out;
-	if (bb_s3_mpu_list_parts(u->aws, f->bucket, f->key, fd.id, found_part, &fd, &ae,
-	    &e) < 0)
-		goto out;
 	/* The part size of the earlier run: that of part 1 when it was not
 	 * also the last. */
-	ps = f->part_size;
-	if (fd.sizes[0] >= BB_UPLOAD_MIN_PART && fd.sizes[0] < f->size &&
-	    f->size / fd.sizes[0] < BB_UPLOAD_MAX_PARTS)
-		ps = fd.sizes[0];
+	if (fd->sizes[0] >= BB_UPLOAD_MIN_PART && fd->sizes[0] < f->size &&
+	    f->size / fd->sizes[0] < BB_UPLOAD_MAX_PARTS)
+		ps = fd->sizes[0];
 	f->part_size = ps;
 	if (layout_parts(f) < 0)
-		goto out;
+		return -1;
 	/* made without x-amz-checksum-algorithm (an older run): its parts
 	 * must go without checksums too (the signed payload still is one) */
-	for (i = 0; i < (size_t)fd.max; i++)
-		if (fd.sizes[i] && fd.cks[i][0] == '\0')
+	for (i = 0; i < (size_t)fd->max; i++)
+		if (fd->sizes[i] && fd->cks[i][0] == '\0')
 			f->no_ck = 1;
 	for (i = 0; i < f->nparts; i++) {
 		struct part *p = f->parts[i];
-		if (p->number <= fd.max && fd.sizes[p->number - 1] == p->len && p->len > 0) {
-			memcpy(p->old_etag, fd.etags[p->number - 1], sizeof(p->old_etag));
-			memcpy(p->old_ck, fd.cks[p->number - 1], sizeof(p->old_ck));
+		if (p->number <= fd->max && fd->sizes[p->number - 1] == p->len && p->len > 0) {
+			memcpy(p->old_etag, fd->etags[p->number - 1], sizeof(p->old_etag));
+			memcpy(p->old_ck, fd->cks[p->number - 1], sizeof(p->old_ck));
 		}
 	}
-	f->upload_id = fd.id;
-	fd.id = NULL;
-	rc = 1;
-out:
-	free(fd.id);
-	free(fd.sizes);
-	free(fd.etags);
-	free(fd.cks);
-	return rc;
+	f->upload_id = fd->id;
+	fd->id = NULL;
+	return 0;
 }
 
+static void
+call_done(struct bb_http_req *req, struct bb_http_resp *resp, int rc,
+    const struct bb_error *err, void *ctx)
+{
+	struct file *f = ctx;
+
+	(void)req;
+	(void)resp;
+	f->cfinished = 1;
+	f->crc = rc;
+	bb_error_clear(&f->cerr);
+	if (rc < 0 && err)
+		f->cerr = *err;
+	f->u->xfers--;
+	f->inflight--;
+}
+
+/* Send the control call prepared in f->call; st is the state to wait in. */
 static int
-start_multipart(struct bb_upload *u, struct file *f)
+call_start(struct bb_upload *u, struct file *f, enum fstate st, struct bb_error *err)
+{
+	f->cfinished = 0;
+	if (bb_http_multi_add(u->m, &f->call.req, &f->call.resp, call_done, f, err) < 0)
+		return -1;
+	u->xfers++;
+	f->inflight++;
+	f->st = st;
+	return 0;
+}
+
+static void
+start_create(struct bb_upload *u, struct file *f)
 {
 	struct bb_s3_put_opts po;
 	struct bb_http_headers h;
-	struct bb_aws_error ae;
 	struct bb_error e = BB_ERROR_INIT;
 	char num[32];
 	size_t i;
-	int rc = -1;
 
 	bb_http_headers_init(&h);
-	f->multipart = 1;
-	if (!f->is_stream && !(u->o.flags & BB_UPLOAD_NO_RESUME) && try_resume(u, f)) {
-		f->upload_ours = 1;
-		rc = 0;
-		goto out;
-	}
 	for (i = 0; i < u->hdrs.n; i++)
 		if (bb_http_headers_add(&h, u->hdrs.v[i].name, u->hdrs.v[i].value) < 0)
 			goto nomem;
@@ -866,33 +896,153 @@ start_multipart(struct bb_upload *u, struct file *f)
 	po.content_type = u->o.content_type;
 	po.flags = f->no_ck ? 0 : BB_S3_CHECKSUM_SHA256;
 	po.headers = &h;
-	if (bb_s3_mpu_create(u->aws, f->bucket, f->key, &po, &f->upload_id, &ae, &e) < 0) {
-		file_fail(f, &e, &ae);
-		goto out;
-	}
-	f->upload_ours = 1;
-	if (!f->is_stream && layout_parts(f) < 0)
-		goto nomem;
-	rc = 0;
+	if (bb_s3_mpu_create_prepare(u->aws, f->bucket, f->key, &po, &f->call, &e) < 0 ||
+	    call_start(u, f, F_CREATE, &e) < 0)
+		file_fail(f, &e, NULL);
 	goto out;
 nomem:
 	bb_error_set(&e, BB_ERR_SYSTEM, "out of memory");
 	file_fail(f, &e, NULL);
 out:
 	bb_http_headers_release(&h);
-	return rc;
+}
+
+/* CreateMultipartUpload answered: the upload is ours (aborted if the file
+ * fails); a file's parts are laid out. */
+static void
+create_result(struct bb_upload *u, struct file *f)
+{
+	struct bb_aws_error ae;
+	struct bb_error e = BB_ERROR_INIT;
+
+	(void)u;
+	if (bb_s3_mpu_create_finish(&f->call, f->crc, &f->cerr, &f->upload_id, &ae, &e) < 0) {
+		file_fail(f, &e, &ae);
+		return;
+	}
+	f->upload_ours = 1;
+	if (!f->is_stream && layout_parts(f) < 0) {
+		bb_error_set(&e, BB_ERR_SYSTEM, "out of memory");
+		file_fail(f, &e, NULL);
+		return;
+	}
+	f->st = F_PARTS;
+}
+
+/* A file's multipart upload begins: look for one an interrupted run left
+ * (ListMultipartUploads, then ListParts), else create one. */
+static void
+start_multipart(struct bb_upload *u, struct file *f)
+{
+	struct bb_error e = BB_ERROR_INIT;
+
+	f->multipart = 1;
+	if (f->is_stream || (u->o.flags & BB_UPLOAD_NO_RESUME)) {
+		start_create(u, f);
+		return;
+	}
+	if ((f->found = calloc(1, sizeof(*f->found))) == NULL) {
+		bb_error_set(&e, BB_ERR_SYSTEM, "out of memory");
+		file_fail(f, &e, NULL);
+		return;
+	}
+	if (bb_s3_mpu_list_prepare(u->aws, f->bucket, f->key, &f->call, &e) < 0 ||
+	    call_start(u, f, F_LIST, &e) < 0)
+		start_create(u, f);     /* as when the listing fails: a new upload */
 }
 
 /*
- * The parts were each checked by S3 against their SHA-256 (the signed
- * x-amz-checksum-sha256, or the signed payload hash), and their ETags
- * against the local MD5 when one was computed. The object's ETag must be
- * the MD5 of the part ETags S3 gave: the object is exactly those parts.
+ * A page of the listing answered. Resuming is an optimisation: when a
+ * listing fails, a new upload is made instead.
  */
 static void
-complete_multipart(struct bb_upload *u, struct file *f)
+list_result(struct bb_upload *u, struct file *f)
 {
-	struct bb_s3_part *v = NULL;
+	struct found *fd = f->found;
+	struct bb_aws_error ae;
+	struct bb_error e = BB_ERROR_INIT;
+	int more = 0, rc;
+
+	if (f->st == F_LIST)
+		rc = bb_s3_mpu_list_finish(&f->call, f->crc, &f->cerr, f->key, found_upload, fd,
+		    &more, &ae, &e);
+	else
+		rc = bb_s3_mpu_list_parts_finish(&f->call, f->crc, &f->cerr, found_part, fd,
+		    &more, &ae, &e);
+	if (rc < 0 || fd->failed)
+		goto create;
+	if (more) {
+		rc = f->st == F_LIST ?
+		    bb_s3_mpu_list_prepare(u->aws, f->bucket, f->key, &f->call, &e) :
+		    bb_s3_mpu_list_parts_prepare(u->aws, f->bucket, f->key, fd->id, &f->call, &e);
+		if (rc < 0 || call_start(u, f, f->st, &e) < 0)
+			goto create;
+		return;
+	}
+	if (f->st == F_LIST) {
+		if (fd->id == NULL)
+			goto create;
+		fd->sizes = calloc(BB_UPLOAD_MAX_PARTS, sizeof(*fd->sizes));
+		fd->etags = calloc(BB_UPLOAD_MAX_PARTS, sizeof(*fd->etags));
+		fd->cks = calloc(BB_UPLOAD_MAX_PARTS, sizeof(*fd->cks));
+		if (fd->sizes == NULL || fd->etags == NULL || fd->cks == NULL ||
+		    bb_s3_mpu_list_parts_prepare(u->aws, f->bucket, f->key, fd->id, &f->call,
+		    &e) < 0 || call_start(u, f, F_LISTPARTS, &e) < 0)
+			goto create;
+		return;
+	}
+	if (take_over(f) == 0) {
+		f->upload_ours = 1;
+		f->st = F_PARTS;
+		found_free(f->found);
+		f->found = NULL;
+		return;
+	}
+create:
+	found_free(f->found);
+	f->found = NULL;
+	start_create(u, f);
+}
+
+/*
+ * The parts are all in; each was checked by S3 against its SHA-256 (the
+ * signed x-amz-checksum-sha256, or the signed payload hash), and its ETag
+ * against the local MD5 when one was computed. Complete the upload; the
+ * object's ETag is then checked (complete_result).
+ */
+static void
+start_complete(struct bb_upload *u, struct file *f)
+{
+	struct bb_s3_part *v;
+	struct bb_error e = BB_ERROR_INIT;
+	size_t i;
+
+	v = calloc(f->nparts ? f->nparts : 1, sizeof(*v));
+	if (v == NULL) {
+		bb_error_set(&e, BB_ERR_SYSTEM, "out of memory");
+		file_fail(f, &e, NULL);
+		return;
+	}
+	for (i = 0; i < f->nparts; i++) {
+		struct part *p = f->parts[i];
+		v[i] = p->res;
+		v[i].number = p->number;
+		if (f->no_ck)
+			v[i].checksum_sha256[0] = '\0';
+		else if (v[i].checksum_sha256[0] == '\0')
+			memcpy(v[i].checksum_sha256, p->ck, sizeof(p->ck));
+	}
+	if (bb_s3_mpu_complete_prepare(u->aws, f->bucket, f->key, f->upload_id, v, f->nparts, 0,
+	    &f->call, &e) < 0 || call_start(u, f, F_COMPLETE, &e) < 0)
+		file_fail(f, &e, NULL);
+	free(v);
+}
+
+/* The object's ETag must be the MD5 of the part ETags S3 gave: the object
+ * is exactly those parts. */
+static void
+complete_result(struct bb_upload *u, struct file *f)
+{
 	struct bb_md5 m = { NULL };
 	struct bb_aws_error ae;
 	struct bb_error e = BB_ERROR_INIT;
@@ -903,37 +1053,30 @@ complete_multipart(struct bb_upload *u, struct file *f)
 	int md5s = !u->kms;
 
 	bb_s3_object_init(&o);
-	v = calloc(f->nparts ? f->nparts : 1, sizeof(*v));
-	if (v == NULL || bb_md5_init(&m) < 0) {
+	etag[0] = '\0';
+	if (bb_s3_mpu_complete_finish(&f->call, f->crc, &f->cerr, etag, &ae, &e) < 0) {
+		file_fail(f, &e, &ae);
+		goto out;
+	}
+	f->upload_ours = 0;
+	if (bb_md5_init(&m) < 0) {
 		bb_error_set(&e, BB_ERR_SYSTEM, "out of memory");
 		file_fail(f, &e, NULL);
 		goto out;
 	}
 	for (i = 0; i < f->nparts; i++) {
-		struct part *p = f->parts[i];
-		v[i] = p->res;
-		v[i].number = p->number;
-		if (f->no_ck)
-			v[i].checksum_sha256[0] = '\0';
-		else if (v[i].checksum_sha256[0] == '\0')
-			memcpy(v[i].checksum_sha256, p->ck, sizeof(p->ck));
-		if (strlen(p->res.etag) != 34 || p->res.etag[0] != '"' ||
-		    bb_hex_decode(p->res.etag + 1, 32, d, sizeof(d)) < 0)
+		const char *pe = f->parts[i]->res.etag;
+
+		if (strlen(pe) != 34 || pe[0] != '"' || bb_hex_decode(pe + 1, 32, d, sizeof(d)) < 0)
 			md5s = 0;
 		else
 			bb_md5_update(&m, d, sizeof(d));
 	}
 	bb_md5_final(&m, d);
 	etag_of(d, (int)f->nparts, 1, want);
-	etag[0] = '\0';
-	if (bb_s3_mpu_complete(u->aws, f->bucket, f->key, f->upload_id, v, f->nparts, 0, etag,
-	    &ae, &e) < 0) {
-		file_fail(f, &e, &ae);
-		goto out;
-	}
-	f->upload_ours = 0;
 	if (etag[0] == '\0' || strcmp(etag, "\"\"") == 0) {
-		/* radosgw returns an empty ETag: ask for the object's */
+		/* radosgw returns an empty ETag: ask for the object's (rare
+		 * enough to be a blocking call) */
 		if (bb_s3_head(u->aws, f->bucket, f->key, &o, &ae, &e) < 0) {
 			file_fail(f, &e, &ae);
 			goto out;
@@ -953,7 +1096,6 @@ complete_multipart(struct bb_upload *u, struct file *f)
 out:
 	bb_md5_release(&m);
 	bb_s3_object_release(&o);
-	free(v);
 }
 
 /* ---- the state machine ---- */
@@ -1109,7 +1251,7 @@ read_stream(struct bb_upload *u, struct file *f)
 				return;
 			/* a new buffer: bounded by the transfers allowed */
 			if (u->buffers >= u->o.jobs + 2 ||
-			    (f->nparts >= 2 && f->upload_id == NULL && f->st == F_START))
+			    (f->nparts >= 2 && f->upload_id == NULL))
 				return;
 			if (f->nparts >= BB_UPLOAD_MAX_PARTS) {
 				bb_error_set(&e, BB_ERR_INPUT, "'%s': more than 10000 parts: use a "
@@ -1340,9 +1482,7 @@ step(struct bb_upload *u, struct file *f)
 				f->parts[0]->number = 0;
 				f->st = F_PARTS;
 			} else if (f->nparts >= 2 && f->parts[1]->len > 0) {
-				if (start_multipart(u, f) < 0)
-					return;
-				f->st = F_PARTS;
+				start_multipart(u, f);
 			} else {
 				return;
 			}
@@ -1355,10 +1495,19 @@ step(struct bb_upload *u, struct file *f)
 			f->st = F_PARTS;
 		} else {
 			f->part_size = bb_upload_part_size(f->size, u->o.part_size);
-			if (start_multipart(u, f) < 0)
-				return;
-			f->st = F_PARTS;
+			start_multipart(u, f);
 		}
+		u->ready = 1;
+	}
+	if ((f->st == F_LIST || f->st == F_LISTPARTS || f->st == F_CREATE ||
+	    f->st == F_COMPLETE) && f->cfinished) {
+		f->cfinished = 0;
+		if (f->st == F_CREATE)
+			create_result(u, f);
+		else if (f->st == F_COMPLETE)
+			complete_result(u, f);
+		else
+			list_result(u, f);
 		u->ready = 1;
 	}
 	if (f->st == F_PARTS) {
@@ -1408,7 +1557,7 @@ step(struct bb_upload *u, struct file *f)
 		}
 		if (f->st == F_PARTS && f->ndone == f->nparts && (!f->is_stream || f->eof)) {
 			if (f->multipart) {
-				complete_multipart(u, f);
+				start_complete(u, f);
 			} else {
 				memcpy(f->r.etag, f->parts[0]->res.etag, sizeof(f->r.etag));
 				f->r.ok = 1;
@@ -1637,7 +1786,7 @@ bb_upload_run(struct bb_upload *u, long timeout_ms, struct bb_error *err)
 		if (timeout_ms >= 0 && (end - now) * 1000 < wait)
 			wait = (long)((end - now) * 1000) + 1;
 		if (bb_http_multi_pending(u->m) > 0) {
-			if (bb_http_multi_perform(u->m, wait, err) < 0)
+			if (bb_http_multi_wait(u->m, wait, err) < 0)
 				return -1;
 		} else if (u->hashing > 0) {
 			hpool_wait(&u->pool, wait);
@@ -1656,6 +1805,43 @@ bb_upload_run(struct bb_upload *u, long timeout_ms, struct bb_error *err)
 	return (int)u->pending;
 }
 
+static int
+settling(const struct bb_upload *u)
+{
+	const struct file *f;
+
+	for (f = u->head; f; f = f->next)
+		if ((f->st == F_CREATE || f->st == F_COMPLETE) && !f->cfinished)
+			return 1;
+	return 0;
+}
+
+static void
+settle(struct bb_upload *u)
+{
+	struct bb_error e = BB_ERROR_INIT;
+	struct timespec t0, t;
+	struct file *f;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (settling(u)) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= 10 ||
+		    bb_http_multi_perform(u->m, 100, &e) < 0)
+			break;
+	}
+	for (f = u->head; f; f = f->next) {
+		if (!f->cfinished)
+			continue;
+		f->cfinished = 0;
+		if (f->st == F_CREATE && bb_s3_mpu_create_finish(&f->call, f->crc, &f->cerr,
+		    &f->upload_id, NULL, &e) == 0)
+			f->upload_ours = 1;
+		else if (f->st == F_COMPLETE)
+			complete_result(u, f);
+	}
+}
+
 int
 bb_upload_cancel(struct bb_upload *u, struct bb_error *err)
 {
@@ -1664,6 +1850,12 @@ bb_upload_cancel(struct bb_upload *u, struct bb_error *err)
 	struct bb_error e = BB_ERROR_INIT;
 	int rc = 0;
 
+	/* A CreateMultipartUpload or CompleteMultipartUpload in flight
+	 * changes what S3 holds whether or not its answer is read: let those
+	 * finish (for a few seconds at most), so that an upload created is
+	 * aborted below and a completed object is reported as such. */
+	if (u->m)
+		settle(u);
 	/* cancel the transfers (their callbacks run now) and the hashing */
 	if (u->m) {
 		bb_http_multi_free(u->m);
@@ -1686,8 +1878,8 @@ bb_upload_cancel(struct bb_upload *u, struct bb_error *err)
 			f->r.ok = 0;
 			bb_error_set(&f->r.err, BB_ERR_SYSTEM, "s3://%s/%s: cancelled", f->bucket,
 			    f->key);
-			report(u, f);
 		}
+		report(u, f);
 		u->pending--;
 		file_free(u, f);
 	}

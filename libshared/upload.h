@@ -2,7 +2,12 @@
  * upload.h - parallel uploads of files and streams to S3: one PUT for a
  * small object, a multipart upload with parts in parallel for a large one,
  * all of it on one libcurl multi interface (http.h) with at most `jobs`
- * transfers at once across every file and part, connections reused.
+ * transfers at once across every file and part, connections reused. The
+ * multipart calls (list, create, complete) go on the multi too, so one
+ * file's round trips never hold up the others' transfers; only an abort
+ * (after a failure) is a blocking call. A create or complete in flight
+ * when bb_upload_cancel() is called is waited for (10 s at most): what it
+ * did is then undone or reported.
  *
  * Data is hashed once (in a small pool of hashing threads, so hashing
  * overlaps the transfers); the transfers then read the file again with

@@ -893,6 +893,31 @@ test_multi(void)
 		bb_http_req_release(&req[i]);
 	}
 
+	/* wait: back as soon as one transfer ended, the others still going */
+	for (i = 0; i < 3; i++) {
+		bb_http_req_init(&req[i]);
+		bb_http_resp_init(&resp[i]);
+		memset(&d[i], 0, sizeof(d[i]));
+		snprintf(urls[i], sizeof(urls[i]), "%s/slow/%d/w%d", base, i ? 1500 : 50, i);
+		req[i].url = urls[i];
+		d[i].want = "slow";
+		d[i].wantlen = 4;
+		bb_http_multi_add(m, &req[i], &resp[i], multi_done, &d[i], &err);
+	}
+	left = bb_http_multi_wait(m, 10000, &err);
+	ok(left == 2 && d[0].calls == 1 && d[0].ok && d[1].calls == 0 && d[2].calls == 0,
+	    "multi_wait returns when the first transfer ends (%d pending)", left);
+	left = bb_http_multi_wait(m, 0, &err);
+	ok(left == 2 && d[1].calls == 0, "multi_wait with no time left: nothing waited for");
+	while ((left = bb_http_multi_wait(m, 10000, &err)) > 0)
+		;
+	ok(left == 0 && d[1].calls == 1 && d[2].calls == 1 && d[1].ok && d[2].ok,
+	    "multi_wait in a loop: every transfer done once");
+	for (i = 0; i < 3; i++) {
+		bb_http_resp_release(&resp[i]);
+		bb_http_req_release(&req[i]);
+	}
+
 	/* free with transfers pending: callbacks say cancelled */
 	for (i = 0; i < 4; i++) {
 		bb_http_req_init(&req[i]);

@@ -338,6 +338,22 @@ test_expect_success 'SIGTERM: the multipart upload in progress is aborted' '
 	test $(emu_uploads) -eq $n0
 '
 
+# CreateMultipartUpload goes on the multi like any transfer: a signal that
+# comes while it is in flight (S3 made the upload, the answer is on its way)
+# waits for the answer, so that the upload can be aborted.
+test_expect_success 'SIGTERM while CreateMultipartUpload is in flight: no upload left' '
+	emu_faults "{\"slow_ms\":1500}" >/dev/null &&
+	n0=$(emu_uploads) &&
+	{ bb-upload -t s3://bkt1/term2/ $MP --no-resume res.bin >out 2>err & pid=$!; } &&
+	i=0 && until test $(emu_uploads) -gt $n0; do
+		i=$((i + 1)); test $i -lt 100 || break; sleep 0.02
+	done &&
+	kill -TERM $pid; wait $pid; rc=$?;
+	emu_faults "{\"slow_ms\":0}" >/dev/null &&
+	test $rc -eq 143 && test_grep "interrupted" err &&
+	test $(emu_uploads) -eq $n0
+'
+
 test_expect_success 'a broken pipe ends bb-upload quietly' '
 	cat lines lines | bb-upload -t s3://bkt2/pipe/ 2>err | head -n 1 >out &&
 	test $(wc -l <out) -eq 1 && ! grep -q "error" err
