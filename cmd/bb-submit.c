@@ -346,13 +346,6 @@ list_inflight(const char *model, struct bb_aws_error *ae, struct bb_error *err)
 	return 0;
 }
 
-static int
-transient(const struct bb_aws_error *ae, const struct bb_error *err)
-{
-	return err->kind == BB_ERR_NETWORK || bb_aws_error_retryable(ae) ||
-	    (ae->status >= 500 && ae->status < 600);
-}
-
 /*
  * Wait until fewer than --max-inflight jobs of model are in flight.
  * 0, or -1 with err when --max-wait ran out or listing kept failing.
@@ -371,7 +364,7 @@ wait_for_slot(const char *model, const char *what, double t0, struct bb_error *e
 		    bb_now() - inflight.at > INFLIGHT_TTL || inflight.count >= opt_max_inflight) {
 			bb_aws_error_clear(&ae);
 			if (list_inflight(model, &ae, err) < 0) {
-				if (err->kind == BB_ERR_AUTH || !transient(&ae, err) ||
+				if (err->kind == BB_ERR_AUTH || !bb_aws_failure_transient(&ae, err) ||
 				    ++failures > TRANSIENT_ROUNDS)
 					goto out;
 				bb_msg_warn("listing jobs: %s (retrying)", esc_text(&e, err->msg));
@@ -450,7 +443,7 @@ create(const struct bb_bedrock_job_spec *spec, const char *what, char **arn,
 			sleep_for(d);
 			continue;
 		}
-		if (transient(&ae, err) && ++failures <= TRANSIENT_ROUNDS) {
+		if (bb_aws_failure_transient(&ae, err) && ++failures <= TRANSIENT_ROUNDS) {
 			bb_msg_warn("%s: %s (retrying)", what, esc_text(&e, err->msg));
 			sleep_for(bb_jobs_backoff(failures, 1, opt_retry_interval, rand_unit()));
 			continue;

@@ -429,13 +429,6 @@ esc_remote(struct bb_buf *b, const char *s, const char *dflt)
 	return bb_buf_str(b);
 }
 
-static int
-transient(const struct bb_aws_error *ae, const struct bb_error *err)
-{
-	return err->kind == BB_ERR_NETWORK || bb_aws_error_retryable(ae) ||
-	    (ae->status >= 500 && ae->status < 600);
-}
-
 static void
 poll_job(struct job *j, struct bb_jobs_rate *rate)
 {
@@ -454,7 +447,7 @@ poll_job(struct job *j, struct bb_jobs_rate *rate)
 		now = bb_now();
 		if (err.kind == BB_ERR_AUTH)
 			bb_die(BB_EXIT_USAGE, "job '%s': %s", j->label, err.msg);
-		if (transient(&ae, &err)) {
+		if (bb_aws_failure_transient(&ae, &err)) {
 			if (bb_aws_error_retryable(&ae) && strstr(ae.code, "hrottl") != NULL)
 				bb_jobs_rate_throttled(rate);
 			j->failures++;

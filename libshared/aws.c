@@ -213,6 +213,15 @@ bb_aws_error_retryable(const struct bb_aws_error *ae)
 	return cls == BB_AWSERR_THROTTLING || cls == BB_AWSERR_TRANSIENT;
 }
 
+int
+bb_aws_failure_transient(const struct bb_aws_error *ae, const struct bb_error *err)
+{
+	if (err->kind == BB_ERR_USAGE || err->kind == BB_ERR_AUTH)
+		return 0;
+	return err->kind == BB_ERR_NETWORK || bb_aws_error_retryable(ae) ||
+	    (ae->status >= 500 && ae->status < 600);
+}
+
 /* ---- the context ---- */
 
 struct bb_aws {

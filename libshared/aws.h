@@ -145,6 +145,12 @@ int bb_aws_check_response(const char *service, const char *what,
  * the throttling and transient classes of bb_awserror_classify() (429,
  * 408, 500, 502, 503, 504, SlowDown, ThrottlingException...). */
 int bb_aws_error_retryable(const struct bb_aws_error *ae);
+/* 1 when a failed call (its ae and err) is worth making again later: the
+ * network, throttling, a transient or 5xx answer; never when err says the
+ * configuration is at fault (kind BB_ERR_USAGE or BB_ERR_AUTH: a server
+ * certificate not trusted, credentials that cannot be had), which no
+ * amount of waiting mends. */
+int bb_aws_failure_transient(const struct bb_aws_error *ae, const struct bb_error *err);
 
 /* ---- URL helpers ---- */
 

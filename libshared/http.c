@@ -503,6 +503,23 @@ curlcode_retryable(CURLcode cc)
 	}
 }
 
+/* The server's certificate failed verification, or the CA bundle could
+ * not be used: a configuration matter. */
+static int
+curlcode_tls_trust(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* Retry-After: delta seconds or an HTTP-date; -1 when absent or invalid. */
 static double
 retry_after(const struct bb_http_resp *last)
@@ -996,8 +1013,16 @@ xfer_attempt_done(struct xfer *x, CURLcode cc)
 			xfer_finish(x, 0);
 		return;
 	}
-	bb_error_set(&x->err, BB_ERR_NETWORK, "%s", x->errbuf[0] ? x->errbuf :
-	    curl_easy_strerror(cc));
+	/* A certificate not trusted is not the network: no retry will help,
+	 * and no caller should wait for it to come back. */
+	if (curlcode_tls_trust(cc))
+		bb_error_set(&x->err, BB_ERR_USAGE, "%s (the server's certificate is not "
+		    "trusted; for an endpoint with a private CA, name its certificate with "
+		    "AWS_CA_BUNDLE or the profile's ca_bundle)", x->errbuf[0] ? x->errbuf :
+		    curl_easy_strerror(cc));
+	else
+		bb_error_set(&x->err, BB_ERR_NETWORK, "%s", x->errbuf[0] ? x->errbuf :
+		    curl_easy_strerror(cc));
 	if (curlcode_retryable(cc) && xfer_can_retry(x)) {
 		x->resp->status = 0;
 		xfer_retry_later(x, x->err.msg);

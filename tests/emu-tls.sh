@@ -193,10 +193,9 @@ test_expect_success 'bb-shard | bb-upload | bb-submit | bb-wait over https with 
 '
 
 # A certificate that does not verify will not verify on the next try:
-# like bb-upload, bb-submit and bb-wait should stop (exit 1 or 2) and say
-# why. Today both retry it for ever ("SSL certificate problem ...
-# (retrying)"), hence the timeout.
-test_expect_todo "bb-submit retries a certificate failure for ever" \
+# like bb-upload, bb-submit and bb-wait stop (exit 1 or 2) and say why
+# (they used to retry it for ever, hence the timeout).
+test_expect_success \
 	'bb-submit without the CA: stops with the certificate problem, submits nothing' '
 	timeout 5 bb-submit --role-arn "$ROLE" --output s3://tls/run2/output/ \
 		<up.lines >out 2>err
@@ -205,7 +204,7 @@ test_expect_todo "bb-submit retries a certificate failure for ever" \
 	test_grep -qi "certificate" err &&
 	! grep -q job_arn out
 '
-test_expect_todo "bb-wait retries a certificate failure for ever" \
+test_expect_success \
 	'bb-wait without the CA: stops with the certificate problem' '
 	timeout 5 bb-wait --interval 0.1 <sub.lines >out 2>err
 	rc=$? &&
