@@ -10,10 +10,11 @@
 #
 # Each test runs in the scratch directory $TEST_DIR (removed at the end
 # unless BB_TEST_KEEP is set). PY is the python3 to run, FIX the fixtures
-# directory; test_require skips a script that lacks what it needs. Helpers for bb-emu, one or several named
-# ones: emu_start / emu_stop / emu_aws_env (see "bb-emu" below); for
-# radosgw: rgw_start / rgw_stop; for broken AWS configurations: cfg_env /
-# cfg_msg.
+# directory; test_require skips a script that lacks what it needs, scen_ok
+# reads a fixture scenario's result. Helpers for bb-emu, one or several
+# named ones: emu_start / emu_stop / emu_use / emu_aws_env (see "bb-emu"
+# below); for radosgw: rgw_start / rgw_stop; for broken AWS
+# configurations: cfg_env / cfg_msg.
 
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
