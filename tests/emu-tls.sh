@@ -96,6 +96,24 @@ test_expect_success 'plain http on the TLS port is refused; bb-emu keeps serving
 	test_grep -q "\"status\":\"ok\"" health
 '
 
+test_expect_success 'faults over https: control endpoint, throttling, a dropped connection' '
+	CURL_CA_BUNDLE=$CA emu_faults "{\"throttle_rate\": 1}" >set &&
+	test_grep -q "\"throttle_rate\":1" set &&
+	curl -sS --cacert "$CA" --aws-sigv4 "aws:amz:us-east-1:s3" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: $EMPTY" \
+		-o /dev/null -w "%{http_code}\n" "$EMU_URL/tls/curl/small.bin" >code &&
+	test "$(cat code)" = 503 &&
+	CURL_CA_BUNDLE=$CA emu_faults "{\"reset\": true, \"drop_rate\": 1}" >set &&
+	test_must_fail s3 --cacert "$CA" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+		-T small.bin "$EMU_URL/tls/curl/dropped.bin" 2>err
+	rc=$?
+	CURL_CA_BUNDLE=$CA emu_faults "{\"reset\": true}" >set &&
+	test $rc -eq 0 &&
+	test_grep -q "s3 PUT /tls/curl/dropped.bin dropped" "$TEST_DIR/emu.err" &&
+	s3 --cacert "$CA" -H "x-amz-content-sha256: $EMPTY" "$EMU_URL/tls/curl/small.bin" -o got &&
+	cmp small.bin got
+'
+
 if test -n "$HAVE_AWS"; then
 	test_expect_success 'aws --ca-bundle s3 cp: single PUT and multipart, back equal' '
 		aws --ca-bundle "$CA" s3 cp small.bin s3://tls/cli/small.bin >cp.out &&
