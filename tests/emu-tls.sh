@@ -251,6 +251,7 @@ bad_start() {
 	test_expect_code 2 timeout 20 "$BB_EMU" --listen 127.0.0.1:0 --data-dir "$TEST_DIR/bad-data" \
 		"$@" >"bad.$_n.out" 2>"bad.$_n.err" &&
 	! test -s "bad.$_n.out" &&
+	! test -e "$TEST_DIR/bad-data" &&
 	test_grep -q "^bb-emu: " "bad.$_n.err"
 }
 
@@ -290,14 +291,27 @@ test_expect_success '--tls-cert without --tls-key and the reverse: usage error' 
 	test_grep -q "go together" bad.onlykey.err
 '
 
-if test "$(id -u)" -ne 0; then
-	test_expect_success 'an unreadable key file: exit 2, Permission denied' '
-		cp key.pem locked.key && chmod 000 locked.key &&
-		bad_start locked --tls-cert cert.pem --tls-key locked.key &&
-		test_grep -q "locked.key.*Permission denied" bad.locked.err
+# A private key file (0600) of another user: as root, run bb-emu as the
+# user nobody (setpriv), who cannot read root's key; otherwise mode 000.
+AS=
+if test "$(id -u)" -eq 0 && command -v setpriv >/dev/null 2>&1; then
+	AS="setpriv --reuid=65534 --regid=65534 --clear-groups"
+fi
+if test "$(id -u)" -ne 0 || test -n "$AS"; then
+	test_expect_success 'a key file bb-emu cannot read: exit 2, Permission denied, no ready line' '
+		mkdir -p perm && cp cert.pem key.pem perm/ &&
+		chmod 644 perm/cert.pem && chmod 600 perm/key.pem && chmod 755 perm &&
+		chmod 711 "$TEST_DIR" &&
+		if test -z "$AS"; then chmod 000 perm/key.pem; fi &&
+		test_expect_code 2 $AS "$BB_EMU" --listen 127.0.0.1:0 --data-dir "$TEST_DIR/perm/data" \
+			--tls-cert "$TEST_DIR/perm/cert.pem" --tls-key "$TEST_DIR/perm/key.pem" \
+			>perm.out 2>perm.err &&
+		! test -s perm.out &&
+		test_grep -q "^bb-emu: error: --tls-key: cannot open .*key.pem.*Permission denied" perm.err &&
+		! test -e perm/data
 	'
 else
-	test_skip 'an unreadable key file' 'running as root, who can read any file'
+	test_skip 'a key file bb-emu cannot read' 'running as root without setpriv'
 fi
 
 test_expect_success 'bb-emu --help names the TLS options' '

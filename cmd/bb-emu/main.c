@@ -9,7 +9,7 @@
  *
  * Why libmicrohttpd: a small, long-maintained (GNU) C library, packaged
  * everywhere, that does the HTTP/1.1 parsing and chunked de-framing,
- * keep-alive, 100-continue and sendfile for file responses, and leaves the
+ * keep-alive, 100-continue, sendfile for file responses and TLS, and leaves the
  * rest (routing, bodies) to us - exactly the split an emulator wants.
  */
 #include "config.h"

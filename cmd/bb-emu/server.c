@@ -11,6 +11,9 @@
  * thread pool would (a 1 GiB multipart upload runs 8-16 parallel parts).
  * The number of connections is bounded (MHD_OPTION_CONNECTION_LIMIT).
  *
+ * TLS (--tls-cert/--tls-key) is libmicrohttpd's own (GnuTLS), the same
+ * daemon with MHD_USE_TLS: everything above works the same over https.
+ *
  * The raw request target is needed for SigV4 (the canonical URI is the
  * path as sent): an identity "unescape" callback keeps MHD from decoding
  * the path and the query arguments, and the raw query is rebuilt from
