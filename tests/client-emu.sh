@@ -7,33 +7,16 @@
 # (The status is left out of comparisons: the job moves on meanwhile.)
 . "$top_srcdir/tests/lib.sh"
 
-EMU=$top_builddir/cmd/bb-emu/bb-emu
-test -x "$EMU" || test_skip_all "bb-emu was not built (libmicrohttpd missing?)"
-command -v curl >/dev/null || test_skip_all "no curl (needed to create the bucket)"
-PORT=$(free_port)
+test_require emu curl
 AK=AKIDCLIENTEMU SK=secretCLIENTEMU
-"$EMU" --listen "127.0.0.1:$PORT" --data-dir "$TEST_DIR/emu" --access-key "$AK" \
-	--secret-key "$SK" --bearer-token bedrock-api-key-TEST --time-scale 100 \
-	--min-records 1 >"$TEST_DIR/emu.log" 2>&1 &
-EMU_PID=$!
-test_at_exit "kill $EMU_PID"
-i=0
-until curl -s -o /dev/null "http://127.0.0.1:$PORT/"; do
-	i=$((i + 1))
-	test $i -lt 100 && kill -0 $EMU_PID 2>/dev/null || test_skip_all "bb-emu did not start"
-	sleep 0.1
-done
-
-AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=us-east-1
-AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_CONFIG_FILE \
-	AWS_SHARED_CREDENTIALS_FILE AWS_EC2_METADATA_DISABLED
-unset AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_BEARER_TOKEN_BEDROCK 2>/dev/null
-TOOL="$top_builddir/tests/aws-tool -e http://127.0.0.1:$PORT"
+emu_start --access-key "$AK" --secret-key "$SK" --bearer-token bedrock-api-key-TEST \
+	--time-scale 100 --min-records 1 || test_skip_all "bb-emu did not start"
+emu_aws_env "$EMU_URL" "$AK" "$SK"
+TOOL="$top_builddir/tests/aws-tool -e $EMU_URL"
 curl -s -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" \
 	-H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
 	-H "Content-Type: application/octet-stream" --data-binary '' -X PUT \
-	"http://127.0.0.1:$PORT/bkt1" || test_skip_all "cannot create a bucket"
+	"$EMU_URL/bkt1" || test_skip_all "cannot create a bucket"
 
 md5etag() { printf '"%s"\n' "$(md5sum <"$1" | cut -d' ' -f1)"; }
 mpetag() {
@@ -104,11 +87,11 @@ test_expect_success 'S3: ListMultipartUploads lists exactly the key, oldest firs
 # (curl signs the query as written: parameters in canonical order)
 test_expect_success 'bb-emu: ListMultipartUploads pages with max-uploads and the markers' '
 	S3="curl -s --aws-sigv4 aws:amz:us-east-1:s3 --user $AK:$SK -H x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" &&
-	$S3 "http://127.0.0.1:$PORT/bkt1?max-uploads=2&prefix=up%2F&uploads=" >p1 &&
+	$S3 "$EMU_URL/bkt1?max-uploads=2&prefix=up%2F&uploads=" >p1 &&
 	grep "<IsTruncated>true</IsTruncated>" p1 &&
 	test $(grep -o "<Upload>" p1 | wc -l) = 2 &&
 	grep "<NextUploadIdMarker>$(cat id3)</NextUploadIdMarker>" p1 &&
-	$S3 "http://127.0.0.1:$PORT/bkt1?key-marker=up%2Fk%20%C3%A9%2B1&max-uploads=2&prefix=up%2F&upload-id-marker=$(cat id3)&uploads=" >p2 &&
+	$S3 "$EMU_URL/bkt1?key-marker=up%2Fk%20%C3%A9%2B1&max-uploads=2&prefix=up%2F&upload-id-marker=$(cat id3)&uploads=" >p2 &&
 	grep "<IsTruncated>false</IsTruncated>" p2 &&
 	grep "<UploadId>$(cat id2)</UploadId>" p2 && test $(grep -o "<Upload>" p2 | wc -l) = 1
 '

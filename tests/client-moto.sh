@@ -14,11 +14,7 @@ PORT=$(free_port)
 "$MOTO_UP" "$TEST_DIR/moto" "$PORT" >/dev/null 2>&1 || test_skip_all "moto did not start"
 test_at_exit "'$MOTO_DOWN' '$TEST_DIR/moto' >/dev/null 2>&1"
 
-AWS_ACCESS_KEY_ID=AKIDMOTO AWS_SECRET_ACCESS_KEY=secretMOTO AWS_REGION=us-east-1
-AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_CONFIG_FILE \
-	AWS_SHARED_CREDENTIALS_FILE AWS_EC2_METADATA_DISABLED
-unset AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_BEARER_TOKEN_BEDROCK 2>/dev/null
+emu_aws_env "http://127.0.0.1:$PORT" AKIDMOTO secretMOTO
 TOOL="$top_builddir/tests/aws-tool -e http://127.0.0.1:$PORT"
 curl -s -o /dev/null -X PUT "http://127.0.0.1:$PORT/bkt1" || test_skip_all "cannot create a bucket"
 

@@ -4,10 +4,7 @@
 # compared with Python's hashlib.
 . "$top_srcdir/tests/lib.sh"
 
-PY=${PYTHON3:-python3}
-
-emu_available || test_skip_all "bb-emu was not built (libmicrohttpd missing)"
-command -v aws >/dev/null 2>&1 || test_skip_all "the AWS CLI (aws) is not installed"
+test_require emu aws
 emu_start || exit 1
 
 awse() {

@@ -8,9 +8,7 @@
 # fixtures/s3diff.py, each with its AWS reference) bb-emu is held to AWS.
 . "$top_srcdir/tests/lib.sh"
 
-PY=${PYTHON3:-python3}
-
-emu_available || test_skip_all "bb-emu was not built (libmicrohttpd missing)"
+test_require emu
 test -f "${BB_SHARED:-}/tools/s3raw.py" || test_skip_all "no \$BB_SHARED/tools/s3raw.py"
 rgw_available || test_skip_all "$RGW_WHY"
 rgw_start || test_skip_all "$RGW_WHY"

@@ -8,11 +8,7 @@
 # restart, a job input uploaded in parts.
 . "$top_srcdir/tests/lib.sh"
 
-FIX=$top_srcdir/tests/fixtures
-PY=${PYTHON3:-python3}
-
-emu_available || test_skip_all "bb-emu was not built (libmicrohttpd missing)"
-"$PY" -c 'import boto3' 2>/dev/null || test_skip_all "python3 boto3 is not installed"
+test_require emu boto3 curl
 
 emu_start || exit 1
 

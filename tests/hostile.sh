@@ -36,17 +36,8 @@ case $PORT in
 esac
 say "hostile peer on 127.0.0.1:$PORT, the other host on 127.0.0.2:$OTHER_PORT"
 
-AWS_ACCESS_KEY_ID=AKIAHOSTILETEST00001
-AWS_SECRET_ACCESS_KEY=hostile/secret/KEY/never+to+be+seen000
-AWS_REGION=us-east-1
-AWS_ENDPOINT_URL=http://127.0.0.1:$PORT
-AWS_CONFIG_FILE=/dev/null
-AWS_SHARED_CREDENTIALS_FILE=/dev/null
-AWS_EC2_METADATA_DISABLED=true
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ENDPOINT_URL AWS_CONFIG_FILE \
-	AWS_SHARED_CREDENTIALS_FILE AWS_EC2_METADATA_DISABLED
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_BEARER_TOKEN_BEDROCK AWS_DEFAULT_REGION \
-	AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_BEDROCK https_proxy http_proxy HTTPS_PROXY HTTP_PROXY
+emu_aws_env "http://127.0.0.1:$PORT" AKIAHOSTILETEST00001 hostile/secret/KEY/never+to+be+seen000
+unset https_proxy http_proxy HTTPS_PROXY HTTP_PROXY
 
 # a small shard and its line
 "$PYTHON3" "$top_srcdir/tests/fixtures/pipeline_check.py" gen 4 9 >rows.jsonl

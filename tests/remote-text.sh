@@ -87,16 +87,7 @@ while ! test -s port && test $_i -lt 100; do
 done
 test -s port || test_skip_all "the fake service does not start"
 
-AWS_ENDPOINT_URL=http://127.0.0.1:$(cat port)
-AWS_ACCESS_KEY_ID=AKIDEXAMPLE
-AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
-AWS_REGION=us-east-1
-AWS_CONFIG_FILE=/dev/null
-AWS_SHARED_CREDENTIALS_FILE=/dev/null
-AWS_EC2_METADATA_DISABLED=true
-export AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_CONFIG_FILE \
-	AWS_SHARED_CREDENTIALS_FILE AWS_EC2_METADATA_DISABLED
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_BEARER_TOKEN_BEDROCK
+emu_aws_env "http://127.0.0.1:$(cat port)" AKIDEXAMPLE wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 
 ARN=arn:aws:bedrock:us-east-1:123456789012:model-invocation-job
 ESC=$(printf '\033')

@@ -9,27 +9,9 @@
 # Skips when radosgw is not installed or does not start.
 . "$top_srcdir/tests/lib.sh"
 
-PEERS=${BB_SHARED:-/work/shared}/peers
-command -v radosgw >/dev/null 2>&1 ||
-	test_skip_all "radosgw is not installed (apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd)"
-test -x "$PEERS/rgw-up.sh" || test_skip_all "no $PEERS/rgw-up.sh"
-python3 -c 'import boto3' 2>/dev/null || test_skip_all "no boto3 in python3"
-
-# One throw-away Ceph at a time on this machine (its monitor port is fixed).
-exec 9>/tmp/bb-rgw.lock
-flock -w 180 9 || test_skip_all "another radosgw test holds /tmp/bb-rgw.lock"
-PORT=$(free_port)
-RGW=$TEST_DIR/rgw
-"$PEERS/rgw-up.sh" "$RGW" "$PORT" >"$TEST_DIR/rgw-up.log" 2>&1 ||
-	test_skip_all "radosgw did not start: $(tail -n 1 "$TEST_DIR/rgw-up.log")"
-test_at_exit "'$PEERS/rgw-down.sh' '$RGW' >/dev/null 2>&1"
-
-AWS_ACCESS_KEY_ID=AKIDTESTRGW AWS_SECRET_ACCESS_KEY=secretTESTRGW AWS_REGION=us-east-1
-AWS_ENDPOINT_URL=http://127.0.0.1:$PORT AWS_CONFIG_FILE=/dev/null
-AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ENDPOINT_URL AWS_CONFIG_FILE \
-	AWS_SHARED_CREDENTIALS_FILE AWS_EC2_METADATA_DISABLED
-unset AWS_PROFILE AWS_SESSION_TOKEN 2>/dev/null
+test_require boto3
+rgw_start || test_skip_all "$RGW_WHY"
+emu_aws_env "$RGW_URL" "$RGW_ACCESS_KEY" "$RGW_SECRET_KEY"
 
 # py CMD ARGS: boto3 helpers (get KEY OUT, mkbucket, uploads, start-mpu KEY FILE PARTSIZE)
 py() {
