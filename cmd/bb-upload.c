@@ -686,8 +686,9 @@ main(int argc, char **argv)
 	bb_upload_get_progress(u, &pr);
 	el = bb_now() - t0;
 	human(bytes_s, sizeof(bytes_s), (double)pr.bytes_sent);
-	bb_msg_info("%" PRIu64 " files, %s uploaded, %" PRIu64 " skipped, %" PRIu64 " failed, "
-	    "%.1f s, %.1f MB/s", pr.files_done, bytes_s, pr.files_skipped, pr.files_failed, el,
+	bb_msg_info("%" PRIu64 " file%s, %s uploaded, %" PRIu64 " skipped, %" PRIu64 " failed, "
+	    "%.1f s, %.1f MB/s", pr.files_done, pr.files_done == 1 ? "" : "s", bytes_s,
+	    pr.files_skipped, pr.files_failed, el,
 	    el > 0 ? (double)pr.bytes_sent / el / 1e6 : 0.0);
 	status = failed || pr.files_failed ? BB_EXIT_PARTIAL : BB_EXIT_OK;
 	bb_upload_free(u);

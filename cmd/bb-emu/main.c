@@ -73,7 +73,7 @@ usage(int status)
 	    "  --data-dir DIR          objects, uploads and jobs (./bb-emu-data)\n"
 	    "  --tls-cert FILE         serve https with this PEM certificate (chain)...\n"
 	    "  --tls-key FILE          ... and its PEM private key (read once at start)\n"
-	    "  --region REGION         region of the ARNs (us-east-1)\n"
+	    "  --region REGION         region of the ARNs and buckets (us-east-1)\n"
 	    "  --account ID            account of the ARNs (123456789012)\n"
 	    "  --access-key KEY        accepted access key (with --secret-key)\n"
 	    "  --secret-key SECRET     its secret (better: a keys file)\n"
@@ -298,7 +298,12 @@ main(int argc, char **argv)
 			bearers[nbearers++] = bb_xstrdup(optarg);
 			OPENSSL_cleanse(optarg, strlen(optarg));
 			break;
-		case OPT_REGION: e.region = optarg; break;
+		case OPT_REGION:
+			if (strlen(optarg) < 1 || strlen(optarg) > 32 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(optarg))
+				bb_usage_die("--region: '%s' is not a region name", optarg);
+			e.region = optarg;
+			break;
 		case OPT_ACCOUNT:
 			if (strlen(optarg) != 12 || strspn(optarg, "0123456789") != 12)
 				bb_usage_die("--account: '%s' is not a 12-digit account id", optarg);

@@ -545,6 +545,30 @@ too_large(struct emu_conn *k)
 		    "Your request was too big.");
 }
 
+/*
+ * A request signed for another region than the emulator's (where its
+ * buckets are): S3 answers 400 and names the bucket's region, in <Region>
+ * and in x-amz-bucket-region (all a HEAD gets).
+ */
+static void
+region_error(struct emu_conn *k)
+{
+	const char *want = k->e->region;
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s the region '%s' is wrong; expecting '%s'",
+	    k->v.presigned ? "Error parsing the X-Amz-Credential parameter;" :
+	    "The authorization header is malformed;", k->v.region, want);
+	server_error(k, 400, k->v.presigned ? "AuthorizationQueryParametersError" :
+	    "AuthorizationHeaderMalformed", NULL, msg);
+	if (k->resp.body.len > 8 && strcmp(k->resp.body.data + k->resp.body.len - 8,
+	    "</Error>") == 0) {
+		bb_buf_setlen(&k->resp.body, k->resp.body.len - 8);
+		bb_buf_addf(&k->resp.body, "<Region>%s</Region></Error>", want);
+	}
+	bb_http_headers_set(&k->resp.headers, "x-amz-bucket-region", want);
+}
+
 static void
 auth_error(struct emu_conn *k)
 {
@@ -935,6 +959,10 @@ begin(struct emu_conn *k, struct MHD_Connection *c, const char *url, const char 
 		/* S3 signs the payload hash (a header): verify now, before the body. */
 		if (verify_sigv4(k, NULL) < 0)
 			return;
+		if (strcmp(k->v.region, k->e->region) != 0) {
+			region_error(k);
+			return;
+		}
 	} else if (auth == NULL && emu_query_param(k->query, "X-Amz-Signature", &k->tmp_path) != 1) {
 		server_error(k, 403, NULL, "MissingAuthenticationTokenException",
 		    "Missing Authentication Token");
