@@ -167,11 +167,6 @@ int emu_store_create_bucket(struct emu_store *s, const char *bucket, struct bb_e
 /* Stat an object: 0 found, -1 with err->kind BB_ERR_NOTFOUND when absent. */
 int emu_store_stat(struct emu_store *s, const char *bucket, const char *key,
     struct emu_object_info *info, struct bb_error *err);
-/* Open an object for reading (caller closes the fd). An object made by a
- * multipart upload is kept as its parts: the fd is then of a copy of
- * them (an unlinked temporary file); GETs use a reader instead. */
-int emu_store_open_read(struct emu_store *s, const char *bucket, const char *key,
-    int *fd, struct emu_object_info *info, struct bb_error *err);
 /*
  * A reader of an object's bytes wherever they are (one file, or the parts
  * of a multipart upload): the version open keeps readable even if the
