@@ -11,10 +11,10 @@
 # Each test runs in the scratch directory $TEST_DIR (removed at the end
 # unless BB_TEST_KEEP is set). PY is the python3 to run, FIX the fixtures
 # directory; test_require skips a script that lacks what it needs, scen_ok
-# reads a fixture scenario's result. Helpers for bb-emu, one or several
-# named ones: emu_start / emu_stop / emu_use / emu_aws_env (see "bb-emu"
-# below); for radosgw: rgw_start / rgw_stop; for broken AWS
-# configurations: cfg_env / cfg_msg.
+# reads a fixture scenario's result, s3_etag gives an S3 ETag. Helpers
+# for bb-emu, one or several named ones: emu_start / emu_stop / emu_use /
+# emu_aws_env (see "bb-emu" below); for radosgw: rgw_start / rgw_stop; for
+# broken AWS configurations: cfg_env / cfg_msg.
 
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -138,6 +138,22 @@ test_done() {
 # A free TCP port on 127.0.0.1 (the emulator can also pick one itself).
 free_port() {
 	"${PYTHON3:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# s3_etag FILE [PARTSIZE]: the ETag S3 gives FILE, quoted: its MD5, or,
+# uploaded in parts of PARTSIZE bytes, the MD5 of the parts' MD5s and "-N".
+s3_etag() {
+	"$PY" - "$@" <<'EOF'
+import hashlib, sys
+d = open(sys.argv[1], "rb").read()
+if len(sys.argv) < 3:
+    print('"%s"' % hashlib.md5(d).hexdigest())
+else:
+    n = int(sys.argv[2])
+    ps = [d[i:i + n] for i in range(0, len(d), n)]
+    md5s = b"".join(hashlib.md5(p).digest() for p in ps)
+    print('"%s-%d"' % (hashlib.md5(md5s).hexdigest(), len(ps)))
+EOF
 }
 
 # scen_ok LABEL: a scenario of a tests/fixtures/*.py run with --results

@@ -10,9 +10,9 @@
 # abort on SIGTERM. Every upload is read back and compared with the local
 # bytes.
 . "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/upload-lib.sh"
 
-emu_available || test_skip_all "bb-emu was not built (libmicrohttpd missing?)"
-command -v curl >/dev/null || test_skip_all "no curl (needed to create buckets)"
+test_require emu curl
 TOOL=$top_builddir/tests/aws-tool
 test -x "$TOOL" || test_skip_all "tests/aws-tool was not built"
 emu_start -v || test_skip_all "bb-emu did not start"
@@ -33,60 +33,10 @@ uploads() {
 # multipart uploads in progress, from bb-emu's data directory
 emu_uploads() { find "$EMU_DATA/uploads" -mindepth 1 -maxdepth 1 | wc -l; }
 get() { "$TOOL" -e "$EMU_URL" get "$1"; }
-mpetag() {
-	python3 -c 'import hashlib,sys
-d=open(sys.argv[1],"rb").read(); n=int(sys.argv[2])
-ps=[d[i:i+n] for i in range(0,len(d),n)]
-print("\"%s-%d\"" % (hashlib.md5(b"".join(hashlib.md5(p).digest() for p in ps)).hexdigest(), len(ps)))' "$1" "$2"
-}
-field() { python3 -c 'import json,sys
-for l in sys.stdin: print(json.loads(l).get(sys.argv[1]))' "$1"; }
 # flip (complement) the byte at offset $2 of file $1: always a change
 flip() { python3 -c 'import sys
 f=open(sys.argv[1],"r+b"); o=int(sys.argv[2]); f.seek(o); b=f.read(1)[0]
 f.seek(o); f.write(bytes([b ^ 0xff]))' "$1" "$2"; }
-# Every PUT carries a signed x-amz-checksum-sha256, and each body was
-# checked by the store: its echo of the checksum came back, or (a store
-# that does not echo it may not check it) the same body went again with a
-# signed payload SHA-256. Prints "echoed", "signed" or both: what the
-# store needed.
-ckcheck() {
-	python3 - "$1" <<'EOF'
-import base64, collections, re, sys
-reqs = collections.defaultdict(dict)
-for line in open(sys.argv[1], errors="replace"):
-    m = re.match(r"(\d+) > PUT ", line)
-    if m:
-        reqs[m[1]]["put"] = 1
-    m = re.match(r"(\d+) ([<>]) ([^:]+): (.*)", line.rstrip("\r\n"))
-    if m:
-        reqs[m[1]].setdefault(m[2] + m[3].lower(), m[4])
-checked, how = collections.defaultdict(bool), set()
-for n, h in reqs.items():
-    if "put" not in h:
-        continue
-    ck = h.get(">x-amz-checksum-sha256")
-    assert ck, "request %s: no x-amz-checksum-sha256" % n
-    assert "x-amz-checksum-sha256" in h.get(">authorization", ""), "request %s: not signed" % n
-    assert "content-md5" not in " ".join(h), "request %s: Content-MD5" % n
-    ph = h.get(">x-amz-content-sha256", "")
-    if re.fullmatch("[0-9a-f]{64}", ph):
-        assert base64.b64encode(bytes.fromhex(ph)).decode() == ck, \
-            "request %s: payload hash and checksum differ" % n
-    if h.get("<x-amz-checksum-sha256") == ck:
-        checked[ck] = True
-        how.add("echoed")
-    elif re.fullmatch("[0-9a-f]{64}", h.get(">x-amz-content-sha256", "")):
-        checked[ck] = True
-        how.add("signed")
-    else:
-        checked[ck] |= False
-assert checked and all(checked.values()), dict(checked)
-print(" ".join(sorted(how)))
-EOF
-}
-# the request numbers of the PUTs in a --trace file, one a line
-trace_puts() { sed -n 's/^\([0-9]*\) > PUT .*/\1/p' "$1"; }
 
 mkbucket bkt1 && mkbucket bkt2 || test_skip_all "cannot create buckets"
 cd "$TEST_DIR" || exit 1
@@ -105,10 +55,10 @@ test_expect_success 'files: one PUT each, multipart for the large one, bytes rea
 		get s3://bkt1/in/$f >got && cmp $f got || return 1
 	done &&
 	grep "\"shard\":\"big.bin\",\"bytes\":12582912,\"s3_uri\":\"s3://bkt1/in/big.bin\"" out &&
-	mpetag big.bin 5242880 >want && grep "\"shard\":\"big.bin\"" out | field etag >got &&
+	s3_etag big.bin 5242880 >want && grep "\"shard\":\"big.bin\"" out | field etag >got &&
 	test_cmp want got &&
 	grep "\"shard\":\"a.txt\"" out | field etag >got &&
-	echo "\"$(md5sum <a.txt | cut -d" " -f1)\"" >want && test_cmp want got &&
+	s3_etag a.txt >want && test_cmp want got &&
 	grep -q "4 files, .* 0 skipped, 0 failed" err
 '
 
@@ -240,7 +190,7 @@ test_expect_success '--to with a key, --key, usage errors' '
 test_expect_success 'standard input: a multipart stream and a small one' '
 	cat big.bin | bb-upload -t s3://bkt1/stream/big.bin --part-size 5MiB - >out 2>err &&
 	get s3://bkt1/stream/big.bin >got && cmp big.bin got &&
-	mpetag big.bin 5242880 >want && field etag <out >got && test_cmp want got &&
+	s3_etag big.bin 5242880 >want && field etag <out >got && test_cmp want got &&
 	field shard <out >got && echo None >want && test_cmp want got &&
 	printf "tiny" | bb-upload -t s3://bkt1/stream/tiny - >out 2>err &&
 	get s3://bkt1/stream/tiny >got && printf tiny >want && cmp want got &&
@@ -275,7 +225,7 @@ test_expect_success 'killed (-9) mid-upload: the re-run sends only the missing p
 	uploads bkt1 >up && grep -qx "res/res.bin" up &&
 	bb-upload -v -t s3://bkt1/res/ $MP res.bin >out 2>err &&
 	get s3://bkt1/res/res.bin >got && cmp res.bin got &&
-	mpetag res.bin 5242880 >want && field etag <out >got && test_cmp want got &&
+	s3_etag res.bin 5242880 >want && field etag <out >got && test_cmp want got &&
 	test_grep "multipart, resumed" err &&
 	sent=$(field uploaded_bytes <out) && test "$sent" -le 10485760 &&
 	uploads bkt1 >up && ! grep -q "res/res.bin" up && test $(emu_uploads) -eq 0
@@ -302,7 +252,7 @@ test_expect_success 'resuming an upload made without checksums: MD5 match, signe
 		grep -q "^$n > X-Amz-Content-SHA256: [0-9a-f]\{64\}" tr3 || return 1
 	done <puts &&
 	get s3://bkt1/old/big.bin >got && cmp big.bin got &&
-	mpetag big.bin 5242880 >want && field etag <out >got && test_cmp want got &&
+	s3_etag big.bin 5242880 >want && field etag <out >got && test_cmp want got &&
 	uploads bkt1 >ups && ! grep -q "old/big.bin" ups
 '
 
