@@ -2,41 +2,14 @@
 # submit.sh - bb-submit against bb-emu: requests, idempotency (kill and
 # re-run), the concurrency quota, throttling, validation errors.
 . "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/submitwait-lib.sh"
 
-AWS_TOOL=$top_builddir/tests/aws-tool
-command -v bb-submit >/dev/null 2>&1 || test_skip_all "bb-submit is not built"
-emu_available || test_skip_all "bb-emu is not built (needs libmicrohttpd)"
-test -x "$AWS_TOOL" || test_skip_all "tests/aws-tool is not built"
-
-MODEL=anthropic.claude-3-haiku-20240307-v1:0
-ROLE=arn:aws:iam::123456789012:role/BatchRole
-BB_ROLE_ARN=$ROLE
-export BB_ROLE_ARN MODEL AWS_TOOL
+jobs_require bb-submit
 
 # Jobs take about 0.5 s: Submitted 5 + Validating 30 + Scheduled 60 +
 # 0.05 s a record, in emulated seconds, at 200x.
 emu_start --time-scale 200 --min-records 1 --max-concurrent 100 --seed 7 ||
 	test_skip_all "bb-emu does not start"
-
-# mkshards NAME N: N shard files of 5 records under s3://bkt/NAME/, and
-# their lines as bb-shard | bb-upload would write them, in NAME.jsonl.
-mkshards() {
-	_i=0
-	: >"$1.jsonl"
-	while test $_i -lt "$2"; do
-		_i=$((_i + 1))
-		_f=$1-$_i.jsonl
-		for _r in 1 2 3 4 5; do
-			printf '{"recordId":"%s-%s-%s","modelInput":{"anthropic_version":"bedrock-2023-05-31","max_tokens":20,"messages":[{"role":"user","content":"q %s"}]}}\n' \
-				"$1" "$_i" "$_r" "$_r"
-		done >"$_f"
-		_sum=$(sha256sum "$_f" | cut -d' ' -f1)
-		_etag=$("$AWS_TOOL" put "s3://bkt/$1/$_f" "$_f") || return 1
-		printf '{"shard":"%s","index":%d,"records":5,"sha256":"%s","model":"%s","s3_uri":"s3://bkt/%s/%s","etag":%s}\n' \
-			"$_f" "$_i" "$_sum" "$MODEL" "$1" "$_f" "$(printf '%s' "$_etag" | sed 's/"/\\"/g; s/^/"/; s/$/"/')" \
-			>>"$1.jsonl"
-	done
-}
 
 # jobs_by_input: "input-uri" of every job in the emulator, one a line.
 jobs_by_input() {
@@ -60,7 +33,7 @@ field() {
 	sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"
 }
 
-"$AWS_TOOL" put-mem s3://bkt/ x >/dev/null 2>&1   # make the bucket
+mkbucket
 
 test_expect_success 'usage: --output is required, --timeout-hours is checked' '
 	test_expect_code 2 bb-submit </dev/null 2>err &&

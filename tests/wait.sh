@@ -3,16 +3,9 @@
 # completed and stopped jobs, lines arriving while polling, --until,
 # --timeout, throttling, an emulator restart, many jobs at once.
 . "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/submitwait-lib.sh"
 
-AWS_TOOL=$top_builddir/tests/aws-tool
-command -v bb-wait >/dev/null 2>&1 || test_skip_all "bb-wait is not built"
-command -v bb-submit >/dev/null 2>&1 || test_skip_all "bb-submit is not built"
-emu_available || test_skip_all "bb-emu is not built (needs libmicrohttpd)"
-test -x "$AWS_TOOL" || test_skip_all "tests/aws-tool is not built"
-
-MODEL=anthropic.claude-3-haiku-20240307-v1:0
-BB_ROLE_ARN=arn:aws:iam::123456789012:role/BatchRole
-export BB_ROLE_ARN MODEL AWS_TOOL
+jobs_require bb-wait bb-submit
 
 # Slow enough to see jobs queued (Scheduled after 35 emulated seconds =
 # 0.7 s, InProgress after 1.9 s, 0.05 s a record), fast enough for a test.
@@ -20,29 +13,11 @@ PORT=$(free_port) || test_skip_all "no python3 to find a free port"
 emu_start --listen 127.0.0.1:$PORT --time-scale 50 --min-records 1 --max-concurrent 1000 \
 	--seed 3 --bearer-token bb-test-bedrock-key || test_skip_all "bb-emu does not start"
 
-# mkshards NAME N: N shards of 5 records uploaded under s3://bkt/NAME/,
-# their lines in NAME.jsonl.
-mkshards() {
-	_i=0
-	: >"$1.jsonl"
-	while test $_i -lt "$2"; do
-		_i=$((_i + 1))
-		_f=$1-$_i.jsonl
-		for _r in 1 2 3 4 5; do
-			printf '{"recordId":"%s-%s-%s","modelInput":{"anthropic_version":"bedrock-2023-05-31","max_tokens":20,"messages":[{"role":"user","content":"q %s"}]}}\n' \
-				"$1" "$_i" "$_r" "$_r"
-		done >"$_f"
-		"$AWS_TOOL" put "s3://bkt/$1/$_f" "$_f" >/dev/null || return 1
-		printf '{"shard":"%s","records":5,"model":"%s","s3_uri":"s3://bkt/%s/%s"}\n' \
-			"$_f" "$MODEL" "$1" "$_f" >>"$1.jsonl"
-	done
-}
-
 count() {
 	grep -c "$1" "$2"
 }
 
-"$AWS_TOOL" put-mem s3://bkt/ x >/dev/null 2>&1   # make the bucket
+mkbucket
 
 test_expect_success 'usage errors' '
 	test_expect_code 2 bb-wait --until never </dev/null 2>err &&
