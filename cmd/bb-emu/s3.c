@@ -205,6 +205,8 @@ set_checksum_header(struct emu_response *resp, const char *alg, const char *valu
 	lower_copy(low, sizeof(low), alg);
 	snprintf(name, sizeof(name), "x-amz-checksum-%s", low);
 	bb_http_headers_set(&resp->headers, name, value);
+	bb_http_headers_set(&resp->headers, "x-amz-checksum-type",
+	    strchr(value, '-') ? "COMPOSITE" : "FULL_OBJECT");
 }
 
 /* x-amz-meta-* headers as a JSON object text (NULL when none). */
@@ -975,6 +977,38 @@ etag_matches(const char *etag, const unsigned char md5[16])
 	return n == 32 && strncasecmp(etag, hex, 32) == 0;
 }
 
+
+/*
+ * The checksum S3 keeps for an object made of parts uploaded with
+ * checksums (COMPOSITE): the algorithm over the parts' raw checksums in
+ * order, base64, then "-<parts>". Left out when a part has none.
+ */
+static void
+composite_checksum(const struct emu_object_info *proto, const struct emu_part_info *parts,
+    size_t n, struct emu_object_info *info)
+{
+	struct bb_checksum c;
+	unsigned char raw[64];
+	char b64[BB_CHECKSUM_B64];
+	size_t i, rn;
+
+	if (bb_checksum_init(&c, bb_checksum_alg_parse(proto->checksum_alg)) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (strcasecmp(parts[i].checksum_alg, proto->checksum_alg) != 0 ||
+		    strlen(parts[i].checksum) > 88 ||
+		    bb_base64_decode(parts[i].checksum, strlen(parts[i].checksum), raw, &rn) < 0) {
+			bb_checksum_release(&c);
+			return;
+		}
+		bb_checksum_update(&c, raw, rn);
+	}
+	bb_checksum_final_base64(&c, b64);
+	bb_checksum_release(&c);
+	snprintf(info->checksum_alg, sizeof(info->checksum_alg), "%s", proto->checksum_alg);
+	snprintf(info->checksum, sizeof(info->checksum), "%s-%zu", b64, n);
+}
+
 static void
 complete_upload(struct emu *e, const struct emu_request *req, struct emu_response *resp,
     const char *bucket, const char *key, const char *id)
@@ -1072,6 +1106,8 @@ complete_upload(struct emu *e, const struct emu_request *req, struct emu_respons
 	snprintf(info.etag + 33, sizeof(info.etag) - 33, "-%zu\"", nchosen);
 	info.mtime = emu_wall_now();
 	info.parts = (long)nchosen;
+	if (proto.checksum_alg[0])
+		composite_checksum(&proto, chosen, nchosen, &info);
 	snprintf(info.content_type, sizeof(info.content_type), "%s", proto.content_type);
 	info.meta_json = proto.meta_json;
 	proto.meta_json = NULL;
@@ -1093,6 +1129,13 @@ complete_upload(struct emu *e, const struct emu_request *req, struct emu_respons
 	xml_elem(&out, "Bucket", bucket);
 	xml_elem(&out, "Key", key);
 	xml_elem(&out, "ETag", info.etag);
+	if (info.checksum[0]) {
+		char cname[40];
+
+		snprintf(cname, sizeof(cname), "Checksum%s", info.checksum_alg);
+		xml_elem(&out, cname, info.checksum);
+		xml_elem(&out, "ChecksumType", "COMPOSITE");
+	}
 	bb_buf_adds(&out, "</CompleteMultipartUploadResult>");
 	xml_ok(resp, &out);
 	goto out;
