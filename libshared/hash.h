@@ -79,6 +79,9 @@ int bb_md5(const void *p, size_t n, unsigned char out[BB_MD5_LEN]);
  * the concatenation. */
 uint32_t bb_crc32(uint32_t crc, const void *p, size_t n);
 uint32_t bb_crc32c(uint32_t crc, const void *p, size_t n);
+/* The same with tables (slicing by 8): what bb_crc32c does where the CPU
+ * has no CRC32C instruction (it uses SSE 4.2's on x86-64); for tests. */
+uint32_t bb_crc32c_portable(uint32_t crc, const void *p, size_t n);
 uint64_t bb_crc64nvme(uint64_t crc, const void *p, size_t n);
 
 /* ---- S3 checksums (x-amz-checksum-*) ---- */
