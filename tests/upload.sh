@@ -275,33 +275,36 @@ print(base64.b64encode(hashlib.sha256(open(sys.argv[1],\"rb\").read()).digest())
 	uploads bkt1 >ups && ! grep -q "other/big.bin" ups
 '
 
-test_expect_success 'SIGTERM: the multipart upload in progress is aborted' '
-	emu_faults "{\"slow_ms\":300}" >/dev/null &&
-	: >"$TEST_DIR/emu.err" && n0=$(emu_uploads) &&
-	{ bb-upload -t s3://bkt1/term/ $MP -j 1 res.bin >out 2>err & pid=$!; } &&
-	i=0 && until grep -q "PUT /bkt1/term/res.bin 200" "$TEST_DIR/emu.err"; do
-		i=$((i + 1)); test $i -lt 200 || break; sleep 0.05
+# term_upload SLOW_MS WHEN ARGS...: bb-upload ARGS (stdout in out, stderr
+# in err) with every answer of bb-emu SLOW_MS late, sent SIGTERM as soon as
+# the shell test WHEN holds (or after 10 s); passes when it exited 143
+# saying "interrupted" and left no more uploads in progress than it found.
+term_upload() {
+	_slow=$1 _when=$2
+	shift 2
+	emu_faults "{\"slow_ms\":$_slow}" >/dev/null &&
+	n0=$(emu_uploads) &&
+	{ bb-upload "$@" >out 2>err & _pid=$!; } &&
+	_i=0 && until eval "$_when"; do
+		_i=$((_i + 1)); test $_i -lt 500 || break; sleep 0.02
 	done &&
-	kill -TERM $pid; wait $pid; rc=$?;
+	kill -TERM $_pid; wait $_pid; _rc=$?;
 	emu_faults "{\"slow_ms\":0}" >/dev/null &&
-	test $rc -eq 143 && test_grep "interrupted" err &&
+	test $_rc -eq 143 && test_grep "interrupted" err &&
 	test $(emu_uploads) -eq $n0
+}
+
+test_expect_success 'SIGTERM: the multipart upload in progress is aborted' '
+	: >"$TEST_DIR/emu.err" &&
+	term_upload 300 "grep -q \"PUT /bkt1/term/res.bin 200\" \"\$TEST_DIR/emu.err\"" \
+		-t s3://bkt1/term/ $MP -j 1 res.bin
 '
 
 # CreateMultipartUpload goes on the multi like any transfer: a signal that
 # comes while it is in flight (S3 made the upload, the answer is on its way)
 # waits for the answer, so that the upload can be aborted.
 test_expect_success 'SIGTERM while CreateMultipartUpload is in flight: no upload left' '
-	emu_faults "{\"slow_ms\":1500}" >/dev/null &&
-	n0=$(emu_uploads) &&
-	{ bb-upload -t s3://bkt1/term2/ $MP --no-resume res.bin >out 2>err & pid=$!; } &&
-	i=0 && until test $(emu_uploads) -gt $n0; do
-		i=$((i + 1)); test $i -lt 100 || break; sleep 0.02
-	done &&
-	kill -TERM $pid; wait $pid; rc=$?;
-	emu_faults "{\"slow_ms\":0}" >/dev/null &&
-	test $rc -eq 143 && test_grep "interrupted" err &&
-	test $(emu_uploads) -eq $n0
+	term_upload 1500 "test \$(emu_uploads) -gt \$n0" -t s3://bkt1/term2/ $MP --no-resume res.bin
 '
 
 test_expect_success 'a broken pipe ends bb-upload quietly' '
