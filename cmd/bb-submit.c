@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static size_t opt_nsubnets, opt_nsgs;
 static struct bb_cli cli;
 
 static struct bb_aws *aws;
-static unsigned long long rng_state;
+static struct bb_jobs_rand rng;         /* jitter of retries and polls */
 static long long n_submitted, n_passed, n_failed;
 
 /* The last count of in-flight jobs for one model (--max-inflight). */
@@ -142,16 +143,6 @@ usage(void)
 	    "\n"
 	    "Exit status: 0 every line submitted; 1 some lines failed; 2 usage or\n"
 	    "configuration error.\n");
-}
-
-static double
-rand_unit(void)
-{
-	/* xorshift64*: jitter only, no need for quality */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (double)((rng_state * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
 static void
@@ -369,7 +360,7 @@ wait_for_slot(const char *model, const char *what, double t0, struct bb_error *e
 					goto out;
 				bb_msg_warn("listing jobs: %s (retrying)", esc_text(&e, err->msg));
 				sleep_for(bb_jobs_backoff(failures, 1, opt_retry_interval,
-				    rand_unit()));
+				    bb_jobs_rand_unit(&rng)));
 				continue;
 			}
 			failures = 0;
@@ -389,7 +380,7 @@ wait_for_slot(const char *model, const char *what, double t0, struct bb_error *e
 			bb_msg_note(1, "%s: %lld jobs in flight for '%s' (--max-inflight %lld): "
 			    "waiting", what, inflight.count, esc_text(&e, model), opt_max_inflight);
 		d = bb_jobs_backoff(++attempt, opt_retry_interval < 2 ? opt_retry_interval : 2,
-		    opt_retry_interval, rand_unit());
+		    opt_retry_interval, bb_jobs_rand_unit(&rng));
 		if (opt_max_wait > 0 && bb_now() + d > t0 + opt_max_wait)
 			d = t0 + opt_max_wait - bb_now();
 		sleep_for(d);
@@ -436,7 +427,7 @@ create(const struct bb_bedrock_job_spec *spec, const char *what, char **arn,
 				    "free slot", what, esc_text(&e, spec->model_id));
 			inflight.at = 0;
 			d = bb_jobs_backoff(++quota_attempt, opt_retry_interval < 2 ?
-			    opt_retry_interval : 2, opt_retry_interval, rand_unit());
+			    opt_retry_interval : 2, opt_retry_interval, bb_jobs_rand_unit(&rng));
 			if (opt_max_wait > 0 && bb_now() + d > t0 + opt_max_wait)
 				d = t0 + opt_max_wait - bb_now();
 			bb_msg_note(2, "%s: quota full, next try in %.1fs", what, d);
@@ -445,7 +436,8 @@ create(const struct bb_bedrock_job_spec *spec, const char *what, char **arn,
 		}
 		if (bb_aws_failure_transient(&ae, err) && ++failures <= TRANSIENT_ROUNDS) {
 			bb_msg_warn("%s: %s (retrying)", what, esc_text(&e, err->msg));
-			sleep_for(bb_jobs_backoff(failures, 1, opt_retry_interval, rand_unit()));
+			sleep_for(bb_jobs_backoff(failures, 1, opt_retry_interval,
+			    bb_jobs_rand_unit(&rng)));
 			continue;
 		}
 		goto out;
@@ -672,8 +664,7 @@ main(int argc, char **argv)
 
 	bb_main_init(argc, argv, "bb-submit");
 	parse_options(argc, argv);
-	rng_state = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^
-	    0x9e3779b97f4a7c15ULL;
+	bb_jobs_rand_init(&rng, ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid());
 	/* a configuration error (no region, no credentials, an unsupported
 	 * profile) stops before the first line, not one retry per line */
 	if (!opt_dry_run && ((aws = bb_aws_new(&cli.aws, &err)) == NULL ||

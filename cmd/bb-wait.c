@@ -50,7 +50,7 @@ static int opt_stop_on_interrupt;
 static struct bb_cli cli;
 
 static struct bb_aws *aws;
-static unsigned long long rng_state;
+static struct bb_jobs_rand rng;         /* jitter of retries and polls */
 
 /* ---- the input queue, filled by the reader thread ---- */
 
@@ -171,15 +171,6 @@ static size_t njobs, nopen;
 static long long n_failed, n_ok;
 static double t_start;
 static int outage;
-
-static double
-rand_unit(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (double)((rng_state * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
 
 static void
 free_job(struct job *j)
@@ -457,7 +448,7 @@ poll_job(struct job *j, struct bb_jobs_rate *rate)
 				bb_msg_note(2, "job '%s': %s (retrying)", j->label, err.msg);
 			j->next = now + bb_jobs_backoff(j->failures, opt_interval < 1 ?
 			    opt_interval : 1, opt_interval * 4 > 1 ? opt_interval * 4 : 1,
-			    rand_unit());
+			    bb_jobs_rand_unit(&rng));
 			return;
 		}
 		bb_msg_error("job '%s': %s (at %s:%llu)", j->label, err.msg, j->src,
@@ -486,7 +477,7 @@ poll_job(struct job *j, struct bb_jobs_rate *rate)
 		finish(j, NULL);
 		goto out;
 	}
-	j->next = bb_now() + bb_jobs_jitter(opt_interval, 0.2, rand_unit());
+	j->next = bb_now() + bb_jobs_jitter(opt_interval, 0.2, bb_jobs_rand_unit(&rng));
 out:
 	bb_buf_release(&e1);
 	bb_buf_release(&e2);
@@ -702,8 +693,7 @@ main(int argc, char **argv)
 
 	bb_main_init(argc, argv, "bb-wait");
 	parse_options(argc, argv);
-	rng_state = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^
-	    0x9e3779b97f4a7c15ULL;
+	bb_jobs_rand_init(&rng, ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid());
 	if (cli.aws.max_attempts == 0)
 		cli.aws.max_attempts = 3;   /* the scheduler retries the rest */
 	/* Bedrock for the jobs, S3 for their manifests: a configuration error

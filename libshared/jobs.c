@@ -370,6 +370,26 @@ bb_jobs_jitter(double interval, double frac, double u)
 }
 
 void
+bb_jobs_rand_init(struct bb_jobs_rand *r, uint64_t seed)
+{
+	/* mixed with the golden ratio so that small seeds (0 too, which
+	 * xorshift would keep at 0 for ever) start from a busy state */
+	r->state = seed ^ 0x9e3779b97f4a7c15ULL;
+	if (r->state == 0)
+		r->state = 0x9e3779b97f4a7c15ULL;
+}
+
+double
+bb_jobs_rand_unit(struct bb_jobs_rand *r)
+{
+	r->state ^= r->state >> 12;
+	r->state ^= r->state << 25;
+	r->state ^= r->state >> 27;
+	/* the top 53 bits of the scrambled state over 2^53 */
+	return (double)((r->state * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+void
 bb_jobs_rate_init(struct bb_jobs_rate *r, double rate, double burst, double now)
 {
 	r->max_rate = rate > 0 ? rate : 1;

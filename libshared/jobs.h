@@ -12,6 +12,7 @@
 #define BB_JOBS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bedrock.h"
 #include "buf.h"
@@ -111,6 +112,20 @@ int bb_jobs_strip_fields(const char *line, size_t len, const char *const *keys, 
 double bb_jobs_backoff(int attempt, double base, double max, double u);
 /* interval jittered by +-frac using u in [0, 1): interval*(1-frac+2*frac*u). */
 double bb_jobs_jitter(double interval, double frac, double u);
+
+/*
+ * The u of bb_jobs_backoff() and bb_jobs_jitter(): a small generator
+ * (xorshift64*) for spreading retries and polls, not for anything that
+ * must be unpredictable. Give it a seed that differs between runs (the
+ * time and the pid) with bb_jobs_rand_init(); any seed works, 0 too, and
+ * the same seed gives the same sequence. Nothing to release.
+ */
+struct bb_jobs_rand {
+	uint64_t state;      /* never 0 */
+};
+void bb_jobs_rand_init(struct bb_jobs_rand *r, uint64_t seed);
+/* The next number, uniform in [0, 1) (53 bits). */
+double bb_jobs_rand_unit(struct bb_jobs_rand *r);
 
 /*
  * A request rate limiter (token bucket) with additive increase and

@@ -1,8 +1,10 @@
 /* unit-jobs.c - libshared/jobs: client tokens, job names, output prefixes,
- * manifest stats, stripping fields, backoff and the rate limiter. */
+ * manifest stats, stripping fields, backoff, the rate limiter and the
+ * jitter generator. */
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,6 +337,86 @@ test_schedule(void)
 	ok(r.rate == 5, "successes bring it back to the configured rate");
 }
 
+/*
+ * The jitter generator. Golden values from an independent implementation
+ * (Python, xorshift64* on 64-bit integers): the first three outputs of a
+ * seed, as integers (u * 2^53, exact in a double).
+ */
+static void
+test_rand(void)
+{
+	static const struct {
+		uint64_t seed;
+		uint64_t want[3];
+	} vec[] = {
+		{ 0, { 0x1b0767c534429ULL, 0xa98898f3e3fd3ULL, 0x1508be68400f41ULL } },
+		{ 1, { 0x20559d735f1c4ULL, 0x49713a462d3c9ULL, 0x16b092e35495a5ULL } },
+		{ 42, { 0x10651afe0779dULL, 0xefce4f3c2f56ULL, 0x189c131ea8376ULL } },
+		/* the seed that makes the mixed state 0: not stuck at 0 */
+		{ 0x9e3779b97f4a7c15ULL,
+		    { 0x1b0767c534429ULL, 0xa98898f3e3fd3ULL, 0x1508be68400f41ULL } },
+		{ UINT64_MAX, { 0x58add3f9a8429ULL, 0x1848a98be16402ULL, 0x17e0694cacbd02ULL } },
+	};
+	struct bb_jobs_rand r, r2;
+	size_t i, k;
+	int bucket[10] = { 0 }, out_of_range = 0, off = 0, same = 0, lo = 100000, hi = 0;
+	double u, sum = 0, d;
+
+	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		bb_jobs_rand_init(&r, vec[i].seed);
+		for (k = 0; k < 3; k++) {
+			u = bb_jobs_rand_unit(&r);
+			if (u * 9007199254740992.0 != (double)vec[i].want[k])
+				break;
+		}
+		ok(k == 3, "rand: seed %#llx gives the reference sequence",
+		    (unsigned long long)vec[i].seed);
+	}
+
+	/* 100000 numbers: all in [0, 1), evenly spread over ten buckets
+	 * (10000 each, sd 95: 600 is over six sd) */
+	bb_jobs_rand_init(&r, 7);
+	for (i = 0; i < 100000; i++) {
+		u = bb_jobs_rand_unit(&r);
+		if (!(u >= 0 && u < 1)) {
+			out_of_range++;
+			continue;
+		}
+		sum += u;
+		bucket[(int)(u * 10)]++;
+	}
+	for (k = 0; k < 10; k++) {
+		lo = bucket[k] < lo ? bucket[k] : lo;
+		hi = bucket[k] > hi ? bucket[k] : hi;
+	}
+	is_int(out_of_range, 0, "rand: every number in [0, 1)");
+	ok(lo >= 9400 && hi <= 10600, "rand: ten buckets hold %d..%d of 100000", lo, hi);
+	ok(sum / 100000 > 0.495 && sum / 100000 < 0.505, "rand: mean %.4f", sum / 100000);
+
+	/* the same seed repeats, a neighbouring seed does not */
+	bb_jobs_rand_init(&r, 12345);
+	bb_jobs_rand_init(&r2, 12345);
+	for (i = 0; i < 1000; i++)
+		same += bb_jobs_rand_unit(&r) == bb_jobs_rand_unit(&r2);
+	is_int(same, 1000, "rand: the same seed gives the same sequence");
+	bb_jobs_rand_init(&r, 12345);
+	bb_jobs_rand_init(&r2, 12346);
+	same = 0;
+	for (i = 0; i < 1000; i++)
+		same += bb_jobs_rand_unit(&r) == bb_jobs_rand_unit(&r2);
+	is_int(same, 0, "rand: seeds one apart share no number");
+
+	/* as the programs use it: backoff and jitter stay in their ranges */
+	bb_jobs_rand_init(&r, 99);
+	for (i = 0; i < 1000; i++) {
+		d = bb_jobs_backoff(3, 1, 60, bb_jobs_rand_unit(&r));
+		off += d < 2 || d > 4;
+		d = bb_jobs_jitter(10, 0.2, bb_jobs_rand_unit(&r));
+		off += d < 8 || d >= 12;
+	}
+	is_int(off, 0, "rand: backoff in [2, 4] and jitter in [8, 12) for 1000 draws");
+}
+
 int
 main(void)
 {
@@ -344,5 +426,6 @@ main(void)
 	test_stats();
 	test_strip();
 	test_schedule();
+	test_rand();
 	return done_testing();
 }
