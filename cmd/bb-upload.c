@@ -46,7 +46,7 @@ static void
 usage(void)
 {
 	printf("usage: bb-upload -t s3://BUCKET/PREFIX/ [-k NAME] [-j N] [--part-size SIZE]\n"
-	    "                 [--multipart-threshold SIZE] [--checksum-algorithm sha256|none]\n"
+	    "                 [--multipart-threshold SIZE] [--checksum-algorithm ALG]\n"
 	    "                 [--content-md5] [--force] [--no-resume] [--content-type TYPE]\n"
 	    "                 [--storage-class CLASS] [--sse aws:kms|AES256]\n"
 	    "                 [--sse-kms-key-id ID] [--acl ACL] [--tag KEY=VALUE]...\n"
@@ -65,8 +65,9 @@ usage(void)
 	    "  -j, --jobs N                   transfers at once (default 8)\n"
 	    "      --part-size SIZE           multipart part size (default 16MiB)\n"
 	    "      --multipart-threshold SIZE multipart from this size on (default 64MiB)\n"
-	    "      --checksum-algorithm ALG   sha256 (x-amz-checksum-sha256, the default)\n"
-	    "                                 or none (the payload's SHA-256 signed instead)\n"
+	    "      --checksum-algorithm ALG   auto (default: crc32c over https, sha256 over\n"
+	    "                                 http), crc32c, sha256, or none (the payload's\n"
+	    "                                 SHA-256 signed instead)\n"
 	    "      --content-md5              also send Content-MD5 (slower)\n"
 	    "      --force                    upload even when an identical object exists\n"
 	    "      --no-resume                never resume an interrupted multipart upload\n"
@@ -519,12 +520,17 @@ main(int argc, char **argv)
 			uo.threshold = sz;
 			break;
 		case O_CHECKSUM:
+			uo.flags &= ~(unsigned)BB_UPLOAD_NO_CHECKSUM;
+			uo.checksum = BB_CKSUM_NONE;
 			if (strcasecmp(optarg, "none") == 0)
 				uo.flags |= BB_UPLOAD_NO_CHECKSUM;
 			else if (strcasecmp(optarg, "sha256") == 0)
-				uo.flags &= ~(unsigned)BB_UPLOAD_NO_CHECKSUM;
-			else
-				bb_usage_die("--checksum-algorithm: sha256 or none, not '%s'", optarg);
+				uo.checksum = BB_CKSUM_SHA256;
+			else if (strcasecmp(optarg, "crc32c") == 0)
+				uo.checksum = BB_CKSUM_CRC32C;
+			else if (strcasecmp(optarg, "auto") != 0)
+				bb_usage_die("--checksum-algorithm: auto, crc32c, sha256 or none, not "
+				    "'%s'", optarg);
 			break;
 		case O_CONTENT_MD5: uo.flags |= BB_UPLOAD_CONTENT_MD5; break;
 		case O_FORCE: uo.flags |= BB_UPLOAD_FORCE; break;

@@ -431,7 +431,7 @@ xfer_digests(struct bb_s3_xfer *x, const unsigned char sha[BB_SHA256_LEN],
 {
 	bb_hex_encode(sha, BB_SHA256_LEN, x->sha256_hex);
 	bb_hex_encode(md5, BB_MD5_LEN, x->md5_hex);
-	bb_base64_encode(sha, BB_SHA256_LEN, x->checksum_sha256);
+	bb_base64_encode(sha, BB_SHA256_LEN, x->checksum);
 }
 
 /*
@@ -512,8 +512,7 @@ body_headers(struct bb_s3_xfer *x, struct bb_error *err)
 			goto nomem;
 	}
 	if ((x->flags & BB_S3_CHECKSUM_SHA256) &&
-	    bb_http_headers_set(&x->req.headers, "x-amz-checksum-sha256",
-	    x->checksum_sha256) < 0)
+	    bb_http_headers_set(&x->req.headers, "x-amz-checksum-sha256", x->checksum) < 0)
 		goto nomem;
 	return 0;
 nomem:
@@ -637,11 +636,12 @@ check_put_response(struct bb_s3_xfer *x, int rc, const struct bb_error *http_err
 		return bb_error_set(err, BB_ERR_REMOTE,
 		    "%s: the ETag %s does not match the MD5 of the data sent (%s)",
 		    bb_buf_str(&x->what), et, want);
-	ck = bb_http_headers_get(&x->resp.headers, "x-amz-checksum-sha256");
-	if (ck && strcmp(ck, x->checksum_sha256) != 0)
+	ck = bb_http_headers_get(&x->resp.headers,
+	    bb_checksum_header(x->ck_alg ? x->ck_alg : BB_CKSUM_SHA256));
+	if (ck && strcmp(ck, x->checksum) != 0)
 		return bb_error_set(err, BB_ERR_REMOTE,
-		    "%s: the SHA-256 checksum returned does not match the data sent",
-		    bb_buf_str(&x->what));
+		    "%s: the %s checksum returned does not match the data sent",
+		    bb_buf_str(&x->what), x->ck_alg == BB_CKSUM_CRC32C ? "CRC32C" : "SHA-256");
 	return 0;
 }
 
@@ -658,7 +658,7 @@ bb_s3_put_finish(struct bb_s3_xfer *x, int rc, const struct bb_error *http_err,
 		return -1;
 	memcpy(res->md5_hex, x->md5_hex, sizeof(res->md5_hex));
 	memcpy(res->sha256_hex, x->sha256_hex, sizeof(res->sha256_hex));
-	memcpy(res->checksum_sha256, x->checksum_sha256, sizeof(res->checksum_sha256));
+	memcpy(res->checksum_sha256, x->checksum, sizeof(res->checksum_sha256));
 	return 0;
 }
 
@@ -832,8 +832,9 @@ bb_s3_mpu_create_prepare(struct bb_aws *aws, const char *bucket, const char *key
 	o.headers = opts ? opts->headers : NULL;
 	if (call_setup(aws, c, "POST", bucket, key, "uploads", &o, err) < 0)
 		goto fail;
-	if (opts && (opts->flags & BB_S3_CHECKSUM_SHA256) &&
-	    bb_http_headers_set(&c->req.headers, "x-amz-checksum-algorithm", "SHA256") < 0) {
+	if (opts && (opts->flags & (BB_S3_CHECKSUM_SHA256 | BB_S3_CHECKSUM_CRC32C)) &&
+	    bb_http_headers_set(&c->req.headers, "x-amz-checksum-algorithm",
+	    (opts->flags & BB_S3_CHECKSUM_CRC32C) ? "CRC32C" : "SHA256") < 0) {
 		bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
 		goto fail;
 	}
@@ -934,8 +935,10 @@ bb_s3_part_finish(struct bb_s3_xfer *x, int rc, const struct bb_error *http_err,
 		return -1;
 	out->number = x->part_number;
 	out->size = x->len;
-	if (x->flags & BB_S3_CHECKSUM_SHA256)
-		memcpy(out->checksum_sha256, x->checksum_sha256, sizeof(out->checksum_sha256));
+	if (x->checksum[0] && ((x->flags & BB_S3_CHECKSUM_SHA256) || x->ck_alg != BB_CKSUM_NONE)) {
+		out->ck_alg = x->ck_alg ? x->ck_alg : BB_CKSUM_SHA256;
+		memcpy(out->checksum, x->checksum, sizeof(out->checksum));
+	}
 	return 0;
 }
 
@@ -980,8 +983,9 @@ bb_s3_complete_body(const struct bb_s3_part *parts, size_t n, struct bb_buf *out
 	for (i = 0; i < n; i++) {
 		if (bb_buf_adds(out, "<Part>") < 0)
 			return -1;
-		if (parts[i].checksum_sha256[0] &&
-		    add_element(out, "ChecksumSHA256", parts[i].checksum_sha256) < 0)
+		if (parts[i].checksum[0] && add_element(out,
+		    parts[i].ck_alg == BB_CKSUM_CRC32C ? "ChecksumCRC32C" : "ChecksumSHA256",
+		    parts[i].checksum) < 0)
 			return -1;
 		if (add_element(out, "ETag", parts[i].etag) < 0 ||
 		    bb_buf_addf(out, "<PartNumber>%d</PartNumber></Part>", parts[i].number) < 0)
@@ -1123,12 +1127,14 @@ out:
 
 int
 bb_s3_mpu_list_parts_finish(struct bb_s3_call *c, int rc, const struct bb_error *http_err,
-    bb_s3_part_fn fn, void *ctx, int *more, struct bb_aws_error *ae, struct bb_error *err)
+    bb_s3_part_fn fn, void *ctx, int *more, enum bb_checksum_alg *upload_alg,
+    struct bb_aws_error *ae, struct bb_error *err)
 {
 	const char *what = bb_buf_str(&c->what);
 	struct bb_s3_part part;
 	struct bb_xml *doc = NULL;
 	const struct bb_xml *p;
+	const char *ck;
 	uint64_t v;
 
 	*more = 0;
@@ -1140,6 +1146,11 @@ bb_s3_mpu_list_parts_finish(struct bb_s3_call *c, int rc, const struct bb_error 
 		bb_error_set(err, BB_ERR_REMOTE, "%s: unexpected response", what);
 		goto out;
 	}
+	if (upload_alg) {
+		*upload_alg = bb_checksum_alg_parse(xml_text_of(doc, "ChecksumAlgorithm"));
+		if (*upload_alg != BB_CKSUM_SHA256 && *upload_alg != BB_CKSUM_CRC32C)
+			*upload_alg = BB_CKSUM_NONE;
+	}
 	for (p = bb_xml_child(doc, "Part"); p != NULL; p = bb_xml_next(p, "Part")) {
 		memset(&part, 0, sizeof(part));
 		if (parse_u64(bb_xml_child_text(p, "PartNumber"), &v) < 0 || v < 1 || v > 10000) {
@@ -1148,8 +1159,11 @@ bb_s3_mpu_list_parts_finish(struct bb_s3_call *c, int rc, const struct bb_error 
 		}
 		part.number = (int)v;
 		copy_field(part.etag, sizeof(part.etag), bb_xml_child_text(p, "ETag"));
-		copy_field(part.checksum_sha256, sizeof(part.checksum_sha256),
-		    bb_xml_child_text(p, "ChecksumSHA256"));
+		if ((ck = bb_xml_child_text(p, "ChecksumSHA256")) != NULL)
+			part.ck_alg = BB_CKSUM_SHA256;
+		else if ((ck = bb_xml_child_text(p, "ChecksumCRC32C")) != NULL)
+			part.ck_alg = BB_CKSUM_CRC32C;
+		copy_field(part.checksum, sizeof(part.checksum), ck);
 		if (parse_u64(bb_xml_child_text(p, "Size"), &v) == 0)
 			part.size = v;
 		if (fn(&part, ctx) != 0) {
@@ -1187,7 +1201,7 @@ bb_s3_mpu_list_parts(struct bb_aws *aws, const char *bucket, const char *key,
 		bb_error_clear(&herr);
 		if (bb_s3_mpu_list_parts_prepare(aws, bucket, key, upload_id, &c, err) < 0 ||
 		    bb_s3_mpu_list_parts_finish(&c, call_run(aws, &c, &herr), &herr, fn, ctx,
-		    &more, ae, err) < 0)
+		    &more, NULL, ae, err) < 0)
 			goto out;
 	}
 	rc = 0;

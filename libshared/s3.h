@@ -93,6 +93,7 @@ enum bb_s3_put_flags {
 	BB_S3_CHECKSUM_SHA256 = 1 << 1,  /* send x-amz-checksum-sha256 (and
 	                                    x-amz-checksum-algorithm on create) */
 	BB_S3_IF_NONE_MATCH = 1 << 2,    /* If-None-Match: * (PUT, complete) */
+	BB_S3_CHECKSUM_CRC32C = 1 << 3,  /* create only: CRC32C part checksums */
 };
 
 struct bb_s3_put_opts {
@@ -137,7 +138,10 @@ struct bb_s3_xfer {
 	unsigned flags;
 	char md5_hex[BB_MD5_HEX];        /* "": none computed, ETag not compared */
 	char sha256_hex[BB_SHA256_HEX];
-	char checksum_sha256[BB_CHECKSUM_B64];
+	/* the x-amz-checksum-* sent (base64), which an echo must equal;
+	 * ck_alg NONE means SHA-256 (what the prepare functions send) */
+	enum bb_checksum_alg ck_alg;
+	char checksum[BB_CHECKSUM_B64];
 };
 void bb_s3_xfer_init(struct bb_s3_xfer *x);
 /* Frees the request, response and closes the fd. */
@@ -157,12 +161,14 @@ int bb_s3_put_finish(struct bb_s3_xfer *x, int rc, const struct bb_error *http_e
 struct bb_s3_part {
 	int number;                      /* 1..10000 */
 	char etag[128];                  /* quoted */
-	char checksum_sha256[BB_CHECKSUM_B64];  /* "" when none */
+	enum bb_checksum_alg ck_alg;     /* SHA256 or CRC32C (ListParts: the one
+	                                    it gave); NONE when none */
+	char checksum[BB_CHECKSUM_B64];  /* base64; "" when none */
 	uint64_t size;                   /* list parts only */
 };
 
 /* CreateMultipartUpload: *upload_id gets a malloc'd id (caller frees).
- * opts->flags BB_S3_CHECKSUM_SHA256 asks for SHA-256 part checksums. */
+ * opts->flags BB_S3_CHECKSUM_SHA256 or _CRC32C asks for part checksums. */
 int bb_s3_mpu_create(struct bb_aws *aws, const char *bucket, const char *key,
     const struct bb_s3_put_opts *opts, char **upload_id, struct bb_aws_error *ae,
     struct bb_error *err);
@@ -245,8 +251,11 @@ int bb_s3_mpu_list_finish(struct bb_s3_call *c, int rc, const struct bb_error *h
     struct bb_error *err);
 int bb_s3_mpu_list_parts_prepare(struct bb_aws *aws, const char *bucket, const char *key,
     const char *upload_id, struct bb_s3_call *c, struct bb_error *err);
+/* upload_alg (may be NULL) gets the upload's ChecksumAlgorithm (SHA256 or
+ * CRC32C; NONE when it has none or it is another one). */
 int bb_s3_mpu_list_parts_finish(struct bb_s3_call *c, int rc, const struct bb_error *http_err,
-    bb_s3_part_fn fn, void *ctx, int *more, struct bb_aws_error *ae, struct bb_error *err);
+    bb_s3_part_fn fn, void *ctx, int *more, enum bb_checksum_alg *upload_alg,
+    struct bb_aws_error *ae, struct bb_error *err);
 
 /* ---- GET ---- */
 

@@ -43,10 +43,12 @@ struct hjob {
 	uint64_t off, len;
 	uint64_t part_size;            /* the parts of the multipart forms */
 	int multipart;                 /* md5: the ETag form, MD5 of the part MD5s */
-	int composite;                 /* sha: S3's composite, SHA-256 of the part SHA-256s */
-	int want_md5, want_sha;
+	int composite;                 /* sha, crc: S3's composite, the digest of the
+	                                  parts' digests */
+	int want_md5, want_sha, want_crc;   /* crc: CRC32C */
 	unsigned char md5[BB_MD5_LEN];
 	unsigned char sha[BB_SHA256_LEN];
+	uint32_t crc;
 	int nparts;
 	int rc, errnum, short_read;
 	int done;                      /* under the pool lock */
@@ -63,6 +65,20 @@ struct hpool {
 	int running;                   /* jobs being hashed */
 };
 
+/* Feed a part's CRC32C, as S3 writes it (4 bytes big-endian), to the
+ * composite CRC32C. */
+static uint32_t
+crc_of_crc(uint32_t cc, uint32_t pc)
+{
+	unsigned char be[4];
+
+	be[0] = (unsigned char)(pc >> 24);
+	be[1] = (unsigned char)(pc >> 16);
+	be[2] = (unsigned char)(pc >> 8);
+	be[3] = (unsigned char)pc;
+	return bb_crc32c(cc, be, 4);
+}
+
 /*
  * One pass over the bytes for the digests asked for. MD5 is the slow one
  * (about a third of SHA-256's speed with SHA-NI): it is computed only when
@@ -74,6 +90,7 @@ run_job(struct hjob *j, unsigned char *buf)
 	struct bb_md5 pm = { NULL }, cm = { NULL };
 	struct bb_sha256 sh = { NULL }, cs = { NULL };
 	unsigned char d[BB_SHA256_LEN];
+	uint32_t pc = 0, cc = 0;
 	uint64_t done = 0, inpart = 0, psz;
 	const unsigned char *p;
 	size_t want;
@@ -113,6 +130,8 @@ run_job(struct hjob *j, unsigned char *buf)
 			j->errnum = ENOMEM;
 			goto out;
 		}
+		if (j->want_crc)
+			pc = bb_crc32c(pc, p, (size_t)r);
 		done += (uint64_t)r;
 		inpart += (uint64_t)r;
 		if (inpart == psz && done < j->len) {
@@ -122,6 +141,10 @@ run_job(struct hjob *j, unsigned char *buf)
 			    bb_sha256_update(&cs, d, BB_SHA256_LEN) < 0))) {
 				j->errnum = ENOMEM;
 				goto out;
+			}
+			if (j->want_crc && j->composite) {
+				cc = crc_of_crc(cc, pc);
+				pc = 0;
 			}
 			j->nparts++;
 			inpart = 0;
@@ -140,6 +163,7 @@ run_job(struct hjob *j, unsigned char *buf)
 		j->errnum = ENOMEM;
 		goto out;
 	}
+	j->crc = j->want_crc && j->composite ? crc_of_crc(cc, pc) : pc;
 	j->rc = 0;
 out:
 	bb_md5_release(&pm);
@@ -304,7 +328,7 @@ struct part {
 	char sha256_hex[BB_SHA256_HEX];
 	char ck[BB_CHECKSUM_B64];
 	char old_etag[128];            /* from ListParts (resume) */
-	char old_ck[BB_CHECKSUM_B64];  /* its ChecksumSHA256, or "" */
+	char old_ck[BB_CHECKSUM_B64];  /* its checksum (the file's ck), or "" */
 	struct bb_s3_part res;
 	int tries;
 	int unsigned_payload;          /* sent as UNSIGNED-PAYLOAD */
@@ -338,6 +362,7 @@ struct file {
 	int upload_ours;               /* abort it on failure or cancel */
 	int no_ck;                     /* no checksums (option, or a resumed
 	                                  upload made without them) */
+	enum bb_checksum_alg ck;       /* SHA256 or CRC32C (a resumed upload's) */
 	int reused;
 	uint64_t sent;
 	int eof;                       /* stream */
@@ -378,6 +403,8 @@ struct bb_upload {
 	int backlog;                   /* work waits for a transfer slot */
 	int streaming;                 /* a stream is being read */
 	int kms;                       /* SSE-KMS: ETags are not MD5s */
+	int tls;                       /* the S3 endpoint is https */
+	enum bb_checksum_alg ck;       /* SHA256 or CRC32C, for new uploads */
 	int sign_payload;              /* checksums not echoed: sign payloads */
 	struct bb_upload_progress prog;
 };
@@ -390,6 +417,7 @@ struct found {
 	char (*etags)[128];
 	char (*cks)[BB_CHECKSUM_B64];
 	int max;
+	enum bb_checksum_alg alg;      /* the upload's (ListParts), or NONE */
 	int failed;                    /* out of memory while listing */
 };
 
@@ -473,20 +501,26 @@ bb_upload_local_etag(int fd, uint64_t len, uint64_t part_size, int multipart, ch
 }
 
 int
-bb_upload_local_checksum(int fd, uint64_t len, uint64_t part_size, char *out,
-    struct bb_error *err)
+bb_upload_local_checksum(int fd, uint64_t len, uint64_t part_size, enum bb_checksum_alg alg,
+    char *out, struct bb_error *err)
 {
 	struct hjob j;
 
+	if (alg != BB_CKSUM_SHA256 && alg != BB_CKSUM_CRC32C)
+		return bb_error_set(err, BB_ERR_USAGE, "checksum: SHA-256 or CRC32C only");
 	memset(&j, 0, sizeof(j));
 	j.fd = fd;
 	j.len = len;
 	j.part_size = part_size;
 	j.composite = part_size > 0;
-	j.want_sha = 1;
+	j.want_sha = alg == BB_CKSUM_SHA256;
+	j.want_crc = alg == BB_CKSUM_CRC32C;
 	if (run_job_now(&j, err) < 0)
 		return -1;
-	bb_base64_encode(j.sha, sizeof(j.sha), out);
+	if (j.want_crc)
+		bb_crc32_base64(j.crc, out);
+	else
+		bb_base64_encode(j.sha, sizeof(j.sha), out);
 	if (j.composite)
 		snprintf(out + strlen(out), 8, "-%d", j.nparts);
 	return 0;
@@ -669,6 +703,13 @@ add_header(struct bb_http_headers *h, const char *name, const char *value,
 	return 0;
 }
 
+/* 1 when the parts of f go with a signed payload SHA-256 (to be hashed). */
+static int
+sign_payload(const struct bb_upload *u, const struct file *f)
+{
+	return !u->tls || f->no_ck || u->sign_payload;
+}
+
 /* Build the PUT (object or part) of a hashed part and queue it. */
 static int
 start_part(struct bb_upload *u, struct part *p, struct bb_error *err)
@@ -686,13 +727,16 @@ start_part(struct bb_upload *u, struct part *p, struct bb_error *err)
 	if (ep == NULL)
 		return -1;
 	bb_s3_xfer_release(x);
-	x->flags = (f->no_ck ? 0 : BB_S3_CHECKSUM_SHA256) | (p->md5_hex[0] ? BB_S3_CONTENT_MD5 : 0);
+	x->flags = p->md5_hex[0] ? BB_S3_CONTENT_MD5 : 0;
 	x->part_number = p->number;
 	x->off = p->off;
 	x->len = p->len;
 	memcpy(x->md5_hex, p->md5_hex, sizeof(x->md5_hex));
 	memcpy(x->sha256_hex, p->sha256_hex, sizeof(x->sha256_hex));
-	memcpy(x->checksum_sha256, p->ck, sizeof(x->checksum_sha256));
+	if (!f->no_ck) {
+		x->ck_alg = f->ck;
+		memcpy(x->checksum, p->ck, sizeof(x->checksum));
+	}
 	if (p->number > 0) {
 		bb_buf_addf(&x->what, "UploadPart %d of s3://%s/%s", p->number, f->bucket, f->key);
 		snprintf(num, sizeof(num), "%d", p->number);
@@ -714,7 +758,8 @@ start_part(struct bb_upload *u, struct part *p, struct bb_error *err)
 		goto nomem;
 	snprintf(num, sizeof(num), "%" PRIu64, p->len);
 	if (add_header(&x->req.headers, "Content-Length", num, err) < 0 ||
-	    (!f->no_ck && add_header(&x->req.headers, "x-amz-checksum-sha256", p->ck, err) < 0))
+	    (!f->no_ck && add_header(&x->req.headers, bb_checksum_header(f->ck), p->ck,
+	    err) < 0))
 		goto out;
 	if (p->md5_hex[0]) {
 		bb_hex_decode(p->md5_hex, 32, m, sizeof(m));
@@ -733,12 +778,11 @@ start_part(struct bb_upload *u, struct part *p, struct bb_error *err)
 		x->req.read_ctx = p;
 		x->req.body_size = (int64_t)p->len;
 	}
-	/* Over TLS the signed x-amz-checksum-sha256 binds the body to the
-	 * signature as a signed payload hash would, so the payload goes
-	 * UNSIGNED and S3 hashes it once. Over plain HTTP the payload is
-	 * signed all the same (the same digest: nothing more to compute). */
-	p->unsigned_payload = !f->no_ck && !u->sign_payload &&
-	    strncasecmp(ep->url, "https://", 8) == 0;
+	/* Over TLS the payload goes UNSIGNED with the signed checksum, which S3
+	 * checks the body against (and TLS keeps it from being changed on
+	 * the way). Over plain HTTP the payload is signed: its SHA-256 (the
+	 * same digest as a SHA-256 checksum: nothing more to compute). */
+	p->unsigned_payload = !sign_payload(u, f);
 	if (bb_aws_sign_setup(u->aws, "s3", &x->req, p->unsigned_payload ?
 	    BB_AWS_PAYLOAD_UNSIGNED : BB_AWS_PAYLOAD_HEX, p->sha256_hex, &x->sign, err) < 0)
 		goto out;
@@ -785,7 +829,9 @@ found_part(const struct bb_s3_part *pt, void *ctx)
 	if (pt->number >= 1 && pt->number <= BB_UPLOAD_MAX_PARTS) {
 		fd->sizes[pt->number - 1] = pt->size;
 		snprintf(fd->etags[pt->number - 1], 128, "%s", pt->etag);
-		snprintf(fd->cks[pt->number - 1], BB_CHECKSUM_B64, "%s", pt->checksum_sha256);
+		snprintf(fd->cks[pt->number - 1], BB_CHECKSUM_B64, "%s", pt->checksum);
+		if (pt->ck_alg != BB_CKSUM_NONE && fd->alg == BB_CKSUM_NONE)
+			fd->alg = pt->ck_alg;
 		if (pt->number > fd->max)
 			fd->max = pt->number;
 	}
@@ -831,10 +877,13 @@ take_over(struct file *f)
 	if (layout_parts(f) < 0)
 		return -1;
 	/* made without x-amz-checksum-algorithm (an older run): its parts
-	 * must go without checksums too (the signed payload still is one) */
+	 * must go without checksums too (the signed payload still is one);
+	 * made with one: its parts go with that one */
 	for (i = 0; i < (size_t)fd->max; i++)
 		if (fd->sizes[i] && fd->cks[i][0] == '\0')
 			f->no_ck = 1;
+	if (fd->alg != BB_CKSUM_NONE)
+		f->ck = fd->alg;
 	for (i = 0; i < f->nparts; i++) {
 		struct part *p = f->parts[i];
 		if (p->number <= fd->max && fd->sizes[p->number - 1] == p->len && p->len > 0) {
@@ -894,7 +943,8 @@ start_create(struct bb_upload *u, struct file *f)
 	if (bb_http_headers_set(&h, "x-amz-meta-bb-part-size", num) < 0)
 		goto nomem;
 	po.content_type = u->o.content_type;
-	po.flags = f->no_ck ? 0 : BB_S3_CHECKSUM_SHA256;
+	po.flags = f->no_ck ? 0 : f->ck == BB_CKSUM_CRC32C ? BB_S3_CHECKSUM_CRC32C :
+	    BB_S3_CHECKSUM_SHA256;
 	po.headers = &h;
 	if (bb_s3_mpu_create_prepare(u->aws, f->bucket, f->key, &po, &f->call, &e) < 0 ||
 	    call_start(u, f, F_CREATE, &e) < 0)
@@ -968,7 +1018,7 @@ list_result(struct bb_upload *u, struct file *f)
 		    &more, &ae, &e);
 	else
 		rc = bb_s3_mpu_list_parts_finish(&f->call, f->crc, &f->cerr, found_part, fd,
-		    &more, &ae, &e);
+		    &more, &fd->alg, &ae, &e);
 	if (rc < 0 || fd->failed)
 		goto create;
 	if (more) {
@@ -1027,10 +1077,13 @@ start_complete(struct bb_upload *u, struct file *f)
 		struct part *p = f->parts[i];
 		v[i] = p->res;
 		v[i].number = p->number;
-		if (f->no_ck)
-			v[i].checksum_sha256[0] = '\0';
-		else if (v[i].checksum_sha256[0] == '\0')
-			memcpy(v[i].checksum_sha256, p->ck, sizeof(p->ck));
+		if (f->no_ck) {
+			v[i].checksum[0] = '\0';
+			v[i].ck_alg = BB_CKSUM_NONE;
+		} else if (v[i].checksum[0] == '\0') {
+			memcpy(v[i].checksum, p->ck, sizeof(p->ck));
+			v[i].ck_alg = f->ck;
+		}
 	}
 	if (bb_s3_mpu_complete_prepare(u->aws, f->bucket, f->key, f->upload_id, v, f->nparts, 0,
 	    &f->call, &e) < 0 || call_start(u, f, F_COMPLETE, &e) < 0)
@@ -1149,7 +1202,7 @@ head_result(struct bb_upload *u, struct file *f)
 	struct bb_error e = BB_ERROR_INIT;
 	const char *et, *ck, *meta;
 	uint64_t ps = 0, v;
-	int rc;
+	int rc, crc;
 
 	if (f->hrc < 0) {
 		file_fail(f, &f->herr, NULL);
@@ -1169,7 +1222,12 @@ head_result(struct bb_upload *u, struct file *f)
 	    f->obj.size != f->size)
 		return 0;
 	et = f->obj.etag;
-	ck = bb_http_headers_get(&f->hresp.headers, "x-amz-checksum-sha256");
+	/* the object's checksum of the kinds computed here, this run's first */
+	ck = bb_http_headers_get(&f->hresp.headers, bb_checksum_header(u->ck));
+	crc = ck ? u->ck == BB_CKSUM_CRC32C : u->ck != BB_CKSUM_CRC32C;
+	if (ck == NULL)
+		ck = bb_http_headers_get(&f->hresp.headers, bb_checksum_header(crc ?
+		    BB_CKSUM_CRC32C : BB_CKSUM_SHA256));
 	if (ck == NULL || strlen(ck) >= sizeof(f->obj_ck))
 		ck = "";
 	memcpy(f->obj_ck, ck, strlen(ck) + 1);
@@ -1182,11 +1240,11 @@ head_result(struct bb_upload *u, struct file *f)
 		ps = v;
 	else
 		ps = bb_upload_part_size(f->size, u->o.part_size);
-	/* The object's SHA-256 checksum when it has one (cheaper than MD5
-	 * and a stronger match), else its ETag, which is an MD5 unless
-	 * SSE-KMS encrypted it. */
+	/* The object's checksum when it has one (cheaper than MD5), else its
+	 * ETag, which is an MD5 unless SSE-KMS encrypted it. */
 	if (ck[0]) {
-		f->cjob.want_sha = 1;
+		f->cjob.want_sha = !crc;
+		f->cjob.want_crc = crc;
 		/* a multipart object's is composite (moto leaves out the
 		 * "-<parts>" that S3 appends) */
 		if (strchr(ck, '-') || strchr(et, '-')) {
@@ -1216,8 +1274,11 @@ check_result(struct bb_upload *u, struct file *f)
 	(void)u;
 	if (f->cjob.rc < 0)
 		return 0;              /* cannot tell: upload (which reports it) */
-	if (f->cjob.want_sha) {
-		bb_base64_encode(f->cjob.sha, sizeof(f->cjob.sha), ck);
+	if (f->cjob.want_sha || f->cjob.want_crc) {
+		if (f->cjob.want_crc)
+			bb_crc32_base64(f->cjob.crc, ck);
+		else
+			bb_base64_encode(f->cjob.sha, sizeof(f->cjob.sha), ck);
 		if (f->cjob.composite && strchr(f->obj_ck, '-'))
 			snprintf(ck + strlen(ck), sizeof(ck) - strlen(ck), "-%d", f->cjob.nparts);
 		if (strcmp(ck, f->obj_ck) != 0)
@@ -1322,17 +1383,23 @@ part_hashed(struct bb_upload *u, struct part *p)
 	p->md5_hex[0] = '\0';
 	if (p->job.want_md5)
 		bb_hex_encode(p->job.md5, BB_MD5_LEN, p->md5_hex);
-	bb_hex_encode(p->job.sha, BB_SHA256_LEN, p->sha256_hex);
-	bb_base64_encode(p->job.sha, BB_SHA256_LEN, p->ck);
+	p->sha256_hex[0] = '\0';
+	if (p->job.want_sha)
+		bb_hex_encode(p->job.sha, BB_SHA256_LEN, p->sha256_hex);
+	if (p->f->ck == BB_CKSUM_CRC32C)
+		bb_crc32_base64(p->job.crc, p->ck);
+	else
+		bb_base64_encode(p->job.sha, BB_SHA256_LEN, p->ck);
 	p->st = P_HASHED;
-	/* resumed: S3 already holds this part when its SHA-256 checksum, or
-	 * else its ETag, is that of the local bytes */
+	/* resumed: S3 already holds this part when its checksum, or else its
+	 * ETag, is that of the local bytes */
 	if (p->old_etag[0] && (p->old_ck[0] ? strcmp(p->old_ck, p->ck) == 0 :
 	    p->md5_hex[0] && strlen(p->old_etag) == 34 &&
 	    strncmp(p->old_etag + 1, p->md5_hex, 32) == 0)) {
 		/* resumed: S3 already holds this part */
 		memcpy(p->res.etag, p->old_etag, sizeof(p->res.etag));
-		memcpy(p->res.checksum_sha256, p->old_ck, sizeof(p->res.checksum_sha256));
+		memcpy(p->res.checksum, p->old_ck, sizeof(p->res.checksum));
+		p->res.ck_alg = p->old_ck[0] ? p->f->ck : BB_CKSUM_NONE;
 		p->res.number = p->number;
 		p->res.size = p->len;
 		p->st = P_DONE;
@@ -1360,11 +1427,12 @@ part_sent(struct bb_upload *u, struct part *p)
 			memcpy(p->res.etag, pr.etag, sizeof(p->res.etag));
 	}
 	if (rc == 0 && p->unsigned_payload &&
-	    bb_http_headers_get(&p->x.resp.headers, "x-amz-checksum-sha256") == NULL) {
+	    bb_http_headers_get(&p->x.resp.headers, bb_checksum_header(f->ck)) == NULL) {
 		/* The store did not echo the checksum: it may not have checked
-		 * it. This part and all later ones go with a signed payload. */
+		 * it. This part and all later ones go with a signed payload
+		 * (hashed again for it where only a CRC was computed). */
 		u->sign_payload = 1;
-		p->st = P_HASHED;
+		p->st = p->sha256_hex[0] ? P_HASHED : P_NEW;
 		return;
 	}
 	if (rc == 0) {
@@ -1533,7 +1601,9 @@ step(struct bb_upload *u, struct file *f)
 				p->job.mem = p->buf;
 				p->job.off = p->buf ? 0 : p->off;
 				p->job.len = p->len;
-				p->job.want_sha = 1;
+				p->job.want_sha = f->ck == BB_CKSUM_SHA256 ||
+				    sign_payload(u, f);
+				p->job.want_crc = f->ck == BB_CKSUM_CRC32C;
 				/* MD5 only for Content-MD5, or to match a part
 				 * left without a checksum by an earlier run */
 				p->job.want_md5 = (u->o.flags & BB_UPLOAD_CONTENT_MD5) ||
@@ -1542,6 +1612,10 @@ step(struct bb_upload *u, struct file *f)
 				u->hashing++;
 				f->inflight++;
 				p->st = P_HASHING;
+			}
+			if (p->st == P_HASHED && !p->sha256_hex[0] && sign_payload(u, f)) {
+				p->st = P_NEW;  /* hashed for a CRC only: the SHA-256 too */
+				u->ready = 1;
 			}
 			if (p->st == P_HASHED) {
 				if (u->xfers < u->o.jobs) {
@@ -1616,6 +1690,7 @@ bb_upload_new(struct bb_aws *aws, const struct bb_upload_opts *opts, bb_upload_d
     void *ctx, struct bb_error *err)
 {
 	struct bb_upload *u;
+	const struct bb_endpoint *ep;
 	const char *sse;
 	long ncpu;
 	int n;
@@ -1648,6 +1723,20 @@ bb_upload_new(struct bb_aws *aws, const struct bb_upload_opts *opts, bb_upload_d
 	u->o.headers = NULL;
 	sse = bb_http_headers_get(&u->hdrs, "x-amz-server-side-encryption");
 	u->kms = sse && strncmp(sse, "aws:kms", 7) == 0;
+	if ((ep = bb_aws_endpoint(aws, "s3", err)) == NULL)
+		goto fail;
+	u->tls = strncasecmp(ep->url, "https://", 8) == 0;
+	/* Automatic: over TLS, CRC32C (the CPU computes it at memory speed;
+	 * the payload goes unsigned); over plain HTTP the payload must be
+	 * signed, with its SHA-256, which then is the checksum too. */
+	if (u->o.checksum == BB_CKSUM_SHA256 || u->o.checksum == BB_CKSUM_CRC32C)
+		u->ck = u->o.checksum;
+	else if (u->o.checksum == BB_CKSUM_NONE)
+		u->ck = u->tls ? BB_CKSUM_CRC32C : BB_CKSUM_SHA256;
+	else {
+		bb_error_set(err, BB_ERR_USAGE, "checksum: SHA-256 or CRC32C only");
+		goto fail;
+	}
 	u->m = bb_http_multi_new(bb_aws_http(aws), u->o.jobs, err);
 	if (u->m == NULL)
 		goto fail;
@@ -1689,6 +1778,7 @@ file_add(struct bb_upload *u, const char *path, const char *bucket, const char *
 	f->fd = -1;
 	f->user = user;
 	f->no_ck = (u->o.flags & BB_UPLOAD_NO_CHECKSUM) != 0;
+	f->ck = u->ck;
 	bb_http_req_init(&f->hreq);
 	bb_http_resp_init(&f->hresp);
 	bb_buf_init(&f->hurl);

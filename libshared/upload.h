@@ -12,16 +12,15 @@
  * Data is hashed once (in a small pool of hashing threads, so hashing
  * overlaps the transfers); the transfers then read the file again with
  * pread (page cache) or send the bytes of a stream from memory. Every PUT
- * and part carries x-amz-checksum-sha256, a signed header that S3 checks
- * the body against, stores with the object and echoes; the echo is
- * compared with what was sent. Over plain HTTP the payload is signed too
- * (x-amz-content-sha256 is the same digest, hex). Over TLS it goes as
- * UNSIGNED-PAYLOAD (the signed checksum binds the body to the signature as
- * a signed payload hash would, and S3 hashes the body once, not twice),
- * except where the checksum cannot do it: when a store does not echo it
- * (it may not check it: that part is sent again and all later ones with a
- * signed payload SHA-256), and for the parts of a resumed upload that an
- * earlier run made without checksums. MD5 (three times slower than SHA-256 with
+ * and part carries x-amz-checksum-crc32c or -sha256 (opts.checksum), a
+ * signed header that S3 checks the body against, stores with the object
+ * and echoes; the echo is compared with what was sent. Over plain HTTP the
+ * payload is signed too (x-amz-content-sha256: with a SHA-256 checksum the
+ * same digest). Over TLS it goes as UNSIGNED-PAYLOAD with the checksum,
+ * except where the checksum cannot be relied on: when a store does not
+ * echo it (it may not check it: that part is sent again and all later
+ * ones with a signed payload SHA-256), and for the parts of a resumed
+ * upload that an earlier run made without checksums. MD5 (three times slower than SHA-256 with
  * SHA-NI) is computed only with BB_UPLOAD_CONTENT_MD5, or where an ETag
  * must be matched (an object or part without a stored checksum). A part
  * that fails after the HTTP layer's own retries is sent again
@@ -33,8 +32,9 @@
  *
  * Re-runs: unless BB_UPLOAD_FORCE, an object already there with the same
  * size and the same content is not sent again (result skipped). The
- * content is compared by the object's x-amz-checksum-sha256 when it has
- * one (whole, or S3's composite "<sha256 of the part sha256s>-<parts>"),
+ * content is compared by the object's x-amz-checksum-crc32c or -sha256
+ * when it has one (whole, or S3's composite "<digest of the part
+ * digests>-<parts>"),
  * else by its ETag as a plain or multipart MD5; the part size is read
  * from the x-amz-meta-bb-part-size metadata written at creation. Unless
  * BB_UPLOAD_NO_RESUME, a multipart upload of the same key left by an
@@ -56,6 +56,7 @@
 
 #include "aws.h"
 #include "error.h"
+#include "hash.h"
 #include "http.h"
 
 #define BB_UPLOAD_MIN_PART (5ULL << 20)      /* S3: 5 MiB, but the last part */
@@ -77,6 +78,11 @@ struct bb_upload_opts {
 	unsigned flags;            /* enum bb_upload_flags */
 	int retries;               /* resends of a failed part or PUT; < 0: 0, 0: 3 */
 	int hash_threads;          /* 0: min(jobs, CPUs, 4) */
+	/* The checksum of new uploads: BB_CKSUM_SHA256 or BB_CKSUM_CRC32C;
+	 * BB_CKSUM_NONE (0) picks: CRC32C over TLS, SHA-256 over plain HTTP
+	 * (where the payload is signed with its SHA-256 anyway). A resumed
+	 * upload keeps the one it was made with. */
+	enum bb_checksum_alg checksum;
 	const char *content_type;  /* NULL: application/octet-stream */
 	/* Sent with every PUT and CreateMultipartUpload (storage class, SSE,
 	 * ACL, x-amz-tagging, x-amz-meta-*), or NULL. Copied. */
@@ -165,13 +171,15 @@ int bb_upload_local_etag(int fd, uint64_t len, uint64_t part_size, int multipart
     char *out, char *sha256_b64, struct bb_error *err);
 
 /*
- * The x-amz-checksum-sha256 S3 gives an object of len bytes read from fd
- * at offset 0, into out (BB_CHECKSUM_B64 + 8 bytes): the base64 SHA-256
- * of the whole when part_size is 0, else S3's composite form for a
- * multipart upload in parts of part_size, "<base64 SHA-256 of the part
- * SHA-256s>-<parts>". The re-run skip compares this with the object's.
+ * The x-amz-checksum-sha256 (alg BB_CKSUM_SHA256) or -crc32c (BB_CKSUM_CRC32C)
+ * S3 gives an object of len bytes read from fd at offset 0, into out
+ * (BB_CHECKSUM_B64 + 8 bytes): the base64 digest of the whole when
+ * part_size is 0, else S3's composite form for a multipart upload in parts
+ * of part_size, "<base64 digest of the parts' digests>-<parts>" (a CRC as
+ * its 4 big-endian bytes). The re-run skip compares this with the
+ * object's.
  */
-int bb_upload_local_checksum(int fd, uint64_t len, uint64_t part_size, char *out,
-    struct bb_error *err);
+int bb_upload_local_checksum(int fd, uint64_t len, uint64_t part_size, enum bb_checksum_alg alg,
+    char *out, struct bb_error *err);
 
 #endif

@@ -180,10 +180,22 @@ test_expect_success 'bb-upload with AWS_CA_BUNDLE: single and multipart, bytes r
 	cmp small.bin back1 && cmp big.bin back2
 '
 
-test_expect_success 'bb-upload over https sends UNSIGNED-PAYLOAD with a sha256 checksum (the -v log)' '
+test_expect_success 'bb-upload over https: UNSIGNED-PAYLOAD with a CRC32C checksum (the -v log)' '
 	AWS_CA_BUNDLE=$CA bb-upload -t s3://tls/up2/ --part-size 5MiB --multipart-threshold 6MiB \
 		small.bin big.bin >up.out 2>up.err &&
 	test_grep "s3 PUT /tls/up2/" "$TEST_DIR/emu.err" >put.log &&
+	test "$(wc -l <put.log)" -eq 4 &&
+	test "$(grep -c " 200 in=[0-9]* [0-9.]*ms payload=unsigned checksum=crc32c\$" put.log)" -eq 4 &&
+	AWS_CA_BUNDLE=$CA bb-upload -t s3://tls/up2/ --part-size 5MiB --multipart-threshold 6MiB \
+		small.bin big.bin >up2.out 2>up2.err &&
+	test "$(grep -c "\"skipped\":true" up2.out)" -eq 2 &&
+	test "$(grep -c "s3 PUT /tls/up2/" "$TEST_DIR/emu.err")" -eq 4
+'
+
+test_expect_success 'bb-upload over https --checksum-algorithm sha256: UNSIGNED-PAYLOAD, sha256' '
+	AWS_CA_BUNDLE=$CA bb-upload -t s3://tls/up3/ --checksum-algorithm sha256 --part-size 5MiB \
+		--multipart-threshold 6MiB small.bin big.bin >up.out 2>up.err &&
+	test_grep "s3 PUT /tls/up3/" "$TEST_DIR/emu.err" >put.log &&
 	test "$(wc -l <put.log)" -eq 4 &&
 	test "$(grep -c " 200 in=[0-9]* [0-9.]*ms payload=unsigned checksum=sha256\$" put.log)" -eq 4
 '

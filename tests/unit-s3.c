@@ -197,10 +197,16 @@ test_complete_body(void)
 	    "<Part><ETag>&quot;e2&quot;</ETag><PartNumber>2</PartNumber></Part>"
 	    "</CompleteMultipartUpload>", "complete body");
 	bb_buf_reset(&b);
-	strcpy(parts[0].checksum_sha256, "q<&>=");
+	strcpy(parts[0].checksum, "q<&>=");
 	ok(bb_s3_complete_body(parts, 1, &b) == 0 &&
 	    strstr(b.data, "<ChecksumSHA256>q&lt;&amp;&gt;=</ChecksumSHA256>") != NULL,
 	    "part checksum included, escaped");
+	bb_buf_reset(&b);
+	parts[0].ck_alg = BB_CKSUM_CRC32C;
+	strcpy(parts[0].checksum, "AAAAAA==");
+	ok(bb_s3_complete_body(parts, 1, &b) == 0 &&
+	    strstr(b.data, "<ChecksumCRC32C>AAAAAA==</ChecksumCRC32C>") != NULL,
+	    "a CRC32C part checksum as ChecksumCRC32C");
 	bb_buf_release(&b);
 }
 

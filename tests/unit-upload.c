@@ -86,6 +86,35 @@ reference_checksum(const unsigned char *d, uint64_t len, uint64_t ps, char *out)
 	sprintf(out + strlen(out), "-%d", n);
 }
 
+/* The same for CRC32C, with the table CRC (bb_upload uses the CPU's):
+ * the CRC32C of the parts' CRCs as 4 big-endian bytes each. */
+static void
+reference_crc(const unsigned char *d, uint64_t len, uint64_t ps, char *out)
+{
+	unsigned char all[4 * 64];
+	uint32_t c;
+	uint64_t off;
+	int n = 0;
+
+	if (ps == 0) {
+		bb_crc32_base64(bb_crc32c_portable(0, d, (size_t)len), out);
+		return;
+	}
+	for (off = 0; off < len || (off == 0 && len == 0); off += ps, n++) {
+		c = bb_crc32c_portable(0, d + off, (size_t)(len - off < ps ? len - off : ps));
+		all[n * 4] = (unsigned char)(c >> 24);
+		all[n * 4 + 1] = (unsigned char)(c >> 16);
+		all[n * 4 + 2] = (unsigned char)(c >> 8);
+		all[n * 4 + 3] = (unsigned char)c;
+		if (len == 0) {
+			n++;
+			break;
+		}
+	}
+	bb_crc32_base64(bb_crc32c_portable(0, all, (size_t)n * 4), out);
+	sprintf(out + strlen(out), "-%d", n);
+}
+
 int
 main(void)
 {
@@ -136,12 +165,19 @@ main(void)
 	}
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		reference_checksum(data, files[i].len, files[i].ps, want);
-		ok(bb_upload_local_checksum(fd, files[i].len, files[i].ps, got, &err) == 0,
-		    "local checksum of %" PRIu64 " bytes, parts of %" PRIu64, files[i].len,
-		    files[i].ps);
+		ok(bb_upload_local_checksum(fd, files[i].len, files[i].ps, BB_CKSUM_SHA256, got,
+		    &err) == 0, "local checksum of %" PRIu64 " bytes, parts of %" PRIu64,
+		    files[i].len, files[i].ps);
 		is_str(got, want, "  the checksum");
+		reference_crc(data, files[i].len, files[i].ps, want);
+		ok(bb_upload_local_checksum(fd, files[i].len, files[i].ps, BB_CKSUM_CRC32C, got,
+		    &err) == 0, "local CRC32C of %" PRIu64 " bytes, parts of %" PRIu64,
+		    files[i].len, files[i].ps);
+		is_str(got, want, "  the CRC32C");
 	}
-	ok(bb_upload_local_checksum(fd, total + 10, 1000000, got, &err) < 0 &&
+	ok(bb_upload_local_checksum(fd, 10, 0, BB_CKSUM_SHA1, got, &err) < 0,
+	    "checksum: another algorithm is refused");
+	ok(bb_upload_local_checksum(fd, total + 10, 1000000, BB_CKSUM_CRC32C, got, &err) < 0 &&
 	    strstr(err.msg, "shorter") != NULL, "checksum: a file shorter than said is an "
 	    "error: %s", err.msg);
 	ok(bb_upload_local_etag(fd, total + 10, 0, 0, got, NULL, &err) < 0 &&
