@@ -113,6 +113,69 @@ test_expect_success 'every PUT and part: x-amz-checksum-sha256 signed, and over 
 	get s3://bkt1/ck/big.bin >got && cmp big.bin got
 '
 
+# CRC32C: on request over plain HTTP (auto picks it over TLS, emu-tls.sh);
+# the payload is still signed with its SHA-256 here.
+test_expect_success '--checksum-algorithm crc32c: x-amz-checksum-crc32c on every PUT, echoed, skip' '
+	bb-upload -t s3://bkt1/crc/ $MP --checksum-algorithm crc32c --trace trc a.txt big.bin \
+		>out 2>err &&
+	trace_puts trc >puts && test $(wc -l <puts) -eq 4 &&
+	while read -r n; do
+		ck=$(sed -n "s/^$n > x-amz-checksum-crc32c: //p" trc | tr -d "\r") &&
+		test -n "$ck" &&
+		grep -q "^$n < x-amz-checksum-crc32c: $ck" trc &&
+		grep -q "^$n > X-Amz-Content-SHA256: [0-9a-f]\{64\}" trc || return 1
+	done <puts &&
+	! grep -q "> x-amz-checksum-sha256" trc &&
+	grep -q "> x-amz-checksum-algorithm: CRC32C" trc &&
+	get s3://bkt1/crc/big.bin >got && cmp big.bin got &&
+	python3 -c "import base64,sys,zlib
+try:
+    import crc32c; f = crc32c.crc32c
+except ImportError:
+    def f(d, c=0):
+        c ^= 0xffffffff
+        for b in d:
+            c ^= b
+            for _ in range(8):
+                c = (c >> 1) ^ (0x82f63b78 & -(c & 1))
+        return c ^ 0xffffffff
+print(base64.b64encode(f(open(sys.argv[1], \"rb\").read()).to_bytes(4, \"big\")).decode())" a.txt >want &&
+	sed -n "s/^[0-9]* > x-amz-checksum-crc32c: //p" trc | tr -d "\r" | head -n 1 >got1 &&
+	test_cmp want got1 &&
+	bb-upload -t s3://bkt1/crc/ $MP a.txt big.bin >out 2>err &&
+	field skipped <out >got && printf "True\nTrue\n" >want && test_cmp want got &&
+	bb-upload -t s3://bkt1/crc/ $MP --checksum-algorithm crc32c a.txt big.bin >out 2>err &&
+	field skipped <out >got && test_cmp want got &&
+	cp big.bin crcbig.bin && flip crcbig.bin 3000000 &&
+	bb-upload -t s3://bkt1/crc/ $MP --checksum-algorithm crc32c -k big.bin crcbig.bin \
+		>out 2>err &&
+	! grep -q "\"skipped\":true" out &&
+	field uploaded_bytes <out >got && echo 12582912 >want && test_cmp want got &&
+	get s3://bkt1/crc/big.bin >got && cmp crcbig.bin got
+'
+
+test_expect_success 'resuming a CRC32C upload keeps CRC32C (ListParts ChecksumAlgorithm)' '
+	head -c 15728640 /dev/urandom >rc.bin &&
+	emu_faults "{\"slow_ms\":400}" >/dev/null &&
+	: >"$TEST_DIR/emu.err" &&
+	{ bb-upload -t s3://bkt1/rc/ $MP -j 1 --checksum-algorithm crc32c rc.bin >out1 2>err1 &
+		pid=$!; } &&
+	i=0 && until test $(grep -c "PUT /bkt1/rc/rc.bin 200 in=5242880" "$TEST_DIR/emu.err") -ge 1; do
+		i=$((i + 1)); test $i -lt 200 || break; sleep 0.05
+	done &&
+	kill -9 $pid; wait $pid;
+	emu_faults "{\"slow_ms\":0}" >/dev/null &&
+	bb-upload -v -t s3://bkt1/rc/ $MP --trace trr rc.bin >out 2>err &&
+	test_grep "multipart, resumed" err &&
+	trace_puts trr >puts && test $(wc -l <puts) -ge 1 &&
+	while read -r n; do
+		grep -q "^$n > x-amz-checksum-crc32c: " trr || return 1
+	done <puts &&
+	! grep -q "> x-amz-checksum-sha256" trr &&
+	get s3://bkt1/rc/rc.bin >got && cmp rc.bin got &&
+	test $(emu_uploads) -eq 0
+'
+
 test_expect_success 'shard lines: fields kept in order, ours appended, output re-usable' '
 	for i in 1 2 3 4 5; do
 		printf "{\"index\":%d,\"shard\":\"shards/s%d.jsonl\",\"run\":\"r1\",\"records\":%d}\n" \
