@@ -555,13 +555,6 @@ main(int argc, char **argv)
 			bb_aws_query_add(&tq, optarg, eq + 1);
 			*eq = '=';
 			break;
-		/* bb-upload's own readings of two shared options: any size of
-		 * line, and -v does not undo -q */
-		case BB_CLI_MAX_LINE:
-			if (bb_parse_size(optarg, &cli.max_line) || cli.max_line < 1)
-				bb_usage_die("--max-line-bytes: not a size: '%s'", optarg);
-			break;
-		case 'v': if (bb_verbosity >= 0) bb_verbosity++; break;
 		default:
 			if (!bb_cli_option(&cli, c, optarg))
 				bb_cli_try_help();
