@@ -48,7 +48,8 @@ struct hjob {
 	int want_md5, want_sha, want_crc;   /* crc: CRC32C */
 	unsigned char md5[BB_MD5_LEN];
 	unsigned char sha[BB_SHA256_LEN];
-	uint32_t crc;
+	uint32_t crc;                  /* composite when composite, else whole */
+	uint32_t crc_whole;            /* of all the bytes (S3's FULL_OBJECT) */
 	int nparts;
 	int rc, errnum, short_read;
 	int done;                      /* under the pool lock */
@@ -90,7 +91,7 @@ run_job(struct hjob *j, unsigned char *buf)
 	struct bb_md5 pm = { NULL }, cm = { NULL };
 	struct bb_sha256 sh = { NULL }, cs = { NULL };
 	unsigned char d[BB_SHA256_LEN];
-	uint32_t pc = 0, cc = 0;
+	uint32_t pc = 0, cc = 0, wc = 0;
 	uint64_t done = 0, inpart = 0, psz;
 	const unsigned char *p;
 	size_t want;
@@ -130,8 +131,11 @@ run_job(struct hjob *j, unsigned char *buf)
 			j->errnum = ENOMEM;
 			goto out;
 		}
-		if (j->want_crc)
+		if (j->want_crc) {
 			pc = bb_crc32c(pc, p, (size_t)r);
+			if (j->composite)
+				wc = bb_crc32c(wc, p, (size_t)r);
+		}
 		done += (uint64_t)r;
 		inpart += (uint64_t)r;
 		if (inpart == psz && done < j->len) {
@@ -164,6 +168,7 @@ run_job(struct hjob *j, unsigned char *buf)
 		goto out;
 	}
 	j->crc = j->want_crc && j->composite ? crc_of_crc(cc, pc) : pc;
+	j->crc_whole = j->composite ? wc : pc;
 	j->rc = 0;
 out:
 	bb_md5_release(&pm);
@@ -1275,8 +1280,10 @@ check_result(struct bb_upload *u, struct file *f)
 	if (f->cjob.rc < 0)
 		return 0;              /* cannot tell: upload (which reports it) */
 	if (f->cjob.want_sha || f->cjob.want_crc) {
+		/* a CRC without "-<parts>" on a multipart object is S3's
+		 * FULL_OBJECT kind: the CRC of all the bytes */
 		if (f->cjob.want_crc)
-			bb_crc32_base64(f->cjob.crc, ck);
+			bb_crc32_base64(strchr(f->obj_ck, '-') ? f->cjob.crc : f->cjob.crc_whole, ck);
 		else
 			bb_base64_encode(f->cjob.sha, sizeof(f->cjob.sha), ck);
 		if (f->cjob.composite && strchr(f->obj_ck, '-'))
