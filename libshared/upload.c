@@ -610,6 +610,21 @@ file_fail(struct file *f, const struct bb_error *e, const struct bb_aws_error *a
 
 /* ---- transfers ---- */
 
+/* What a transfer's done callback records for pump() to act on (the
+ * callbacks run inside the multi: they only note the outcome). */
+static void
+note_done(struct file *f, int *finished, int *rcp, struct bb_error *e, int rc,
+    const struct bb_error *err)
+{
+	*finished = 1;
+	*rcp = rc;
+	bb_error_clear(e);
+	if (rc < 0 && err)
+		*e = *err;
+	f->u->xfers--;
+	f->inflight--;
+}
+
 static void
 head_done(struct bb_http_req *req, struct bb_http_resp *resp, int rc,
     const struct bb_error *err, void *ctx)
@@ -618,12 +633,7 @@ head_done(struct bb_http_req *req, struct bb_http_resp *resp, int rc,
 
 	(void)req;
 	(void)resp;
-	f->hfinished = 1;
-	f->hrc = rc;
-	if (rc < 0 && err)
-		f->herr = *err;
-	f->u->xfers--;
-	f->inflight--;
+	note_done(f, &f->hfinished, &f->hrc, &f->herr, rc, err);
 }
 
 static void
@@ -634,13 +644,7 @@ part_done(struct bb_http_req *req, struct bb_http_resp *resp, int rc,
 
 	(void)req;
 	(void)resp;
-	p->finished = 1;
-	p->xrc = rc;
-	bb_error_clear(&p->xerr);
-	if (rc < 0 && err)
-		p->xerr = *err;
-	p->f->u->xfers--;
-	p->f->inflight--;
+	note_done(p->f, &p->finished, &p->xrc, &p->xerr, rc, err);
 }
 
 static size_t
@@ -909,13 +913,7 @@ call_done(struct bb_http_req *req, struct bb_http_resp *resp, int rc,
 
 	(void)req;
 	(void)resp;
-	f->cfinished = 1;
-	f->crc = rc;
-	bb_error_clear(&f->cerr);
-	if (rc < 0 && err)
-		f->cerr = *err;
-	f->u->xfers--;
-	f->inflight--;
+	note_done(f, &f->cfinished, &f->crc, &f->cerr, rc, err);
 }
 
 /* Send the control call prepared in f->call; st is the state to wait in. */
