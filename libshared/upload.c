@@ -885,9 +885,13 @@ take_over(struct file *f)
 	f->part_size = ps;
 	if (layout_parts(f) < 0)
 		return -1;
-	/* made without x-amz-checksum-algorithm (an older run): its parts
-	 * must go without checksums too (the signed payload still is one);
-	 * made with one: its parts go with that one */
+	/* S3 wants every part of an upload with the checksum kind it was
+	 * made with ("Checksum Type mismatch" otherwise): made with one, its
+	 * parts go with that one, even under BB_UPLOAD_NO_CHECKSUM (the store
+	 * took it); made without x-amz-checksum-algorithm (an older run, or
+	 * one killed before its first part), or holding a part without a
+	 * checksum, its parts go without (the signed payload still is one) */
+	f->no_ck = fd->alg == BB_CKSUM_NONE;
 	for (i = 0; i < (size_t)fd->max; i++)
 		if (fd->sizes[i] && fd->cks[i][0] == '\0')
 			f->no_ck = 1;
@@ -1485,6 +1489,18 @@ report(struct bb_upload *u, struct file *f)
 		u->done(&f->r, u->ctx);
 }
 
+/* The abort after a failure failed too (the store is failing): the
+ * failure says that the upload is left, which a re-run of the same key
+ * resumes (else it holds its parts, and costs, until aborted). */
+static void
+note_left(struct file *f, const struct bb_error *e)
+{
+	size_t n = strlen(f->r.err.msg);
+
+	snprintf(f->r.err.msg + n, sizeof(f->r.err.msg) - n, "; the multipart upload %s is "
+	    "left in place (%s): a re-run resumes it", f->upload_id, e->msg);
+}
+
 /* Advance one file as far as it goes now. */
 static void
 step(struct bb_upload *u, struct file *f)
@@ -1653,9 +1669,12 @@ step(struct bb_upload *u, struct file *f)
 				f->inflight--;
 			}
 	if (f->st == F_FAIL && f->inflight == 0) {
-		if (f->upload_id && f->upload_ours &&
-		    bb_s3_mpu_abort(u->aws, f->bucket, f->key, f->upload_id, &ae, &e) == 0)
-			f->upload_ours = 0;
+		if (f->upload_id && f->upload_ours) {
+			if (bb_s3_mpu_abort(u->aws, f->bucket, f->key, f->upload_id, &ae, &e) == 0)
+				f->upload_ours = 0;
+			else
+				note_left(f, &e);
+		}
 		f->st = F_END;
 	}
 }
