@@ -57,6 +57,11 @@ for n, v in reqs.items():
     print(" ".join(v) or "-")
 EOF
 }
+# tmo CMD...: CMD, killed after 60 s where timeout(1) exists (a stall
+# fails the test instead of hanging it)
+tmo() {
+	if command -v timeout >/dev/null 2>&1; then timeout 60 "$@"; else "$@"; fi
+}
 # wait_for COND: until the shell test COND holds (10 s at most)
 wait_for() {
 	_i=0
@@ -78,7 +83,7 @@ head -c 5242880 p3.bin >p1.bin
 test_expect_success 'stdin ending exactly on a part boundary, -j 1: 1 part is one PUT, 2 and 3 multipart' '
 	for n in 1 2 3; do
 		{ cat p$n.bin; sleep 0.3; } |
-			bb-upload -t s3://bkt/st/p$n -j 1 --part-size 5MiB - >out 2>err &&
+			tmo bb-upload -t s3://bkt/st/p$n -j 1 --part-size 5MiB - >out 2>err &&
 		get s3://bkt/st/p$n >got && cmp p$n.bin got &&
 		if test $n -eq 1; then s3_etag p1.bin; else s3_etag p$n.bin 5242880; fi >want &&
 		field etag <out >got && test_cmp want got &&
@@ -89,7 +94,7 @@ test_expect_success 'stdin ending exactly on a part boundary, -j 1: 1 part is on
 '
 
 test_expect_success 'stdin empty, the pipe closed late: a zero-byte object' '
-	{ sleep 0.3; } | bb-upload -t s3://bkt/st/empty - >out 2>err &&
+	{ sleep 0.3; } | tmo bb-upload -t s3://bkt/st/empty - >out 2>err &&
 	get s3://bkt/st/empty >got && ! test -s got &&
 	field etag <out >got && s3_etag empty >want && test_cmp want got
 '
@@ -197,8 +202,8 @@ test_expect_success 'a store failing every request: each file fails, in seconds,
 	n0=$(emu_uploads) && o0=$(nobjects) &&
 	emu_faults "{\"error_rate\":1}" >/dev/null &&
 	t0=$(date +%s) &&
-	{ cat p2.bin | bb-upload -t s3://bkt/all/ $MP -k stream.bin - >out1 2>err1; rc1=$?; } &&
-	{ bb-upload -t s3://bkt/all/ $MP -j 1 p3.bin p1.bin empty >out 2>err; rc=$?; } &&
+	{ cat p2.bin | tmo bb-upload -t s3://bkt/all/ $MP -k stream.bin - >out1 2>err1; rc1=$?; } &&
+	{ tmo bb-upload -t s3://bkt/all/ $MP -j 1 p3.bin p1.bin empty >out 2>err; rc=$?; } &&
 	t1=$(date +%s) &&
 	emu_faults "{\"error_rate\":0}" >/dev/null &&
 	test $rc1 -eq 1 && test $rc -eq 1 && ! test -s out && ! test -s out1 &&
