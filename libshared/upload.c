@@ -53,6 +53,7 @@ struct hjob {
 	int nparts;
 	int rc, errnum, short_read;
 	int done;                      /* under the pool lock */
+	const int *cancel;             /* non-zero (atomic): stop between blocks */
 	struct hjob *next;
 };
 
@@ -64,6 +65,7 @@ struct hpool {
 	int nthreads;
 	pthread_t *threads;
 	int running;                   /* jobs being hashed */
+	int cancel;                    /* atomic: jobs running stop (drain) */
 };
 
 /* Feed a part's CRC32C, as S3 writes it (4 bytes big-endian), to the
@@ -106,6 +108,11 @@ run_job(struct hjob *j, unsigned char *buf)
 		goto out;
 	}
 	while (done < j->len) {
+		/* a cancelled upload does not wait for a large file's hashing */
+		if (j->cancel && __atomic_load_n(j->cancel, __ATOMIC_RELAXED)) {
+			j->errnum = ECANCELED;
+			goto out;
+		}
 		want = j->len - done < HASH_BLOCK ? (size_t)(j->len - done) : HASH_BLOCK;
 		if (want > psz - inpart)
 			want = (size_t)(psz - inpart);
@@ -238,6 +245,7 @@ hpool_submit(struct hpool *hp, struct hjob *j)
 {
 	j->next = NULL;
 	j->done = 0;
+	j->cancel = &hp->cancel;
 	pthread_mutex_lock(&hp->lock);
 	if (hp->tail)
 		hp->tail->next = j;
@@ -289,8 +297,10 @@ hpool_drain(struct hpool *hp)
 		j->done = 1;
 	}
 	hp->tail = NULL;
+	__atomic_store_n(&hp->cancel, 1, __ATOMIC_RELAXED);
 	while (hp->running > 0)
 		pthread_cond_wait(&hp->idle, &hp->lock);
+	__atomic_store_n(&hp->cancel, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&hp->lock);
 }
 
@@ -1174,11 +1184,13 @@ open_file(struct bb_upload *u, struct file *f)
 		return -1;
 	}
 	f->own_fd = 1;
-	if (fstat(f->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (!S_ISREG(st.st_mode))
-			bb_error_set(&e, BB_ERR_INPUT, "'%s' is not a regular file", f->path);
-		else
-			bb_error_errno(&e, "cannot stat '%s'", f->path);
+	if (fstat(f->fd, &st) < 0) {
+		bb_error_errno(&e, "cannot stat '%s'", f->path);
+		file_fail(f, &e, NULL);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		bb_error_set(&e, BB_ERR_INPUT, "'%s' is not a regular file", f->path);
 		file_fail(f, &e, NULL);
 		return -1;
 	}
@@ -1313,6 +1325,7 @@ read_stream(struct bb_upload *u, struct file *f)
 	struct bb_error e = BB_ERROR_INIT;
 	ssize_t r;
 	size_t want;
+	char c;
 
 	for (;;) {
 		p = f->nparts ? f->parts[f->nparts - 1] : NULL;
@@ -1324,8 +1337,24 @@ read_stream(struct bb_upload *u, struct file *f)
 			    (f->nparts >= 2 && f->upload_id == NULL))
 				return;
 			if (f->nparts >= BB_UPLOAD_MAX_PARTS) {
-				bb_error_set(&e, BB_ERR_INPUT, "'%s': more than 10000 parts: use a "
-				    "larger --part-size", f->path);
+				/* 10,000 full parts: right if the stream ends here */
+				pfd.fd = f->fd;
+				pfd.events = POLLIN;
+				pfd.revents = 0;
+				if (poll(&pfd, 1, 0) <= 0)
+					return;
+				r = read(f->fd, &c, 1);
+				if (r < 0 && (errno == EINTR || errno == EAGAIN))
+					return;
+				if (r == 0) {
+					f->eof = 1;
+					return;
+				}
+				if (r < 0)
+					bb_error_errno(&e, "cannot read '%s'", f->path);
+				else
+					bb_error_set(&e, BB_ERR_INPUT, "'%s': more than 10000 parts: "
+					    "use a larger --part-size", f->path);
 				file_fail(f, &e, NULL);
 				return;
 			}
