@@ -11,19 +11,8 @@
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/upload-lib.sh"
 
-test_require emu curl
-TOOL=$top_builddir/tests/aws-tool
-test -x "$TOOL" || test_skip_all "tests/aws-tool was not built"
-emu_start -v || test_skip_all "bb-emu did not start"
+upload_emu_start
 
-EMPTY=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
-s3() {
-	curl -sS -f --aws-sigv4 "aws:amz:us-east-1:s3" \
-		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$@"
-}
-mkbucket() {
-	s3 -H "x-amz-content-sha256: $EMPTY" --data-binary '' -X PUT "$EMU_URL/$1" >/dev/null
-}
 # mkupload KEY [ALGORITHM]: a multipart upload of bkt/KEY (made with the
 # x-amz-checksum-algorithm ALGORITHM, else none); prints its id
 mkupload() {
@@ -31,11 +20,9 @@ mkupload() {
 		-X POST -d "" "$EMU_URL/bkt/$1?uploads=" |
 		sed -n "s/.*<UploadId>\([^<]*\)<.*/\1/p"
 }
-# multipart uploads in progress, and parts stored, in bb-emu's data
-emu_uploads() { find "$EMU_DATA/uploads" -mindepth 1 -maxdepth 1 | wc -l; }
+# parts stored and objects, in bb-emu's data
 emu_parts() { find "$EMU_DATA/uploads" -name '*.info' | wc -l; }
 nobjects() { find "$EMU_DATA/s3" -name '*.meta' | wc -l; }
-get() { "$TOOL" -e "$EMU_URL" get "$1"; }
 b64sha() {
 	"$PY" -c 'import base64,hashlib,sys
 print(base64.b64encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode())' "$1"

@@ -8,6 +8,14 @@
 #   ckcheck TRACE           every PUT of a --trace file carries a signed
 #                           x-amz-checksum-sha256 and each body was checked
 #                           by the store (see below); prints how
+#   upload_emu_start        (at the top level) skip the script without
+#                           bb-emu, curl or tests/aws-tool, else start
+#                           bb-emu -v; then, against it:
+#   s3 CURL-ARGS...         curl signed for S3 with the emulator's keys
+#   mkbucket NAME           create a bucket
+#   emu_uploads             multipart uploads in progress (its data dir)
+#   get S3URI               the object's bytes on stdout (tests/aws-tool)
+#   EMPTY                   the SHA-256 of nothing (an empty body's hash)
 
 field() {
 	"$PY" -c 'import json,sys
@@ -57,3 +65,21 @@ assert checked and all(checked.values()), dict(checked)
 print(" ".join(sorted(how)))
 EOF
 }
+
+EMPTY=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+
+upload_emu_start() {
+	test_require emu curl
+	TOOL=$top_builddir/tests/aws-tool
+	test -x "$TOOL" || test_skip_all "tests/aws-tool was not built"
+	emu_start -v || test_skip_all "bb-emu did not start"
+}
+s3() {
+	curl -sS -f --aws-sigv4 "aws:amz:us-east-1:s3" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$@"
+}
+mkbucket() {
+	s3 -H "x-amz-content-sha256: $EMPTY" --data-binary '' -X PUT "$EMU_URL/$1" >/dev/null
+}
+emu_uploads() { find "$EMU_DATA/uploads" -mindepth 1 -maxdepth 1 | wc -l; }
+get() { "$TOOL" -e "$EMU_URL" get "$1"; }

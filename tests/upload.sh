@@ -12,27 +12,13 @@
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/upload-lib.sh"
 
-test_require emu curl
-TOOL=$top_builddir/tests/aws-tool
-test -x "$TOOL" || test_skip_all "tests/aws-tool was not built"
-emu_start -v || test_skip_all "bb-emu did not start"
+upload_emu_start
 
-s3() {
-	curl -sS -f --aws-sigv4 "aws:amz:us-east-1:s3" \
-		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$@"
-}
-mkbucket() {
-	s3 -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-		--data-binary '' -X PUT "$EMU_URL/$1" >/dev/null
-}
 # the uploads in progress of a bucket, one key a line
 uploads() {
-	s3 -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-		"$EMU_URL/$1?uploads=" | sed -n 's/<Key>\([^<]*\)<\/Key>/\n@\1\n/gp' | sed -n 's/^@//p'
+	s3 -H "x-amz-content-sha256: $EMPTY" "$EMU_URL/$1?uploads=" |
+		sed -n 's/<Key>\([^<]*\)<\/Key>/\n@\1\n/gp' | sed -n 's/^@//p'
 }
-# multipart uploads in progress, from bb-emu's data directory
-emu_uploads() { find "$EMU_DATA/uploads" -mindepth 1 -maxdepth 1 | wc -l; }
-get() { "$TOOL" -e "$EMU_URL" get "$1"; }
 # flip (complement) the byte at offset $2 of file $1: always a change
 flip() { python3 -c 'import sys
 f=open(sys.argv[1],"r+b"); o=int(sys.argv[2]); f.seek(o); b=f.read(1)[0]
@@ -300,7 +286,7 @@ test_expect_success 'killed (-9) mid-upload: the re-run sends only the missing p
 # a signed payload and no checksum header (S3 refuses a checksum the
 # upload was not made with).
 test_expect_success 'resuming an upload made without checksums: MD5 match, signed payload' '
-	up=$(s3 -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+	up=$(s3 -H "x-amz-content-sha256: $EMPTY" \
 		-X POST -d "" "$EMU_URL/bkt1/old/big.bin?uploads=" |
 		sed -n "s/.*<UploadId>\([^<]*\)<.*/\1/p") && test -n "$up" &&
 	head -c 5242880 big.bin >p1 &&
@@ -322,7 +308,7 @@ test_expect_success 'resuming an upload made without checksums: MD5 match, signe
 # An upload left with checksums whose part 1 is not the local bytes: it is
 # found and taken over, but that part is sent again.
 test_expect_success 'resuming: a part whose checksum differs is sent again' '
-	up=$(s3 -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+	up=$(s3 -H "x-amz-content-sha256: $EMPTY" \
 		-H "x-amz-checksum-algorithm: SHA256" \
 		-X POST -d "" "$EMU_URL/bkt1/other/big.bin?uploads=" |
 		sed -n "s/.*<UploadId>\([^<]*\)<.*/\1/p") && test -n "$up" &&
