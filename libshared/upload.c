@@ -4,7 +4,7 @@
  * One thread drives everything: each object is a small state machine
  * (HEAD for the skip check, a digest of the local file when the sizes
  * agree, then one PUT or create/parts/complete), its parts go through
- * hashing (pool threads) and sending (the http multi). The multi's done
+ * hashing (digest.h's pool of threads) and sending (the http multi). The multi's done
  * callbacks only record the outcome; pump() acts on it.
  */
 #include "config.h"
@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "aws.h"
 #include "awsconfig.h"
 #include "buf.h"
+#include "digest.h"
 #include "error.h"
 #include "hash.h"
 #include "http.h"
@@ -33,298 +33,6 @@
 
 #define DEF_PART (16ULL << 20)
 #define DEF_THRESHOLD (64ULL << 20)
-#define HASH_BLOCK (128u << 10)
-
-/* ---- the hashing pool ---- */
-
-struct hjob {
-	int fd;                        /* read with pread, or */
-	const unsigned char *mem;      /* hash memory */
-	uint64_t off, len;
-	uint64_t part_size;            /* the parts of the multipart forms */
-	int multipart;                 /* md5: the ETag form, MD5 of the part MD5s */
-	int composite;                 /* sha, crc: S3's composite, the digest of the
-	                                  parts' digests */
-	int want_md5, want_sha, want_crc;   /* crc: CRC32C */
-	unsigned char md5[BB_MD5_LEN];
-	unsigned char sha[BB_SHA256_LEN];
-	uint32_t crc;                  /* composite when composite, else whole */
-	uint32_t crc_whole;            /* of all the bytes (S3's FULL_OBJECT) */
-	int nparts;
-	int rc, errnum, short_read;
-	int done;                      /* under the pool lock */
-	const int *cancel;             /* non-zero (atomic): stop between blocks */
-	struct hjob *next;
-};
-
-struct hpool {
-	pthread_mutex_t lock;
-	pthread_cond_t work, idle;
-	struct hjob *head, *tail;
-	int stop;
-	int nthreads;
-	pthread_t *threads;
-	int running;                   /* jobs being hashed */
-	int cancel;                    /* atomic: jobs running stop (drain) */
-};
-
-/* Feed a part's CRC32C, as S3 writes it (4 bytes big-endian), to the
- * composite CRC32C. */
-static uint32_t
-crc_of_crc(uint32_t cc, uint32_t pc)
-{
-	unsigned char be[4];
-
-	be[0] = (unsigned char)(pc >> 24);
-	be[1] = (unsigned char)(pc >> 16);
-	be[2] = (unsigned char)(pc >> 8);
-	be[3] = (unsigned char)pc;
-	return bb_crc32c(cc, be, 4);
-}
-
-/*
- * One pass over the bytes for the digests asked for. MD5 is the slow one
- * (about a third of SHA-256's speed with SHA-NI): it is computed only when
- * an ETag must be matched or Content-MD5 was asked for.
- */
-static void
-run_job(struct hjob *j, unsigned char *buf)
-{
-	struct bb_md5 pm = { NULL }, cm = { NULL };
-	struct bb_sha256 sh = { NULL }, cs = { NULL };
-	unsigned char d[BB_SHA256_LEN];
-	uint32_t pc = 0, cc = 0, wc = 0;
-	uint64_t done = 0, inpart = 0, psz;
-	const unsigned char *p;
-	size_t want;
-	ssize_t r;
-
-	j->rc = -1;
-	j->nparts = 0;
-	psz = j->part_size && (j->multipart || j->composite) ? j->part_size : UINT64_MAX;
-	if ((j->want_md5 && (bb_md5_init(&pm) < 0 || bb_md5_init(&cm) < 0)) ||
-	    (j->want_sha && (bb_sha256_init(&sh) < 0 || bb_sha256_init(&cs) < 0))) {
-		j->errnum = ENOMEM;
-		goto out;
-	}
-	while (done < j->len) {
-		/* a cancelled upload does not wait for a large file's hashing */
-		if (j->cancel && __atomic_load_n(j->cancel, __ATOMIC_RELAXED)) {
-			j->errnum = ECANCELED;
-			goto out;
-		}
-		want = j->len - done < HASH_BLOCK ? (size_t)(j->len - done) : HASH_BLOCK;
-		if (want > psz - inpart)
-			want = (size_t)(psz - inpart);
-		if (j->mem) {
-			p = j->mem + done;
-			r = (ssize_t)want;
-		} else {
-			r = pread(j->fd, buf, want, (off_t)(j->off + done));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0) {
-				j->errnum = errno;
-				goto out;
-			}
-			if (r == 0) {
-				j->short_read = 1;
-				goto out;
-			}
-			p = buf;
-		}
-		if ((j->want_md5 && bb_md5_update(&pm, p, (size_t)r) < 0) ||
-		    (j->want_sha && bb_sha256_update(&sh, p, (size_t)r) < 0)) {
-			j->errnum = ENOMEM;
-			goto out;
-		}
-		if (j->want_crc) {
-			pc = bb_crc32c(pc, p, (size_t)r);
-			if (j->composite)
-				wc = bb_crc32c(wc, p, (size_t)r);
-		}
-		done += (uint64_t)r;
-		inpart += (uint64_t)r;
-		if (inpart == psz && done < j->len) {
-			if ((j->want_md5 && j->multipart && (bb_md5_final(&pm, d) < 0 ||
-			    bb_md5_update(&cm, d, BB_MD5_LEN) < 0)) ||
-			    (j->want_sha && j->composite && (bb_sha256_final(&sh, d) < 0 ||
-			    bb_sha256_update(&cs, d, BB_SHA256_LEN) < 0))) {
-				j->errnum = ENOMEM;
-				goto out;
-			}
-			if (j->want_crc && j->composite) {
-				cc = crc_of_crc(cc, pc);
-				pc = 0;
-			}
-			j->nparts++;
-			inpart = 0;
-		}
-	}
-	if ((j->want_md5 && bb_md5_final(&pm, j->md5) < 0) ||
-	    (j->want_sha && bb_sha256_final(&sh, j->sha) < 0)) {
-		j->errnum = ENOMEM;
-		goto out;
-	}
-	j->nparts++;
-	if ((j->want_md5 && j->multipart && (bb_md5_update(&cm, j->md5, BB_MD5_LEN) < 0 ||
-	    bb_md5_final(&cm, j->md5) < 0)) ||
-	    (j->want_sha && j->composite && (bb_sha256_update(&cs, j->sha, BB_SHA256_LEN) < 0 ||
-	    bb_sha256_final(&cs, j->sha) < 0))) {
-		j->errnum = ENOMEM;
-		goto out;
-	}
-	j->crc = j->want_crc && j->composite ? crc_of_crc(cc, pc) : pc;
-	j->crc_whole = j->composite ? wc : pc;
-	j->rc = 0;
-out:
-	bb_md5_release(&pm);
-	bb_md5_release(&cm);
-	bb_sha256_release(&sh);
-	bb_sha256_release(&cs);
-}
-
-static void *
-worker(void *arg)
-{
-	struct hpool *hp = arg;
-	struct hjob *j;
-	unsigned char *buf = malloc(HASH_BLOCK);
-
-	pthread_mutex_lock(&hp->lock);
-	for (;;) {
-		while (!hp->stop && hp->head == NULL)
-			pthread_cond_wait(&hp->work, &hp->lock);
-		if (hp->head == NULL)
-			break;
-		j = hp->head;
-		hp->head = j->next;
-		if (hp->head == NULL)
-			hp->tail = NULL;
-		hp->running++;
-		pthread_mutex_unlock(&hp->lock);
-		if (buf == NULL && j->mem == NULL) {
-			j->rc = -1;
-			j->errnum = ENOMEM;
-		} else {
-			run_job(j, buf);
-		}
-		pthread_mutex_lock(&hp->lock);
-		hp->running--;
-		j->done = 1;
-		pthread_cond_broadcast(&hp->idle);
-	}
-	pthread_mutex_unlock(&hp->lock);
-	free(buf);
-	return NULL;
-}
-
-static int
-hpool_start(struct hpool *hp, int n)
-{
-	int i;
-
-	memset(hp, 0, sizeof(*hp));
-	if (pthread_mutex_init(&hp->lock, NULL) != 0)
-		return -1;
-	pthread_cond_init(&hp->work, NULL);
-	pthread_cond_init(&hp->idle, NULL);
-	hp->threads = calloc((size_t)n, sizeof(*hp->threads));
-	if (hp->threads == NULL)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (pthread_create(&hp->threads[i], NULL, worker, hp) != 0)
-			break;
-		hp->nthreads++;
-	}
-	return hp->nthreads > 0 ? 0 : -1;
-}
-
-static void
-hpool_submit(struct hpool *hp, struct hjob *j)
-{
-	j->next = NULL;
-	j->done = 0;
-	j->cancel = &hp->cancel;
-	pthread_mutex_lock(&hp->lock);
-	if (hp->tail)
-		hp->tail->next = j;
-	else
-		hp->head = j;
-	hp->tail = j;
-	pthread_cond_signal(&hp->work);
-	pthread_mutex_unlock(&hp->lock);
-}
-
-static int
-hjob_done(struct hpool *hp, struct hjob *j)
-{
-	int d;
-
-	pthread_mutex_lock(&hp->lock);
-	d = j->done;
-	pthread_mutex_unlock(&hp->lock);
-	return d;
-}
-
-/* Wait up to ms for some job to finish. */
-static void
-hpool_wait(struct hpool *hp, long ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
-	pthread_mutex_lock(&hp->lock);
-	if (hp->head != NULL || hp->running > 0)
-		pthread_cond_timedwait(&hp->idle, &hp->lock, &ts);
-	pthread_mutex_unlock(&hp->lock);
-}
-
-/* Drop queued jobs (marked done, failed) and wait for running ones. */
-static void
-hpool_drain(struct hpool *hp)
-{
-	struct hjob *j;
-
-	pthread_mutex_lock(&hp->lock);
-	while ((j = hp->head) != NULL) {
-		hp->head = j->next;
-		j->rc = -1;
-		j->errnum = ECANCELED;
-		j->done = 1;
-	}
-	hp->tail = NULL;
-	__atomic_store_n(&hp->cancel, 1, __ATOMIC_RELAXED);
-	while (hp->running > 0)
-		pthread_cond_wait(&hp->idle, &hp->lock);
-	__atomic_store_n(&hp->cancel, 0, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&hp->lock);
-}
-
-static void
-hpool_stop(struct hpool *hp)
-{
-	int i;
-
-	if (hp->threads == NULL)
-		return;
-	hpool_drain(hp);
-	pthread_mutex_lock(&hp->lock);
-	hp->stop = 1;
-	pthread_cond_broadcast(&hp->work);
-	pthread_mutex_unlock(&hp->lock);
-	for (i = 0; i < hp->nthreads; i++)
-		pthread_join(hp->threads[i], NULL);
-	free(hp->threads);
-	hp->threads = NULL;
-	pthread_cond_destroy(&hp->work);
-	pthread_cond_destroy(&hp->idle);
-	pthread_mutex_destroy(&hp->lock);
-}
-
 /* ---- objects and parts ---- */
 
 enum pstate { P_FILLING, P_NEW, P_HASHING, P_HASHED, P_SENDING, P_DONE };
@@ -338,7 +46,7 @@ struct part {
 	enum pstate st;
 	unsigned char *buf;            /* stream data (owned) */
 	uint64_t cap;
-	struct hjob job;
+	struct bb_digest_job job;
 	char md5_hex[BB_MD5_HEX];      /* "" when no MD5 was computed */
 	char sha256_hex[BB_SHA256_HEX];
 	char ck[BB_CHECKSUM_B64];
@@ -391,7 +99,7 @@ struct file {
 	struct bb_s3_object obj;
 	char obj_ck[BB_CHECKSUM_B64 + 16]; /* its x-amz-checksum-sha256 whole:
 	                                      a composite one has "-<parts>" */
-	struct hjob cjob;
+	struct bb_digest_job cjob;
 	int check_multipart;
 	/* the multipart control call in flight */
 	struct bb_s3_call call;
@@ -408,7 +116,7 @@ struct bb_upload {
 	bb_upload_done_fn done;
 	void *ctx;
 	struct bb_http_multi *m;
-	struct hpool pool;
+	struct bb_digest_pool pool;
 	struct file *head, *tail;
 	size_t pending;
 	int xfers;                     /* transfers in the multi */
@@ -475,30 +183,11 @@ etag_of(const unsigned char md5[BB_MD5_LEN], int nparts, int multipart, char *ou
 		snprintf(out, 128, "\"%s\"", hex);
 }
 
-/* Run j here, on this thread; 0 or -1 (err). */
-static int
-run_job_now(struct hjob *j, struct bb_error *err)
-{
-	unsigned char *buf = malloc(HASH_BLOCK);
-
-	if (buf == NULL)
-		return bb_error_set(err, BB_ERR_SYSTEM, "out of memory");
-	run_job(j, buf);
-	free(buf);
-	if (j->rc == 0)
-		return 0;
-	if (j->short_read)
-		return bb_error_set(err, BB_ERR_INPUT, "the data is shorter than %" PRIu64 " bytes",
-		    j->len);
-	errno = j->errnum;
-	return bb_error_errno(err, "cannot read");
-}
-
 int
 bb_upload_local_etag(int fd, uint64_t len, uint64_t part_size, int multipart, char *out,
     char *sha256_b64, struct bb_error *err)
 {
-	struct hjob j;
+	struct bb_digest_job j;
 
 	memset(&j, 0, sizeof(j));
 	j.fd = fd;
@@ -507,7 +196,7 @@ bb_upload_local_etag(int fd, uint64_t len, uint64_t part_size, int multipart, ch
 	j.multipart = multipart;
 	j.want_md5 = 1;
 	j.want_sha = sha256_b64 != NULL;
-	if (run_job_now(&j, err) < 0)
+	if (bb_digest_run(&j, err) < 0)
 		return -1;
 	etag_of(j.md5, j.nparts, multipart, out);
 	if (sha256_b64)
@@ -519,7 +208,7 @@ int
 bb_upload_local_checksum(int fd, uint64_t len, uint64_t part_size, enum bb_checksum_alg alg,
     char *out, struct bb_error *err)
 {
-	struct hjob j;
+	struct bb_digest_job j;
 
 	if (alg != BB_CKSUM_SHA256 && alg != BB_CKSUM_CRC32C)
 		return bb_error_set(err, BB_ERR_USAGE, "checksum: SHA-256 or CRC32C only");
@@ -530,7 +219,7 @@ bb_upload_local_checksum(int fd, uint64_t len, uint64_t part_size, enum bb_check
 	j.composite = part_size > 0;
 	j.want_sha = alg == BB_CKSUM_SHA256;
 	j.want_crc = alg == BB_CKSUM_CRC32C;
-	if (run_job_now(&j, err) < 0)
+	if (bb_digest_run(&j, err) < 0)
 		return -1;
 	if (j.want_crc)
 		bb_crc32_base64(j.crc, out);
@@ -1279,7 +968,7 @@ head_result(struct bb_upload *u, struct file *f)
 	} else {
 		return 0;
 	}
-	hpool_submit(&u->pool, &f->cjob);
+	bb_digest_pool_submit(&u->pool, &f->cjob);
 	u->hashing++;
 	f->inflight++;
 	return 1;
@@ -1576,7 +1265,7 @@ step(struct bb_upload *u, struct file *f)
 		u->ready = 1;
 		return;
 	case F_CHECK:
-		if (!hjob_done(&u->pool, &f->cjob))
+		if (!bb_digest_pool_done(&u->pool, &f->cjob))
 			return;
 		u->hashing--;
 		f->inflight--;
@@ -1634,7 +1323,7 @@ step(struct bb_upload *u, struct file *f)
 		hashed_waiting = 0;
 		for (i = 0; i < f->nparts && f->st == F_PARTS; i++) {
 			p = f->parts[i];
-			if (p->st == P_HASHING && hjob_done(&u->pool, &p->job)) {
+			if (p->st == P_HASHING && bb_digest_pool_done(&u->pool, &p->job)) {
 				u->hashing--;
 				f->inflight--;
 				part_hashed(u, p);
@@ -1658,7 +1347,7 @@ step(struct bb_upload *u, struct file *f)
 				 * left without a checksum by an earlier run */
 				p->job.want_md5 = (u->o.flags & BB_UPLOAD_CONTENT_MD5) ||
 				    (p->old_etag[0] && !p->old_ck[0]);
-				hpool_submit(&u->pool, &p->job);
+				bb_digest_pool_submit(&u->pool, &p->job);
 				u->hashing++;
 				f->inflight++;
 				p->st = P_HASHING;
@@ -1692,7 +1381,7 @@ step(struct bb_upload *u, struct file *f)
 	}
 	if (f->st == F_FAIL)
 		for (i = 0; i < f->nparts; i++)
-			if (f->parts[i]->st == P_HASHING && hjob_done(&u->pool, &f->parts[i]->job)) {
+			if (f->parts[i]->st == P_HASHING && bb_digest_pool_done(&u->pool, &f->parts[i]->job)) {
 				f->parts[i]->st = P_NEW;
 				u->hashing--;
 				f->inflight--;
@@ -1802,7 +1491,7 @@ bb_upload_new(struct bb_aws *aws, const struct bb_upload_opts *opts, bb_upload_d
 		if (n > 4)
 			n = 4;
 	}
-	if (hpool_start(&u->pool, n) < 0) {
+	if (bb_digest_pool_start(&u->pool, n) < 0) {
 		bb_error_set(err, BB_ERR_SYSTEM, "cannot start the hashing threads");
 		goto fail;
 	}
@@ -1932,7 +1621,7 @@ bb_upload_run(struct bb_upload *u, long timeout_ms, struct bb_error *err)
 			if (bb_http_multi_wait(u->m, wait, err) < 0)
 				return -1;
 		} else if (u->hashing > 0) {
-			hpool_wait(&u->pool, wait);
+			bb_digest_pool_wait(&u->pool, wait);
 		} else if (u->streaming) {
 			for (f = u->head; f && !f->is_stream; f = f->next)
 				;
@@ -2005,7 +1694,7 @@ bb_upload_cancel(struct bb_upload *u, struct bb_error *err)
 		u->m = NULL;
 	}
 	if (u->pool.threads)
-		hpool_drain(&u->pool);
+		bb_digest_pool_drain(&u->pool);
 	while ((f = u->head) != NULL) {
 		u->head = f->next;
 		if (f->upload_id && f->upload_ours) {
@@ -2040,7 +1729,7 @@ bb_upload_free(struct bb_upload *u)
 		bb_upload_cancel(u, NULL);
 	if (u->m)
 		bb_http_multi_free(u->m);
-	hpool_stop(&u->pool);
+	bb_digest_pool_stop(&u->pool);
 	bb_http_headers_release(&u->hdrs);
 	free(u);
 }
