@@ -4,8 +4,8 @@
  * One thread drives everything: each object is a small state machine
  * (HEAD for the skip check, a digest of the local file when the sizes
  * agree, then one PUT or create/parts/complete), its parts go through
- * hashing (digest.h's pool of threads) and sending (the http multi). The multi's done
- * callbacks only record the outcome; pump() acts on it.
+ * hashing (digest.h's pool of threads) and sending (the http multi). The
+ * multi's done callbacks only record the outcome; pump() acts on it.
  */
 #include "config.h"
 
