@@ -576,11 +576,15 @@ take_over(struct file *f)
 	uint64_t ps = f->part_size;
 	size_t i;
 
-	/* The part size of the earlier run: that of part 1 when it was not
-	 * also the last. */
-	if (fd->sizes[0] >= BB_UPLOAD_MIN_PART && fd->sizes[0] < f->size &&
-	    f->size / fd->sizes[0] < BB_UPLOAD_MAX_PARTS)
-		ps = fd->sizes[0];
+	/* The part size of the earlier run: the size of any part it sent
+	 * but the last (all the others are that size), part 1 or a later
+	 * one when part 1 never made it. */
+	for (i = 0; i < (size_t)fd->max; i++)
+		if (fd->sizes[i] >= BB_UPLOAD_MIN_PART && (i + 1) * fd->sizes[i] < f->size &&
+		    f->size / fd->sizes[i] < BB_UPLOAD_MAX_PARTS) {
+			ps = fd->sizes[i];
+			break;
+		}
 	f->part_size = ps;
 	if (layout_parts(f) < 0)
 		return -1;

@@ -138,6 +138,27 @@ test_expect_success 'resuming a SHA-256 upload with a crc32c run: part 1 kept, t
 	field skipped <out >got && echo True >want && test_cmp want got
 '
 
+# An earlier run (5 MiB parts) whose part 1 never made it, only part 2: its
+# part size is read from part 2, so part 2 is kept and the object matches
+# the bb-part-size it was made with (a re-run with other sizes skips it).
+test_expect_success 'resuming an upload without its part 1: the part size from part 2' '
+	up=$(s3 -H "x-amz-content-sha256: $EMPTY" -H "x-amz-checksum-algorithm: SHA256" \
+		-H "x-amz-meta-bb-part-size: 5242880" -X POST -d "" \
+		"$EMU_URL/bkt/n4/p3.bin?uploads=" | sed -n "s/.*<UploadId>\([^<]*\)<.*/\1/p") &&
+	test -n "$up" &&
+	tail -c +5242881 p3.bin | head -c 5242880 >part2 &&
+	s3 -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -H "x-amz-checksum-sha256: $(b64sha part2)" \
+		-T part2 "$EMU_URL/bkt/n4/p3.bin?partNumber=2&uploadId=$up" >/dev/null &&
+	bb-upload -v -t s3://bkt/n4/ --part-size 6MiB --multipart-threshold 6MiB p3.bin \
+		>out 2>err &&
+	test_grep "multipart, resumed" err &&
+	field uploaded_bytes <out >got && echo 10485760 >want && test_cmp want got &&
+	get s3://bkt/n4/p3.bin >got && cmp p3.bin got && test $(emu_uploads) -eq 0 &&
+	s3_etag p3.bin 5242880 >want && field etag <out >got && test_cmp want got &&
+	bb-upload -t s3://bkt/n4/ --part-size 6MiB --multipart-threshold 6MiB p3.bin >out 2>err &&
+	field skipped <out >got && echo True >want && test_cmp want got
+'
+
 # term_at SLOW_MS WHEN ARGS...: bb-upload ARGS with every answer SLOW_MS
 # late, SIGTERM once WHEN holds; rc in RC, stdout in out, stderr in err
 term_at() {
