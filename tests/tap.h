@@ -4,6 +4,7 @@
  *   ok(cond, "name %d", i);          one test point
  *   is_str(got, want, "name");       string equality, shows both on failure
  *   is_int(got, want, "name");
+ *   nm("name %d", i)                 a printf-made name for is_str/is_int
  *   skip_all("why") / skip("why")
  *   return done_testing();           prints the plan, exit status 0/1
  *
@@ -35,6 +36,21 @@ ok(int cond, const char *fmt, ...)
 		tap_failed++;
 	fflush(stdout);
 	return cond;
+}
+
+/* A test point's name made with printf, for is_str/is_int/is_mem, which
+ * take a plain string (valid until the next call). */
+__attribute__((format(printf, 1, 2), unused))
+static const char *
+nm(const char *fmt, ...)
+{
+	static char name[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	return name;
 }
 
 __attribute__((format(printf, 1, 2), unused))

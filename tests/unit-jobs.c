@@ -14,21 +14,6 @@
 #include "jobs.h"
 #include "tap.h"
 
-static char name_buf[160];
-
-/* A test name made with printf (is_str/is_int take a plain string). */
-__attribute__((format(printf, 1, 2)))
-static const char *
-nm(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(name_buf, sizeof(name_buf), fmt, ap);
-	va_end(ap);
-	return name_buf;
-}
-
 static int
 all_hex(const char *s)
 {

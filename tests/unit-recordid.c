@@ -15,20 +15,6 @@
 #include "recordid.h"
 #include "tap.h"
 
-/* A test point's name, printf style (valid until the next call). */
-__attribute__((format(printf, 1, 2)))
-static const char *
-nm(const char *fmt, ...)
-{
-	static char name[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(name, sizeof(name), fmt, ap);
-	va_end(ap);
-	return name;
-}
-
 static const struct {
 	uint64_t row;
 	const char *want;

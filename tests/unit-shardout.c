@@ -26,19 +26,6 @@
 #include "shardout.h"
 #include "tap.h"
 
-__attribute__((format(printf, 1, 2)))
-static const char *
-nm(const char *fmt, ...)
-{
-	static char name[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(name, sizeof(name), fmt, ap);
-	va_end(ap);
-	return name;
-}
-
 /* What the callbacks saw. */
 struct seen {
 	struct bb_buf lines;
