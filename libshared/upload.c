@@ -128,7 +128,7 @@ struct bb_upload {
 	int kms;                       /* SSE-KMS: ETags are not MD5s */
 	int tls;                       /* the S3 endpoint is https */
 	enum bb_checksum_alg ck;       /* SHA256 or CRC32C, for new uploads */
-	int sign_payload;              /* checksums not echoed: sign payloads */
+	int no_echo;                   /* a checksum was not echoed: sign payloads */
 	struct bb_upload_progress prog;
 };
 
@@ -413,9 +413,9 @@ add_header(struct bb_http_headers *h, const char *name, const char *value,
 
 /* 1 when the parts of f go with a signed payload SHA-256 (to be hashed). */
 static int
-sign_payload(const struct bb_upload *u, const struct file *f)
+payload_signed(const struct bb_upload *u, const struct file *f)
 {
-	return !u->tls || f->no_ck || u->sign_payload;
+	return !u->tls || f->no_ck || u->no_echo;
 }
 
 /* Build the PUT (object or part) of a hashed part and queue it. */
@@ -490,7 +490,7 @@ start_part(struct bb_upload *u, struct part *p, struct bb_error *err)
 	 * checks the body against (and TLS keeps it from being changed on
 	 * the way). Over plain HTTP the payload is signed: its SHA-256 (the
 	 * same digest as a SHA-256 checksum: nothing more to compute). */
-	p->unsigned_payload = !sign_payload(u, f);
+	p->unsigned_payload = !payload_signed(u, f);
 	if (bb_aws_sign_setup(u->aws, "s3", &x->req, p->unsigned_payload ?
 	    BB_AWS_PAYLOAD_UNSIGNED : BB_AWS_PAYLOAD_HEX, p->sha256_hex, &x->sign, err) < 0)
 		goto out;
@@ -914,6 +914,7 @@ head_result(struct bb_upload *u, struct file *f)
 	struct bb_error e = BB_ERROR_INIT;
 	const char *et, *ck, *meta;
 	uint64_t ps = 0, v;
+	enum bb_checksum_alg alt;
 	int rc, crc;
 
 	if (f->hrc < 0) {
@@ -934,12 +935,13 @@ head_result(struct bb_upload *u, struct file *f)
 	    f->obj.size != f->size)
 		return 0;
 	et = f->obj.etag;
-	/* the object's checksum of the kinds computed here, this run's first */
-	ck = bb_http_headers_get(&f->hresp.headers, bb_checksum_header(u->ck));
-	crc = ck ? u->ck == BB_CKSUM_CRC32C : u->ck != BB_CKSUM_CRC32C;
-	if (ck == NULL)
-		ck = bb_http_headers_get(&f->hresp.headers, bb_checksum_header(crc ?
-		    BB_CKSUM_CRC32C : BB_CKSUM_SHA256));
+	/* the object's checksum of a kind computed here: this run's kind
+	 * first, else the other one */
+	alt = u->ck == BB_CKSUM_CRC32C ? BB_CKSUM_SHA256 : BB_CKSUM_CRC32C;
+	crc = u->ck == BB_CKSUM_CRC32C;
+	if ((ck = bb_http_headers_get(&f->hresp.headers, bb_checksum_header(u->ck))) == NULL &&
+	    (ck = bb_http_headers_get(&f->hresp.headers, bb_checksum_header(alt))) != NULL)
+		crc = alt == BB_CKSUM_CRC32C;
 	if (ck == NULL || strlen(ck) >= sizeof(f->obj_ck))
 		ck = "";
 	memcpy(f->obj_ck, ck, strlen(ck) + 1);
@@ -1162,7 +1164,7 @@ part_sent(struct bb_upload *u, struct part *p)
 		/* The store did not echo the checksum: it may not have checked
 		 * it. This part and all later ones go with a signed payload
 		 * (hashed again for it where only a CRC was computed). */
-		u->sign_payload = 1;
+		u->no_echo = 1;
 		p->st = p->sha256_hex[0] ? P_HASHED : P_NEW;
 		return;
 	}
@@ -1345,7 +1347,7 @@ step(struct bb_upload *u, struct file *f)
 				p->job.off = p->buf ? 0 : p->off;
 				p->job.len = p->len;
 				p->job.want_sha = f->ck == BB_CKSUM_SHA256 ||
-				    sign_payload(u, f);
+				    payload_signed(u, f);
 				p->job.want_crc = f->ck == BB_CKSUM_CRC32C;
 				/* MD5 only for Content-MD5, or to match a part
 				 * left without a checksum by an earlier run */
@@ -1356,7 +1358,7 @@ step(struct bb_upload *u, struct file *f)
 				f->inflight++;
 				p->st = P_HASHING;
 			}
-			if (p->st == P_HASHED && !p->sha256_hex[0] && sign_payload(u, f)) {
+			if (p->st == P_HASHED && !p->sha256_hex[0] && payload_signed(u, f)) {
 				p->st = P_NEW;  /* hashed for a CRC only: the SHA-256 too */
 				u->ready = 1;
 			}
