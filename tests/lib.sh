@@ -52,13 +52,27 @@ test_expect_success() {
 	test_count=$((test_count + 1))
 	_name=$1
 	shift
-	if (cd "$TEST_DIR" && eval "$*") >"$TEST_DIR/.out" 2>&1; then
+	if (cd "$TEST_DIR" && _test_trace_on && eval "$*") >"$TEST_DIR/.out" 2>&1; then
 		echo "ok $test_count - $_name"
 	else
 		test_failures=$((test_failures + 1))
 		echo "not ok $test_count - $_name"
 		sed -e 's/^/#   /' "$TEST_DIR/.out" | head -n 60
+		if test -s "$TEST_DIR/.trace"; then
+			echo "#   the last commands run (the failing one last):"
+			tail -n 12 "$TEST_DIR/.trace" | cut -c1-300 | sed -e 's/^/#   /'
+		fi
 	fi
+	rm -f "$TEST_DIR/.trace"
+}
+
+# Under bash, a test's commands are traced (set -x) into $TEST_DIR/.trace
+# through BASH_XTRACEFD, so a failure shows the command that failed without
+# the trace reaching any file the test redirects stderr into. Other shells
+# do not trace.
+_test_trace_on() {
+	test -n "${BASH_VERSION:-}" || return 0
+	exec 19>"$TEST_DIR/.trace" && BASH_XTRACEFD=19 && set -x
 }
 
 test_skip() {
