@@ -1182,11 +1182,15 @@ part_sent(struct bb_upload *u, struct part *p)
 		return;
 	}
 	/* a mismatch, a dropped connection after the HTTP retries, or a
-	 * retryable code: send again a few times */
+	 * retryable code: send again a few times; never a local read error
+	 * or a configuration one (a certificate not trusted, credentials
+	 * that cannot be had), which the next try meets again */
 	retry = ae.code[0] == '\0' || bb_aws_error_retryable(&ae) ||
 	    strcmp(ae.code, "BadDigest") == 0 || strcmp(ae.code, "XAmzContentSHA256Mismatch") == 0 ||
 	    strcmp(ae.code, "IncompleteBody") == 0 || strcmp(ae.code, "RequestTimeout") == 0;
-	if (retry && e.kind != BB_ERR_INPUT && p->tries < u->o.retries) {
+	if (e.kind == BB_ERR_INPUT || e.kind == BB_ERR_USAGE || e.kind == BB_ERR_AUTH)
+		retry = 0;
+	if (retry && p->tries < u->o.retries) {
 		p->tries++;
 		p->st = P_HASHED;
 		return;

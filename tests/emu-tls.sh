@@ -200,11 +200,17 @@ test_expect_success 'bb-upload over https --checksum-algorithm sha256: UNSIGNED-
 	test "$(grep -c " 200 in=[0-9]* [0-9.]*ms payload=unsigned checksum=sha256\$" put.log)" -eq 4
 '
 
-test_expect_success 'bb-upload without the CA: fails, names the certificate problem, stores nothing' '
+test_expect_success 'bb-upload without the CA: fails at once (one try), names the certificate problem, stores nothing' '
 	n0=$(nobjects) &&
-	test_must_fail env -u AWS_CA_BUNDLE bb-upload -t s3://tls/noca/ small.bin >out 2>err &&
+	test_must_fail env -u AWS_CA_BUNDLE bb-upload -t s3://tls/noca/ --trace trn small.bin \
+		>out 2>err &&
+	test_grep -qi "certificate" err && ! test -s out &&
+	test "$(grep -c "= attempt [0-9]*: " trn)" -eq 1 &&
+	test_must_fail env -u AWS_CA_BUNDLE bb-upload -t s3://tls/noca/ --force --trace trf small.bin \
+		>out 2>err &&
 	test_grep -qi "certificate" err &&
 	! test -s out &&
+	test "$(grep -c "= attempt [0-9]*: PUT " trf)" -eq 1 &&
 	test "$(nobjects)" -eq "$n0" &&
 	test_must_fail s3 --cacert "$CA" -H "x-amz-content-sha256: $EMPTY" \
 		"$EMU_URL/tls/noca/small.bin" -o /dev/null 2>/dev/null
