@@ -5,12 +5,13 @@
 # uploads, persistence across a restart, fault injection, clean shutdown;
 # multipart objects (kept as their parts): Range GETs across part
 # boundaries, GETs through a delete or overwrite, their files removed, a
-# restart, a job input uploaded in parts.
+# restart, a job input uploaded in parts; answers lost after the work is
+# done, and a Complete sent again.
 . "$top_srcdir/tests/lib.sh"
 
 test_require emu boto3 curl
 
-emu_start || exit 1
+emu_start -v || exit 1
 
 for check in bucket put_get range checksums list multipart delete presigned parallel; do
 	test_expect_success "boto3: $check" "\"$PY\" \"$FIX/emu_boto3.py\" $check"
@@ -62,6 +63,14 @@ test_expect_success 'faults: a seeded error rate gives the same outcomes twice' 
 	test_cmp codes.1 codes.2 &&
 	test_grep -c 500 codes.1 >n500 && test "$(cat n500)" -gt 0 &&
 	test_grep -c 403 codes.1 >n403 && test "$(cat n403)" -gt 0
+'
+
+test_expect_success 'faults: answers lost after the work is done (the -v log says so); Complete sent again answers as the first' '
+	: >"$TEST_DIR/emu.err" &&
+	"$PY" "$FIX/emu_boto3.py" lost &&
+	test_grep -q "s3 PUT /conf-lost/put 200 lost " "$TEST_DIR/emu.err" &&
+	test_grep -q "s3 PUT /conf-lost/mp 200 lost in=4 " "$TEST_DIR/emu.err" &&
+	test_grep -q "s3 POST /conf-lost/mp 200 lost " "$TEST_DIR/emu.err"
 '
 
 test_expect_success 'faults: dropped connections and slow responses' '

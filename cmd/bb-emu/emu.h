@@ -50,6 +50,7 @@ struct emu_faults {
 	double throttle_rate;      /* fraction of requests answered 429/503 */
 	double error_rate;         /* fraction answered 500 */
 	double drop_rate;          /* fraction whose connection is dropped mid-body */
+	double lost_rate;          /* fraction handled whose answer is never sent */
 	double slow_ms;            /* added latency per request */
 	double record_error_rate;  /* fraction of records given an error line */
 	double job_fail_rate, job_expire_rate, job_partial_rate;
@@ -308,6 +309,7 @@ enum emu_fault {
 	EMU_FAULT_THROTTLE,        /* 429 ThrottlingException / 503 SlowDown */
 	EMU_FAULT_ERROR,           /* 500 InternalServerException / InternalError */
 	EMU_FAULT_DROP,            /* connection closed mid-body */
+	EMU_FAULT_LOST,            /* handled, then closed with no answer */
 };
 /* The fault for the next request: deterministic in --seed and the number
  * of requests seen since start (or since the seed was last set); *slow_ms

@@ -57,7 +57,7 @@ emu_fault_next(struct emu *e, double *slow_ms)
 	n = fault_seq++;
 	pthread_mutex_unlock(&e->lock);
 	*slow_ms = f.slow_ms;
-	if (f.throttle_rate <= 0 && f.error_rate <= 0 && f.drop_rate <= 0)
+	if (f.throttle_rate <= 0 && f.error_rate <= 0 && f.drop_rate <= 0 && f.lost_rate <= 0)
 		return EMU_FAULT_NONE;
 	u = emu_rand_uniform(e, 0xfa17ULL, n);
 	if (u < f.throttle_rate)
@@ -68,6 +68,9 @@ emu_fault_next(struct emu *e, double *slow_ms)
 	u -= f.error_rate;
 	if (u < f.drop_rate)
 		return EMU_FAULT_DROP;
+	u -= f.drop_rate;
+	if (u < f.lost_rate)
+		return EMU_FAULT_LOST;
 	return EMU_FAULT_NONE;
 }
 
@@ -87,6 +90,7 @@ static const struct knob knobs[] = {
 	{ "throttle_rate", FOFF(throttle_rate), 0, 1, 0 },
 	{ "error_rate", FOFF(error_rate), 0, 1, 0 },
 	{ "drop_rate", FOFF(drop_rate), 0, 1, 0 },
+	{ "lost_rate", FOFF(lost_rate), 0, 1, 0 },
 	{ "slow_ms", FOFF(slow_ms), 0, 600000, 0 },
 	{ "record_error_rate", FOFF(record_error_rate), 0, 1, 0 },
 	{ "fail_rate", FOFF(job_fail_rate), 0, 1, 0 },

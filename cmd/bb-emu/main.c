@@ -60,7 +60,8 @@ usage(int status)
 	    "              [--bucket NAME]... [--time-scale X] [--durations LIST]\n"
 	    "              [--min-records N] [--max-records N]\n"
 	    "              [--max-concurrent N] [--throttle-rate P] [--error-rate P]\n"
-	    "              [--drop-rate P] [--slow-ms MS] [--record-error-rate P]\n"
+	    "              [--drop-rate P] [--lost-rate P] [--slow-ms MS]\n"
+	    "              [--record-error-rate P]\n"
 	    "              [--fail-rate P] [--expire-rate P] [--partial-rate P] [--seed N]\n"
 	    "       bb-emu --help | --version\n");
 	if (status) {
@@ -89,6 +90,7 @@ usage(int status)
 	    "  --throttle-rate P       fraction of requests throttled (0)\n"
 	    "  --error-rate P          fraction answered with a 500 (0)\n"
 	    "  --drop-rate P           fraction whose connection is dropped (0)\n"
+	    "  --lost-rate P           fraction handled whose answer is never sent (0)\n"
 	    "  --slow-ms MS            latency added to every response (0)\n"
 	    "  --record-error-rate P   fraction of records given an error (0)\n"
 	    "  --fail-rate P           fraction of jobs that fail (0)\n"
@@ -106,7 +108,7 @@ usage(int status)
 enum {
 	OPT_LISTEN = 256, OPT_DATA_DIR, OPT_ACCESS_KEY, OPT_SECRET_KEY, OPT_KEYS_FILE,
 	OPT_BEARER, OPT_REGION, OPT_ACCOUNT, OPT_TIME_SCALE, OPT_MIN_RECORDS, OPT_MAX_RECORDS,
-	OPT_MAX_CONCURRENT, OPT_THROTTLE, OPT_ERROR, OPT_DROP, OPT_SLOW, OPT_RECORD_ERROR,
+	OPT_MAX_CONCURRENT, OPT_THROTTLE, OPT_ERROR, OPT_DROP, OPT_LOST, OPT_SLOW, OPT_RECORD_ERROR,
 	OPT_FAIL, OPT_EXPIRE, OPT_PARTIAL, OPT_SEED, OPT_BUCKET,
 	OPT_DURATIONS, OPT_TLS_CERT, OPT_TLS_KEY,
 };
@@ -131,6 +133,7 @@ static const struct option longopts[] = {
 	{ "throttle-rate", required_argument, NULL, OPT_THROTTLE },
 	{ "error-rate", required_argument, NULL, OPT_ERROR },
 	{ "drop-rate", required_argument, NULL, OPT_DROP },
+	{ "lost-rate", required_argument, NULL, OPT_LOST },
 	{ "slow-ms", required_argument, NULL, OPT_SLOW },
 	{ "record-error-rate", required_argument, NULL, OPT_RECORD_ERROR },
 	{ "fail-rate", required_argument, NULL, OPT_FAIL },
@@ -331,6 +334,7 @@ main(int argc, char **argv)
 		case OPT_THROTTLE: e.faults.throttle_rate = rate_arg("throttle-rate", optarg); break;
 		case OPT_ERROR: e.faults.error_rate = rate_arg("error-rate", optarg); break;
 		case OPT_DROP: e.faults.drop_rate = rate_arg("drop-rate", optarg); break;
+		case OPT_LOST: e.faults.lost_rate = rate_arg("lost-rate", optarg); break;
 		case OPT_SLOW:
 			if (bb_parse_double(optarg, 0, 600000, &e.faults.slow_ms) < 0)
 				bb_usage_die("--slow-ms: '%s' is not a number of milliseconds", optarg);
@@ -355,8 +359,10 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		bb_usage_die("unexpected argument '%s'", argv[optind]);
-	if (e.faults.throttle_rate + e.faults.error_rate + e.faults.drop_rate > 1)
-		bb_usage_die("--throttle-rate, --error-rate and --drop-rate add up to more than 1");
+	if (e.faults.throttle_rate + e.faults.error_rate + e.faults.drop_rate +
+	    e.faults.lost_rate > 1)
+		bb_usage_die("--throttle-rate, --error-rate, --drop-rate and --lost-rate add up to "
+		    "more than 1");
 	if ((tls_cert == NULL) != (tls_key == NULL))
 		bb_usage_die("--tls-cert and --tls-key go together");
 	parse_listen(listen, addr, sizeof(addr), &port);

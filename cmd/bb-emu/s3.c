@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1009,6 +1010,101 @@ composite_checksum(const struct emu_object_info *proto, const struct emu_part_in
 	snprintf(info->checksum, sizeof(info->checksum), "%s-%zu", b64, n);
 }
 
+/*
+ * Uploads completed lately, for a CompleteMultipartUpload sent again: S3
+ * answers a retried Complete of an upload it has completed, with the same
+ * parts, as it answered the first (whose answer may never have arrived),
+ * where a NoSuchUpload would leave the client not knowing that its object
+ * is there. Kept in memory, the last DONE_MAX; an upload completed before
+ * a restart is NoSuchUpload.
+ */
+#define DONE_MAX 256
+
+struct done_upload {
+	char id[33];
+	uint64_t parts;        /* bb_hash64 of the parts list, parts_key() */
+	char *bucket, *key;
+	char *xml;             /* the answer */
+};
+
+static struct done_upload done_ring[DONE_MAX];
+static size_t done_next;
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The parts list of a Complete request as one number (part numbers and
+ * ETags, quotes and case aside); -1 when it does not parse. */
+static int
+parts_key(const struct bb_xml *doc, uint64_t *h)
+{
+	const struct bb_xml *part;
+	struct bb_buf b = BB_BUF_INIT;
+	const char *pnum, *etag;
+	size_t n, i;
+
+	for (part = bb_xml_child(doc, "Part"); part != NULL; part = bb_xml_next(part, "Part")) {
+		if (xml_value(part, "PartNumber", &pnum) != 1 || xml_value(part, "ETag", &etag) != 1) {
+			bb_buf_release(&b);
+			return -1;
+		}
+		n = strlen(etag);
+		if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"') {
+			etag++;
+			n -= 2;
+		}
+		bb_buf_addf(&b, "%s:", pnum);
+		for (i = 0; i < n; i++)
+			bb_buf_addc(&b, (char)(etag[i] >= 'A' && etag[i] <= 'Z' ? etag[i] + 32 : etag[i]));
+		bb_buf_addc(&b, ';');
+	}
+	*h = bb_hash64(b.data ? b.data : "", b.len);
+	bb_buf_release(&b);
+	return 0;
+}
+
+static void
+done_remember(const char *id, uint64_t parts, const char *bucket, const char *key,
+    const struct bb_buf *xml)
+{
+	struct done_upload *d;
+
+	pthread_mutex_lock(&done_lock);
+	d = &done_ring[done_next++ % DONE_MAX];
+	free(d->bucket);
+	free(d->key);
+	free(d->xml);
+	snprintf(d->id, sizeof(d->id), "%s", id);
+	d->parts = parts;
+	d->bucket = strdup(bucket);
+	d->key = strdup(key);
+	d->xml = strndup(xml->data ? xml->data : "", xml->len);
+	if (d->bucket == NULL || d->key == NULL || d->xml == NULL)
+		d->id[0] = '\0';   /* out of memory: not remembered */
+	pthread_mutex_unlock(&done_lock);
+}
+
+/* 1 with the first answer in out when id was completed here as bucket/key
+ * with these parts, else 0. */
+static int
+done_replay(const char *id, uint64_t parts, const char *bucket, const char *key,
+    struct bb_buf *out)
+{
+	size_t i;
+	int found = 0;
+
+	pthread_mutex_lock(&done_lock);
+	for (i = 0; i < DONE_MAX && !found; i++) {
+		const struct done_upload *d = &done_ring[i];
+
+		if (d->id[0] && strcmp(d->id, id) == 0 && d->parts == parts &&
+		    strcmp(d->bucket, bucket) == 0 && strcmp(d->key, key) == 0) {
+			bb_buf_adds(out, d->xml);
+			found = 1;
+		}
+	}
+	pthread_mutex_unlock(&done_lock);
+	return found;
+}
+
 static void
 complete_upload(struct emu *e, const struct emu_request *req, struct emu_response *resp,
     const char *bucket, const char *key, const char *id)
@@ -1022,13 +1118,22 @@ complete_upload(struct emu *e, const struct emu_request *req, struct emu_respons
 	struct bb_xml *doc = NULL;
 	const struct bb_xml *part;
 	unsigned char md[16];
+	uint64_t parts = 0;
 	long prev = 0;
 
 	memset(&proto, 0, sizeof(proto));
 	memset(&info, 0, sizeof(info));
-	if (need_upload(e, req, resp, id, bucket, key, &proto) < 0)
+	if (need_upload(e, req, resp, id, bucket, key, &proto) < 0) {
+		/* not in progress: completed already, with these parts? */
+		if (resp->status == 404 && (doc = xml_body(req, "CompleteMultipartUpload")) != NULL &&
+		    parts_key(doc, &parts) == 0 && done_replay(id, parts, bucket, key, &out)) {
+			bb_http_headers_release(&resp->headers);
+			bb_http_headers_init(&resp->headers);
+			xml_ok(resp, &out);
+		}
 		goto out;
-	if ((doc = xml_body(req, "CompleteMultipartUpload")) == NULL)
+	}
+	if ((doc = xml_body(req, "CompleteMultipartUpload")) == NULL || parts_key(doc, &parts) < 0)
 		goto malformed;
 	if (emu_store_upload_parts(e->store, id, &stored, &nstored, &err) < 0) {
 		store_failed(resp, req, &err);
@@ -1137,6 +1242,7 @@ complete_upload(struct emu *e, const struct emu_request *req, struct emu_respons
 		xml_elem(&out, "ChecksumType", "COMPOSITE");
 	}
 	bb_buf_adds(&out, "</CompleteMultipartUploadResult>");
+	done_remember(id, parts, bucket, key, &out);
 	xml_ok(resp, &out);
 	goto out;
 malformed:

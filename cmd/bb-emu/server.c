@@ -1293,6 +1293,11 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		return MHD_NO;
 	finish_body(k);
 	dispatch(k);
+	if (k->fault == EMU_FAULT_LOST) {
+		/* done, as the log says, but the client never hears of it */
+		k->status = k->resp.status ? k->resp.status : 500;
+		return MHD_NO;
+	}
 	return send_response(k, c);
 }
 
@@ -1345,6 +1350,8 @@ log_request(struct emu_conn *k)
 	}
 	if (k->fault == EMU_FAULT_DROP && k->status == 0)
 		bb_buf_adds(&line, " dropped");
+	else if (k->fault == EMU_FAULT_LOST && k->state != CONN_SENT)
+		bb_buf_addf(&line, " %d lost", k->status);
 	else
 		bb_buf_addf(&line, " %d", k->status);
 	bb_buf_addf(&line, " in=%" PRIu64 " %.1fms", k->raw_bytes, (bb_now() - k->t0) * 1000);
