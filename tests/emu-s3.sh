@@ -40,7 +40,10 @@ test_expect_success 'control endpoint: health and faults' '
 	test_grep "\"throttle_rate\":0" faults &&
 	test_must_fail curl -sS -f -X POST --data "{\"throttle_rate\": 2}" "$EMU_URL/_emu/faults" &&
 	test_must_fail curl -sS -f -X POST --data "{\"nonsense\": 1}" "$EMU_URL/_emu/faults" &&
-	test_must_fail curl -sS -f -X POST --data "not json" "$EMU_URL/_emu/faults"
+	test_must_fail curl -sS -f -X POST --data "not json" "$EMU_URL/_emu/faults" &&
+	test_must_fail curl -sS -f -X POST --data "{\"lose_match\": 5}" "$EMU_URL/_emu/faults" &&
+	test_must_fail curl -sS -f -X POST --data "{\"lose_next\": 1.5}" "$EMU_URL/_emu/faults" &&
+	curl -sS -f "$EMU_URL/_emu/faults" >faults2 && test_cmp faults faults2
 '
 
 test_expect_success 'faults: throttling on, S3 SlowDown 503 and Bedrock 429' '

@@ -1,6 +1,8 @@
 #!/bin/sh
 # pipeline-faults.sh - the whole pipeline against a faulty bb-emu: 20% of
 # the requests throttled, 5% answered 500, 3% of the connections dropped,
+# 5% carried out but their answers lost (the retry meets the work done:
+# an object stored, an upload completed, a job submitted),
 # 10 ms added to every response, 2% record errors, a full job quota, one
 # job Failed and one Expired. The pipeline completes; every row comes out
 # once, in order, with its output or an error; the failed rows are exactly
@@ -14,14 +16,14 @@ command -v curl >/dev/null 2>&1 || test_skip_all "curl is not installed"
 # Jobs are submitted with a 24 h timeout (when a Scheduled job expires):
 # 1.7 s at 50000x.
 emu_start --bucket bkt --time-scale 50000 --min-records 10 --max-concurrent 6 --seed 11 \
-	--throttle-rate 0.2 --error-rate 0.05 --drop-rate 0.03 --slow-ms 10 \
+	--throttle-rate 0.2 --error-rate 0.05 --drop-rate 0.03 --lost-rate 0.05 --slow-ms 10 \
 	--record-error-rate 0.02 || test_skip_all "bb-emu does not start"
 
 cd "$TEST_DIR" || exit 1
 check gen 1300 3 >rows.jsonl
 SUBMIT_OPTS="--retry-interval 0.2s --timeout-hours 24"
-TRANSPORT='"throttle_rate":0.2,"error_rate":0.05,"drop_rate":0.03,"slow_ms":10'
-NO_TRANSPORT='"throttle_rate":0,"error_rate":0,"drop_rate":0,"slow_ms":0'
+TRANSPORT='"throttle_rate":0.2,"error_rate":0.05,"drop_rate":0.03,"lost_rate":0.05,"slow_ms":10'
+NO_TRANSPORT='"throttle_rate":0,"error_rate":0,"drop_rate":0,"lost_rate":0,"slow_ms":0'
 
 # wait_lines FILE N: until FILE has N lines (30 s at most)
 wait_lines() {

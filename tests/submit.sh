@@ -93,6 +93,21 @@ test_expect_success 'running again returns the same jobs and creates none' '
 	test $(wc -l <jobs.list) -eq 4 && one_job_each a.jsonl
 '
 
+# bb-emu carries out the next two CreateModelInvocationJob calls and loses
+# their answers: the retries, with the same client token, get the jobs the
+# lost calls made.
+test_expect_success 'answers lost after the jobs were made: the retries get those jobs, none made twice' '
+	mkshards lost 3 &&
+	emu_faults "{\"lose_next\":2,\"lose_match\":\"POST /model-invocation-job\"}" >/dev/null &&
+	bb-submit -o s3://bkt/out/ --trace trl <lost.jsonl >lost.out 2>err; rc=$?;
+	emu_faults "{\"lose_next\":0,\"lose_match\":\"\"}" >after &&
+	test $rc -eq 0 && test_grep -q "\"lose_next\":0" after &&
+	test $(wc -l <lost.out) -eq 3 &&
+	field job_arn <lost.out | sort -u >arns.lost && test $(wc -l <arns.lost) -eq 3 &&
+	test $(grep -c "= attempt [0-9]*: POST .*/model-invocation-job\$" trl) -eq 5 &&
+	one_job_each lost.jsonl
+'
+
 test_expect_success 'lines that already have a job_arn pass through unchanged' '
 	bb-submit -o s3://bkt/out/ --trace trace <a.out >a.out3 &&
 	test_cmp a.out a.out3 &&

@@ -262,6 +262,46 @@ test_expect_success 'faults: throttling, 500s, dropped connections; bytes intact
 	test $(emu_uploads) -eq 0
 '
 
+# lose N MATCH: bb-emu carries out the next N requests that start with
+# MATCH ("METHOD /path?query") and closes their connections unanswered
+lose() {
+	emu_faults "{\"lose_next\":$1,\"lose_match\":\"$2\"}" >/dev/null
+}
+
+test_expect_success 'answers lost after the work was done: PUT, part and Complete retried, bytes right' '
+	n0=$(emu_uploads) && : >"$TEST_DIR/emu.err" &&
+	lose 1 "POST /bkt1/lost/big.bin?uploadId=" &&
+	bb-upload -t s3://bkt1/lost/ $MP big.bin >out 2>err &&
+	test $(grep -c "POST /bkt1/lost/big.bin 200 lost " "$TEST_DIR/emu.err") -eq 1 &&
+	get s3://bkt1/lost/big.bin >got && cmp big.bin got &&
+	s3_etag big.bin 5242880 >want && field etag <out >got && test_cmp want got &&
+	lose 2 "PUT /bkt1/lost/" &&
+	bb-upload -t s3://bkt1/lost/ $MP --force a.txt mid.bin big.bin >out 2>err &&
+	test $(grep -c "PUT /bkt1/lost/[a-z.]* 200 lost " "$TEST_DIR/emu.err") -eq 2 &&
+	for f in a.txt mid.bin big.bin; do
+		get s3://bkt1/lost/$f >got && cmp $f got || return 1
+	done &&
+	test $(emu_uploads) -eq $n0
+'
+
+# S3 cannot tell a retried CreateMultipartUpload from a new one: the lost
+# answer's upload is left, empty (no parts, nothing stored), and the next
+# run of the key takes it over.
+test_expect_success 'a lost CreateMultipartUpload answer: an empty upload left, taken over by the next run' '
+	n0=$(emu_uploads) && : >"$TEST_DIR/emu.err" &&
+	lose 1 "POST /bkt1/lost3/big.bin?uploads" &&
+	bb-upload -t s3://bkt1/lost3/ $MP big.bin >out 2>err &&
+	test $(grep -c "POST /bkt1/lost3/big.bin 200 lost " "$TEST_DIR/emu.err") -eq 1 &&
+	get s3://bkt1/lost3/big.bin >got && cmp big.bin got &&
+	test $(emu_uploads) -eq $((n0 + 1)) &&
+	cp big.bin big4.bin && flip big4.bin 100 &&
+	bb-upload -t s3://bkt1/lost3/ $MP -k big.bin --trace trc3 big4.bin >out 2>err &&
+	test_grep -q "GET .*/bkt1/lost3/big.bin?uploadId=" trc3 &&
+	! grep -q "POST .*/bkt1/lost3/big.bin?uploads" trc3 &&
+	get s3://bkt1/lost3/big.bin >got && cmp big4.bin got &&
+	test $(emu_uploads) -eq $n0
+'
+
 test_expect_success 'killed (-9) mid-upload: the re-run sends only the missing parts' '
 	head -c 20971520 /dev/urandom >res.bin &&
 	emu_faults "{\"slow_ms\":400}" >/dev/null &&

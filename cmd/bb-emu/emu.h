@@ -51,6 +51,9 @@ struct emu_faults {
 	double error_rate;         /* fraction answered 500 */
 	double drop_rate;          /* fraction whose connection is dropped mid-body */
 	double lost_rate;          /* fraction handled whose answer is never sent */
+	long lose_next;            /* so many next requests (matching lose_match)
+	                              lost, before any random fault */
+	char lose_match[128];      /* "METHOD /path?query" prefix; "" matches all */
 	double slow_ms;            /* added latency per request */
 	double record_error_rate;  /* fraction of records given an error line */
 	double job_fail_rate, job_expire_rate, job_partial_rate;
@@ -311,10 +314,12 @@ enum emu_fault {
 	EMU_FAULT_DROP,            /* connection closed mid-body */
 	EMU_FAULT_LOST,            /* handled, then closed with no answer */
 };
-/* The fault for the next request: deterministic in --seed and the number
- * of requests seen since start (or since the seed was last set); *slow_ms
- * gets the added latency. Takes e->lock. */
-enum emu_fault emu_fault_next(struct emu *e, double *slow_ms);
+/* The fault for the next request (method, path, query: for lose_match):
+ * lose_next first, then deterministic in --seed and the number of requests
+ * seen since start (or since the seed was last set); *slow_ms gets the
+ * added latency. Takes e->lock. */
+enum emu_fault emu_fault_next(struct emu *e, const char *method, const char *path,
+    const char *query, double *slow_ms);
 /* /_emu/... control requests (no auth): GET /_emu/health, GET and POST
  * /_emu/faults (JSON body; see bb-emu(1)). */
 void emu_control_handle(struct emu *e, const struct emu_request *req, struct emu_response *resp);

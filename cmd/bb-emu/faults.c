@@ -45,18 +45,41 @@ emu_rand_hash(const char *s)
 	return mix64(h);
 }
 
+/* "METHOD /path[?query]" starts with m */
+static int
+lose_matches(const char *m, const char *method, const char *path, const char *query)
+{
+	struct bb_buf b = BB_BUF_INIT;
+	int yes;
+
+	if (m[0] == '\0')
+		return 1;
+	bb_buf_addf(&b, "%s %s%s%s", method, path, query[0] ? "?" : "", query);
+	yes = b.data != NULL && strncmp(b.data, m, strlen(m)) == 0;
+	bb_buf_release(&b);
+	return yes;
+}
+
 enum emu_fault
-emu_fault_next(struct emu *e, double *slow_ms)
+emu_fault_next(struct emu *e, const char *method, const char *path, const char *query,
+    double *slow_ms)
 {
 	struct emu_faults f;
 	uint64_t n;
 	double u;
+	int lose = 0;
 
 	pthread_mutex_lock(&e->lock);
 	f = e->faults;
 	n = fault_seq++;
+	if (e->faults.lose_next > 0 && lose_matches(e->faults.lose_match, method, path, query)) {
+		e->faults.lose_next--;
+		lose = 1;
+	}
 	pthread_mutex_unlock(&e->lock);
 	*slow_ms = f.slow_ms;
+	if (lose)
+		return EMU_FAULT_LOST;
 	if (f.throttle_rate <= 0 && f.error_rate <= 0 && f.drop_rate <= 0 && f.lost_rate <= 0)
 		return EMU_FAULT_NONE;
 	u = emu_rand_uniform(e, 0xfa17ULL, n);
@@ -91,6 +114,7 @@ static const struct knob knobs[] = {
 	{ "error_rate", FOFF(error_rate), 0, 1, 0 },
 	{ "drop_rate", FOFF(drop_rate), 0, 1, 0 },
 	{ "lost_rate", FOFF(lost_rate), 0, 1, 0 },
+	{ "lose_next", FOFF(lose_next), 0, 1e6, 1 },
 	{ "slow_ms", FOFF(slow_ms), 0, 600000, 0 },
 	{ "record_error_rate", FOFF(record_error_rate), 0, 1, 0 },
 	{ "fail_rate", FOFF(job_fail_rate), 0, 1, 0 },
@@ -124,7 +148,9 @@ faults_json(struct emu *e, struct bb_buf *out)
 			bb_json_add_double(out, *(const double *)(const void *)p);
 		bb_buf_addc(out, ',');
 	}
-	bb_buf_addf(out, "\"seed\":%lu}\n", e->faults.seed);
+	bb_buf_adds(out, "\"lose_match\":");
+	bb_json_add_str(out, e->faults.lose_match, strlen(e->faults.lose_match));
+	bb_buf_addf(out, ",\"seed\":%lu}\n", e->faults.seed);
 }
 
 static void
@@ -151,6 +177,7 @@ faults_set(struct emu *e, const struct emu_request *req, struct emu_response *re
 	size_t i, k;
 	int rc = -1, reset = 0, have_seed = 0;
 	unsigned long seed = 0;
+	const char *match = NULL;
 	char msg[200];
 
 	memset(have, 0, sizeof(have));
@@ -166,6 +193,16 @@ faults_set(struct emu *e, const struct emu_request *req, struct emu_response *re
 		v = j->items[k];
 		if (strcmp(key, "reset") == 0) {
 			reset = v->type == BB_JSON_TRUE;
+			continue;
+		}
+		if (strcmp(key, "lose_match") == 0) {
+			if (v->type != BB_JSON_STRING || strlen(v->str) != v->len ||
+			    v->len >= sizeof(e->faults.lose_match)) {
+				control_error(resp, 400, "lose_match must be a string of at most 127 "
+				    "bytes, e.g. \"POST /model-invocation-job\"");
+				goto out;
+			}
+			match = v->str;
 			continue;
 		}
 		if (strcmp(key, "seed") == 0) {
@@ -219,6 +256,8 @@ faults_set(struct emu *e, const struct emu_request *req, struct emu_response *re
 		e->faults.seed = seed;
 		fault_seq = 0;
 	}
+	if (match != NULL)
+		snprintf(e->faults.lose_match, sizeof(e->faults.lose_match), "%s", match);
 	faults_json(e, &resp->body);
 	pthread_mutex_unlock(&e->lock);
 	resp->status = 200;

@@ -930,7 +930,8 @@ begin(struct emu_conn *k, struct MHD_Connection *c, const char *url, const char 
 		return;
 	}
 	/* Faults come before authentication, as a front end's would. */
-	k->fault = emu_fault_next(e, &k->slow_ms);
+	k->fault = emu_fault_next(e, k->req.method, k->req.path, k->req.query,
+	    &k->slow_ms);
 	if (k->fault == EMU_FAULT_THROTTLE) {
 		if (k->is_bedrock)
 			server_error(k, 429, NULL, "ThrottlingException", "Too many requests, please wait before trying again.");
