@@ -15,7 +15,7 @@ pipeline_requires
 command -v curl >/dev/null 2>&1 || test_skip_all "curl is not installed"
 # Jobs are submitted with a 24 h timeout (when a Scheduled job expires):
 # 1.7 s at 50000x.
-emu_start --bucket bkt --time-scale 50000 --min-records 10 --max-concurrent 6 --seed 11 \
+emu_start -v --bucket bkt --time-scale 50000 --min-records 10 --max-concurrent 6 --seed 11 \
 	--throttle-rate 0.2 --error-rate 0.05 --drop-rate 0.03 --lost-rate 0.05 --slow-ms 10 \
 	--record-error-rate 0.02 || test_skip_all "bb-emu does not start"
 
@@ -76,7 +76,8 @@ test_expect_success 'every row once, in order; the failed ones exactly in --fail
 	test_grep -q "codes [0-9]" out
 '
 
-test_expect_success 'one job per shard in bb-emu despite the retries' '
+test_expect_success 'one job per shard in bb-emu despite the retries and lost answers' '
+	test $(grep -c " lost in=" "$TEST_DIR/emu.err") -gt 0 &&
 	emu_faults "{$NO_TRANSPORT}" >/dev/null &&
 	emu_jobs jobs.txt a- &&
 	emu_faults "{$TRANSPORT}" >/dev/null &&
