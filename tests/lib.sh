@@ -60,7 +60,7 @@ test_expect_success() {
 		sed -e 's/^/#   /' "$TEST_DIR/.out" | head -n 60
 		if test -s "$TEST_DIR/.trace"; then
 			echo "#   the last commands run (the failing one last):"
-			tail -n 12 "$TEST_DIR/.trace" | cut -c1-300 | sed -e 's/^/#   /'
+			grep '^+' "$TEST_DIR/.trace" | tail -n 12 | cut -c1-300 | sed -e 's/^/#   /'
 		fi
 	fi
 	rm -f "$TEST_DIR/.trace"
@@ -213,6 +213,9 @@ scen_ok() {
 #       endpoints and the EC2 metadata service kept out.
 #   emu_available              0 when bb-emu was built.
 #   emu_faults JSON            POST JSON to $EMU_URL/_emu/faults (needs curl).
+#   emu_lose N MATCH           bb-emu carries out the next N requests whose
+#                              "METHOD /path?query" starts with MATCH and
+#                              loses their answers (lose_next, lose_match).
 BB_EMU=${BB_EMU:-$top_builddir/cmd/bb-emu/bb-emu}
 EMU_ACCESS_KEY=AKIAIOSFODNN7EXAMPLE
 EMU_SECRET_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
@@ -351,6 +354,10 @@ emu_stop() {
 
 emu_faults() {
 	curl -sS -f -X POST -H 'Content-Type: application/json' --data "$1" "$EMU_URL/_emu/faults"
+}
+
+emu_lose() {
+	emu_faults "{\"lose_next\":$1,\"lose_match\":\"$2\"}" >/dev/null
 }
 
 # ---- Ceph radosgw, a production S3, for differential tests ----

@@ -98,9 +98,9 @@ test_expect_success 'running again returns the same jobs and creates none' '
 # lost calls made.
 test_expect_success 'answers lost after the jobs were made: the retries get those jobs, none made twice' '
 	mkshards lost 3 &&
-	emu_faults "{\"lose_next\":2,\"lose_match\":\"POST /model-invocation-job\"}" >/dev/null &&
+	emu_lose 2 "POST /model-invocation-job" &&
 	bb-submit -o s3://bkt/out/ --trace trl <lost.jsonl >lost.out 2>err; rc=$?;
-	emu_faults "{\"lose_next\":0,\"lose_match\":\"\"}" >after &&
+	emu_faults "{\"lose_next\":0}" >after &&
 	test $rc -eq 0 && test_grep -q "\"lose_next\":0" after &&
 	test $(wc -l <lost.out) -eq 3 &&
 	field job_arn <lost.out | sort -u >arns.lost && test $(wc -l <arns.lost) -eq 3 &&

@@ -262,20 +262,14 @@ test_expect_success 'faults: throttling, 500s, dropped connections; bytes intact
 	test $(emu_uploads) -eq 0
 '
 
-# lose N MATCH: bb-emu carries out the next N requests that start with
-# MATCH ("METHOD /path?query") and closes their connections unanswered
-lose() {
-	emu_faults "{\"lose_next\":$1,\"lose_match\":\"$2\"}" >/dev/null
-}
-
 test_expect_success 'answers lost after the work was done: PUT, part and Complete retried, bytes right' '
 	n0=$(emu_uploads) && : >"$TEST_DIR/emu.err" &&
-	lose 1 "POST /bkt1/lost/big.bin?uploadId=" &&
+	emu_lose 1 "POST /bkt1/lost/big.bin?uploadId=" &&
 	bb-upload -t s3://bkt1/lost/ $MP big.bin >out 2>err &&
 	test $(grep -c "POST /bkt1/lost/big.bin 200 lost " "$TEST_DIR/emu.err") -eq 1 &&
 	get s3://bkt1/lost/big.bin >got && cmp big.bin got &&
 	s3_etag big.bin 5242880 >want && field etag <out >got && test_cmp want got &&
-	lose 2 "PUT /bkt1/lost/" &&
+	emu_lose 2 "PUT /bkt1/lost/" &&
 	bb-upload -t s3://bkt1/lost/ $MP --force a.txt mid.bin big.bin >out 2>err &&
 	test $(grep -c "PUT /bkt1/lost/[a-z.]* 200 lost " "$TEST_DIR/emu.err") -eq 2 &&
 	for f in a.txt mid.bin big.bin; do
@@ -289,7 +283,7 @@ test_expect_success 'answers lost after the work was done: PUT, part and Complet
 # run of the key takes it over.
 test_expect_success 'a lost CreateMultipartUpload answer: an empty upload left, taken over by the next run' '
 	n0=$(emu_uploads) && : >"$TEST_DIR/emu.err" &&
-	lose 1 "POST /bkt1/lost3/big.bin?uploads" &&
+	emu_lose 1 "POST /bkt1/lost3/big.bin?uploads" &&
 	bb-upload -t s3://bkt1/lost3/ $MP big.bin >out 2>err &&
 	test $(grep -c "POST /bkt1/lost3/big.bin 200 lost " "$TEST_DIR/emu.err") -eq 1 &&
 	get s3://bkt1/lost3/big.bin >got && cmp big.bin got &&
