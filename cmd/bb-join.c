@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aws.h"
@@ -31,6 +32,7 @@
 #include "error.h"
 #include "family.h"
 #include "hash.h"
+#include "jobs.h"
 #include "join.h"
 #include "json.h"
 #include "msg.h"
@@ -69,6 +71,7 @@ static struct job *pending;
 static size_t npending, cappending;
 
 static struct bb_aws *aws;
+static struct bb_jobs_rand rng;   /* jitter of the read retries */
 static struct bb_join_index idx;
 static struct bb_buf obuf, scratch, scratch2;
 static FILE *failed_fp;
@@ -932,9 +935,18 @@ buf_cb(const char *p, size_t n, void *ctx)
 	return 0;
 }
 
+/*
+ * A job's outputs are read again after a failure that may pass (throttling,
+ * 5xx answers, the network: bb_aws_failure_transient) so many more times,
+ * after about 1, 2, 4 and 8 s, before its rows are left out; the HTTP
+ * layer has retried each request already.
+ */
+#define READ_RETRIES 4
+
 /* Outputs of a job from S3: every .out object under the prefix. */
 static int
-load_s3(const char *prefix_uri, struct bb_buf *manifest, int *found, struct bb_error *err)
+load_s3(const char *prefix_uri, struct bb_buf *manifest, int *found, struct bb_aws_error *ae,
+    struct bb_error *err)
 {
 	struct bb_s3_uri u = { NULL, NULL };
 	struct s3list l;
@@ -951,7 +963,7 @@ load_s3(const char *prefix_uri, struct bb_buf *manifest, int *found, struct bb_e
 		oom(bb_buf_addc(&key, '/'));
 	if (aws == NULL && (aws = bb_aws_new(&cli.aws, err)) == NULL)
 		goto out;
-	if (bb_s3_list_v2(aws, u.bucket, bb_buf_str(&key), NULL, list_cb, &l, NULL, err))
+	if (bb_s3_list_v2(aws, u.bucket, bb_buf_str(&key), NULL, list_cb, &l, ae, err))
 		goto out;
 	*found = l.n > 0 || l.manifest;
 	if (l.n > 1)
@@ -963,7 +975,7 @@ load_s3(const char *prefix_uri, struct bb_buf *manifest, int *found, struct bb_e
 		bb_buf_reset(&what);
 		oom(bb_buf_addf(&what, "s3://%s/%s", u.bucket, l.keys[i]));
 		lf.name = what.data;
-		if (bb_s3_get(aws, u.bucket, l.keys[i], 0, 0, feed_data, &lf, NULL, NULL, err)) {
+		if (bb_s3_get(aws, u.bucket, l.keys[i], 0, 0, feed_data, &lf, NULL, ae, err)) {
 			bb_buf_release(&lf.part);
 			goto out;
 		}
@@ -1184,14 +1196,32 @@ join_shard(const struct job *j)
 		bb_msg_warn("%s: job status is '%s', not finished: its rows are marked failed",
 		    where.data, esc(st));
 	if (read_outputs) {
-		int r;
+		struct bb_aws_error ae;
+		int r, tries;
 
 		if (opt_outputs != NULL)
 			r = load_local(jobid.len ? jobid.data : NULL, input_name.len ?
 			    input_name.data : NULL, &manifest, &found, &err);
-		else if (prefix.len)
-			r = load_s3(prefix.data, &manifest, &found, &err);
-		else
+		else if (prefix.len) {
+			for (tries = 0;; tries++) {
+				double d;
+
+				bb_aws_error_clear(&ae);
+				r = load_s3(prefix.data, &manifest, &found, &ae, &err);
+				if (r == 0 || tries == READ_RETRIES ||
+				    !bb_aws_failure_transient(&ae, &err))
+					break;
+				d = bb_jobs_backoff(tries + 1, 1, 8, bb_jobs_rand_unit(&rng));
+				bb_msg_warn("%s: cannot read the outputs: %s; trying again in %.1f s",
+				    where.data, esc(err.msg), d);
+				bb_sleep(d);
+				/* from scratch: what the failed try had read goes */
+				bb_join_index_reset(&idx);
+				idx.family = fam;
+				bb_buf_reset(&manifest);
+				bb_error_clear(&err);
+			}
+		} else
 			r = bb_error_set(&err, BB_ERR_INPUT, "no \"output_prefix\" or "
 			    "\"output_s3_uri\" and \"job_arn\": where are the outputs?");
 		if (r) {
@@ -1582,6 +1612,7 @@ main(int argc, char **argv)
 
 	bb_main_init(argc, argv, "bb-join");
 	parse_options(argc, argv);
+	bb_jobs_rand_init(&rng, ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid());
 	inputs = optind < argc ? argv + optind : stdin_arg;
 	ninputs = optind < argc ? (size_t)(argc - optind) : 1;
 	if (opt_outputs != NULL && (stat(opt_outputs, &st) || !S_ISDIR(st.st_mode)))

@@ -145,19 +145,6 @@ usage(void)
 	    "configuration error.\n");
 }
 
-static void
-sleep_for(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* "a,b,c" into a malloc'd array of malloc'd strings. */
 static void
 split_list(const char *opt, const char *s, char ***out, size_t *n)
@@ -359,7 +346,7 @@ wait_for_slot(const char *model, const char *what, double t0, struct bb_error *e
 				    ++failures > TRANSIENT_ROUNDS)
 					goto out;
 				bb_msg_warn("listing jobs: %s (retrying)", esc_text(&e, err->msg));
-				sleep_for(bb_jobs_backoff(failures, 1, opt_retry_interval,
+				bb_sleep(bb_jobs_backoff(failures, 1, opt_retry_interval,
 				    bb_jobs_rand_unit(&rng)));
 				continue;
 			}
@@ -383,7 +370,7 @@ wait_for_slot(const char *model, const char *what, double t0, struct bb_error *e
 		    opt_retry_interval, bb_jobs_rand_unit(&rng));
 		if (opt_max_wait > 0 && bb_now() + d > t0 + opt_max_wait)
 			d = t0 + opt_max_wait - bb_now();
-		sleep_for(d);
+		bb_sleep(d);
 	}
 out:
 	bb_buf_release(&e);
@@ -431,12 +418,12 @@ create(const struct bb_bedrock_job_spec *spec, const char *what, char **arn,
 			if (opt_max_wait > 0 && bb_now() + d > t0 + opt_max_wait)
 				d = t0 + opt_max_wait - bb_now();
 			bb_msg_note(2, "%s: quota full, next try in %.1fs", what, d);
-			sleep_for(d);
+			bb_sleep(d);
 			continue;
 		}
 		if (bb_aws_failure_transient(&ae, err) && ++failures <= TRANSIENT_ROUNDS) {
 			bb_msg_warn("%s: %s (retrying)", what, esc_text(&e, err->msg));
-			sleep_for(bb_jobs_backoff(failures, 1, opt_retry_interval,
+			bb_sleep(bb_jobs_backoff(failures, 1, opt_retry_interval,
 			    bb_jobs_rand_unit(&rng)));
 			continue;
 		}

@@ -41,6 +41,19 @@ bb_now(void)
 }
 
 void
+bb_sleep(double s)
+{
+	struct timespec ts;
+
+	if (!(s > 0))
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+void
 bb_main_init(int argc, char **argv, const char *name)
 {
 	struct stat st;

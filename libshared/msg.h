@@ -113,5 +113,7 @@ void bb_progress_update(const char *fmt, ...) __attribute__((format(printf, 1, 2
 void bb_progress_done(void);
 /* Wall clock for elapsed-time reports: seconds (monotonic). */
 double bb_now(void);
+/* Sleep s seconds (nothing when s <= 0), resumed after a signal handler. */
+void bb_sleep(double s);
 
 #endif

@@ -95,6 +95,7 @@ struct file {
 	struct bb_aws_sign hsign;
 	struct bb_buf hurl;
 	int hfinished, hrc;
+	int htries;                    /* HEADs sent again after a failure */
 	struct bb_error herr;
 	struct bb_s3_object obj;
 	char obj_ck[BB_CHECKSUM_B64 + 16]; /* its x-amz-checksum-sha256 whole:
@@ -917,16 +918,25 @@ head_result(struct bb_upload *u, struct file *f)
 	enum bb_checksum_alg alt;
 	int rc, crc;
 
+	bb_aws_error_clear(&ae);
 	if (f->hrc < 0) {
-		file_fail(f, &f->herr, NULL);
-		return 0;
-	}
-	rc = bb_aws_check_response("s3", NULL, &f->hresp, &ae, &e);
+		e = f->herr;
+		rc = -1;
+	} else
+		rc = bb_aws_check_response("s3", NULL, &f->hresp, &ae, &e);
 	if (rc < 0) {
 		/* absent, or HEAD not allowed (s3:GetObject): just upload */
-		if (e.kind == BB_ERR_NOTFOUND || ae.status == 403)
+		if (f->hrc == 0 && (e.kind == BB_ERR_NOTFOUND || ae.status == 403))
 			return 0;
-		bb_error_prefix(&e, "HEAD s3://%s/%s", f->bucket, f->key);
+		/* a failure that may pass (the HTTP layer has retried already):
+		 * a few more rounds, as for a part */
+		if (bb_aws_failure_transient(&ae, &e) && f->htries < u->o.retries) {
+			f->htries++;
+			f->st = F_NEW;
+			return 0;
+		}
+		if (f->hrc == 0)
+			bb_error_prefix(&e, "HEAD s3://%s/%s", f->bucket, f->key);
 		file_fail(f, &e, &ae);
 		return 0;
 	}

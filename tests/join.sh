@@ -285,6 +285,25 @@ test_expect_success 'S3: --trace FILE: the requests, secrets redacted; the same 
 	! grep "Signature=[0-9a-f]" trace
 '
 
+# bb-emu loses the answers of the next six GETs of output objects: more
+# than the HTTP layer's five tries, so the first read of the job's outputs
+# fails, and bb-join reads them again after a pause.
+test_expect_success 'S3: outputs unreadable for a while (lost answers): read again, the same rows' '
+	emu_lose 6 "GET /bkt/out/" &&
+	bb-join r2jobs.jsonl >res4.jsonl 2>j4.err; rc=$?;
+	emu_faults "{\"lose_next\":0}" >/dev/null &&
+	test $rc -eq 0 && test_cmp res2.jsonl res4.jsonl &&
+	test_grep "cannot read the outputs: .*; trying again in [0-9.]* s" j4.err
+'
+
+test_expect_success 'S3: outputs that cannot be read (no such bucket): no retry, rows left out, exit 1' '
+	head -n 1 r2jobs.jsonl | sed "s|\"output_s3_uri\":\"s3://bkt/|\"output_s3_uri\":\"s3://nobkt/|" \
+		>nob.jsonl && test_grep -q nobkt nob.jsonl &&
+	test_expect_code 1 bb-join nob.jsonl >nob.out 2>nob.err &&
+	test_grep "NoSuchBucket.*its rows are left out" nob.err &&
+	! grep -q "trying again" nob.err && ! test -s nob.out
+'
+
 test_expect_success 'S3: partially completed and expired jobs keep what they produced' '
 	emu_faults "{\"partial_rate\":1}" >/dev/null &&
 	head -n 1 r1.jsonl >p.jsonl && run_jobs p.jsonl pjobs.jsonl &&

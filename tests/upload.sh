@@ -278,6 +278,15 @@ test_expect_success 'answers lost after the work was done: PUT, part and Complet
 	test $(emu_uploads) -eq $n0
 '
 
+# Six HEAD answers lost: more than the HTTP layer's five tries; the skip
+# check is sent again, as a part would be, rather than failing the file.
+test_expect_success 'the skip check (HEAD) failing past the HTTP retries is sent again' '
+	emu_lose 6 "HEAD /bkt1/headlost/" &&
+	bb-upload -t s3://bkt1/headlost/ mid.bin >out 2>err; rc=$?;
+	emu_faults "{\"lose_next\":0}" >/dev/null &&
+	test $rc -eq 0 && get s3://bkt1/headlost/mid.bin >got && cmp mid.bin got
+'
+
 # S3 cannot tell a retried CreateMultipartUpload from a new one: the lost
 # answer's upload is left, empty (no parts, nothing stored), and the next
 # run of the key takes it over.
