@@ -96,6 +96,7 @@ struct file {
 	struct bb_buf hurl;
 	int hfinished, hrc;
 	int htries;                    /* HEADs sent again after a failure */
+	int ctries;                    /* create or complete calls sent again */
 	struct bb_error herr;
 	struct bb_s3_object obj;
 	char obj_ck[BB_CHECKSUM_B64 + 16]; /* its x-amz-checksum-sha256 whole:
@@ -637,6 +638,18 @@ call_start(struct bb_upload *u, struct file *f, enum fstate st, struct bb_error 
 	return 0;
 }
 
+/* A create or complete that failed in a way that may pass, after the HTTP
+ * layer's retries: 1 to send it again (a few rounds, as for a part). */
+static int
+again(struct bb_upload *u, struct file *f, const struct bb_aws_error *ae,
+    const struct bb_error *e)
+{
+	if (!bb_aws_failure_transient(ae, e) || f->ctries >= u->o.retries)
+		return 0;
+	f->ctries++;
+	return 1;
+}
+
 static void
 start_create(struct bb_upload *u, struct file *f)
 {
@@ -676,9 +689,11 @@ create_result(struct bb_upload *u, struct file *f)
 	struct bb_aws_error ae;
 	struct bb_error e = BB_ERROR_INIT;
 
-	(void)u;
 	if (bb_s3_mpu_create_finish(&f->call, f->crc, &f->cerr, &f->upload_id, &ae, &e) < 0) {
-		file_fail(f, &e, &ae);
+		if (again(u, f, &ae, &e))
+			start_create(u, f);
+		else
+			file_fail(f, &e, &ae);
 		return;
 	}
 	f->upload_ours = 1;
@@ -819,7 +834,10 @@ complete_result(struct bb_upload *u, struct file *f)
 	bb_s3_object_init(&o);
 	etag[0] = '\0';
 	if (bb_s3_mpu_complete_finish(&f->call, f->crc, &f->cerr, etag, &ae, &e) < 0) {
-		file_fail(f, &e, &ae);
+		if (again(u, f, &ae, &e))
+			start_complete(u, f);   /* S3 answers a repeated Complete as the first */
+		else
+			file_fail(f, &e, &ae);
 		goto out;
 	}
 	f->upload_ours = 0;

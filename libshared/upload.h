@@ -24,8 +24,9 @@
  * SHA-NI) is computed only with BB_UPLOAD_CONTENT_MD5, or where an ETag
  * must be matched (an object or part without a stored checksum). A part
  * that fails after the HTTP layer's own retries is sent again
- * (opts.retries times) before the file is reported as failed, and so is
- * the HEAD of the skip check when its failure may pass. A multipart
+ * (opts.retries times) before the file is reported as failed, and so are
+ * the HEAD of the skip check, CreateMultipartUpload and
+ * CompleteMultipartUpload when their failure may pass. A multipart
  * object's ETag is checked against the MD5 of the part ETags S3 gave
  * (HEAD when CompleteMultipartUpload returns none, as radosgw does).
  * Memory: at most about jobs + 1 stream buffers of part_size; files are
