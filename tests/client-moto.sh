@@ -13,6 +13,9 @@ python3 -c 'import moto.server' 2>/dev/null || test_skip_all "moto is not instal
 PORT=$(free_port)
 "$MOTO_UP" "$TEST_DIR/moto" "$PORT" >/dev/null 2>&1 || test_skip_all "moto did not start"
 test_at_exit "'$MOTO_DOWN' '$TEST_DIR/moto' >/dev/null 2>&1"
+# moto-up.sh takes any answer on the port for moto's: make sure it is
+curl -s -f -o /dev/null "http://127.0.0.1:$PORT/moto-api/data.json" ||
+	{ echo "Bail out! port $PORT answers, but not as moto"; exit 1; }
 
 emu_aws_env "http://127.0.0.1:$PORT" AKIDMOTO secretMOTO
 TOOL="$top_builddir/tests/aws-tool -e http://127.0.0.1:$PORT"

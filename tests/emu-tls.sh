@@ -358,7 +358,7 @@ if "$PY" -c 'import moto.server' 2>/dev/null && test -n "$HAVE_AWS"; then
 	MOTO_PID=$!
 	test_at_exit "kill $MOTO_PID"
 	i=0
-	until curl -s -m 1 --cacert "$CA" -o /dev/null "https://127.0.0.1:$MPORT/moto-api/"; do
+	until curl -s -f -m 1 --cacert "$CA" -o /dev/null "https://127.0.0.1:$MPORT/moto-api/data.json"; do
 		i=$((i + 1)); test $i -lt 100 || break; sleep 0.1
 	done
 	MOTO_URL=https://127.0.0.1:$MPORT

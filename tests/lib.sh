@@ -149,9 +149,34 @@ test_done() {
 	test "$test_failures" -eq 0
 }
 
-# A free TCP port on 127.0.0.1 (the emulator can also pick one itself).
+# A free TCP port on 127.0.0.1 for a server started by port number (the
+# emulator picks its own). Taken at random below the kernel's ephemeral
+# range, not as the kernel's choice for a bind to port 0: that choice can
+# be the same for two tests starting servers in parallel, and a port-0
+# bind (every bb-emu) or a connection can take it before the server
+# binds; a readiness check then reaches the wrong server (seen in CI:
+# moto's port answered by another test's radosgw).
 free_port() {
-	"${PYTHON3:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	"${PYTHON3:-python3}" -c '
+import random, socket
+try:
+    lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    lo = 32768
+for _ in range(200):
+    port = random.randrange(10000, lo) if lo > 11000 else 0
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        port = s.getsockname()[1]
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("free_port: no free port")'
 }
 
 # s3_etag FILE [PARTSIZE]: the ETag S3 gives FILE, quoted: its MD5, or,

@@ -423,7 +423,8 @@ if test -x "$MOTO_UP" && python3 -c 'import moto.server' 2>/dev/null; then
 	if "$MOTO_UP" "$TEST_DIR/moto" "$MPORT" >/dev/null 2>&1; then
 		test_at_exit "'$MOTO_DOWN' '$TEST_DIR/moto' >/dev/null 2>&1"
 		MOTO=http://127.0.0.1:$MPORT
-		curl -s -f -o /dev/null -X PUT "$MOTO/mbkt" || MOTO=
+		curl -s -f -o /dev/null "$MOTO/moto-api/data.json" &&
+			curl -s -f -o /dev/null -X PUT "$MOTO/mbkt" || MOTO=
 	fi
 fi
 if test -n "$MOTO"; then
