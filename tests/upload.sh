@@ -312,6 +312,27 @@ test_expect_success 'a lost CreateMultipartUpload answer: an empty upload left, 
 	test $(emu_uploads) -eq $n0
 '
 
+# CreateMultipartUpload failing past the HTTP retries is sent again like a
+# part; each lost answer leaves its empty upload, removed here.
+test_expect_success 'CreateMultipartUpload failing past the HTTP retries is sent again' '
+	n0=$(emu_uploads) && : >"$TEST_DIR/emu.err" &&
+	emu_lose 11 "POST /bkt1/lost5/big.bin?uploads" &&
+	bb-upload -t s3://bkt1/lost5/ $MP big.bin >out 2>err; rc=$?;
+	emu_faults "{\"lose_next\":0}" >/dev/null &&
+	test $rc -eq 0 && get s3://bkt1/lost5/big.bin >got && cmp big.bin got &&
+	test $(grep -c "POST /bkt1/lost5/big.bin 200 lost " "$TEST_DIR/emu.err") -eq 11 &&
+	test $(emu_uploads) -eq $((n0 + 11)) &&
+	{ s3 -H "x-amz-content-sha256: $EMPTY" "$EMU_URL/bkt1?uploads=" && echo; } |
+		sed "s/<Upload>/\n/g" |
+		sed -n "s/.*<Key>lost5\/big.bin<\/Key>.*<UploadId>\([^<]*\)<.*/\1/p" >ids &&
+	test $(wc -l <ids) -eq 11 &&
+	while read -r id; do
+		s3 -H "x-amz-content-sha256: $EMPTY" -X DELETE \
+			"$EMU_URL/bkt1/lost5/big.bin?uploadId=$id" || return 1
+	done <ids &&
+	test $(emu_uploads) -eq $n0
+'
+
 test_expect_success 'killed (-9) mid-upload: the re-run sends only the missing parts' '
 	head -c 20971520 /dev/urandom >res.bin &&
 	emu_faults "{\"slow_ms\":400}" >/dev/null &&
